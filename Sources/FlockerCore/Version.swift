@@ -1,0 +1,4 @@
+/// The version printed by `flocker-deploy --version`.
+public enum FlockerVersion {
+    public static let string = "0.1.0-dev"
+}

@@ -1,0 +1,8 @@
+import FlockerCLI
+
+@main
+struct Entry {
+    static func main() async {
+        await FlockerDeploy.main()
+    }
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import FlockerCLI
+
+@Test func moduleLinks() {
+    #expect(Bool(true))
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import FlockerCore
+
+@Test func moduleLinks() {
+    #expect(Bool(true))
+}

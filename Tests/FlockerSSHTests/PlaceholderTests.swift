@@ -1,0 +1,6 @@
+import Testing
+@testable import FlockerSSH
+
+@Test func moduleLinks() {
+    #expect(Bool(true))
+}

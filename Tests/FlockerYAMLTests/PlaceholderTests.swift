@@ -1,0 +1,6 @@
+import Testing
+@testable import FlockerYAML
+
+@Test func moduleLinks() {
+    #expect(Bool(true))
+}
