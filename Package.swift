@@ -29,6 +29,8 @@ let package = Package(
             dependencies: ["FlockerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "flocker-deploy", dependencies: ["FlockerCLI"]),
+        // Drives benchmarks from bench/ (SSH streaming, relay); not a user command.
+        .executableTarget(name: "flocker-bench", dependencies: ["FlockerSSH", "FlockerCore"]),
 
         .testTarget(name: "FlockerYAMLTests", dependencies: ["FlockerYAML"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FlockerSSHTests", dependencies: ["FlockerSSH"]),

@@ -1,0 +1,71 @@
+# Shared helpers for the shell-driven acceptance suites. Source it from acceptance/suites/*.sh.
+# Each suite ends with `finish`, which prints "N passed, N failed" and exits non-zero on any failure.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SANDBOX="$ROOT/sandbox/flocker-sandbox"
+FLOCKER="${FLOCKER_BIN:-$ROOT/.build/debug/flocker-deploy}"
+export FLOCKER_SANDBOX_DIR="${FLOCKER_SANDBOX_DIR:-/var/tmp/flocker-sandbox}"
+SSH_CONFIG="$FLOCKER_SANDBOX_DIR/ssh_config"
+
+_passed=0
+_failed=0
+_suite=$(basename "${0%.sh}")
+
+# pass NAME / fail NAME [DETAIL...]: record one result.
+pass() { _passed=$((_passed + 1)); printf '  ok    %s\n' "$1"; }
+fail() {
+  _failed=$((_failed + 1)); printf '  FAIL  %s\n' "$1"
+  shift; [ $# -gt 0 ] && printf '        %s\n' "$@"
+  return 0
+}
+
+# check NAME CMD...: passes when CMD exits 0; on failure shows its output.
+check() {
+  local name=$1; shift
+  local out
+  if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "command: $*" "$(printf '%s' "$out" | tail -n 15)"; fi
+}
+
+# check_fails NAME CMD...: passes when CMD exits non-zero.
+check_fails() {
+  local name=$1; shift
+  local out
+  if out=$("$@" 2>&1); then fail "$name" "expected failure, got success: $*" "$(printf '%s' "$out" | tail -n 15)"; else pass "$name"; fi
+}
+
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2" "actual:   $3"; fi
+}
+
+# expect_contains NAME NEEDLE HAYSTACK
+expect_contains() {
+  case "$3" in *"$2"*) pass "$1" ;; *) fail "$1" "expected to contain: $2" "actual: $(printf '%s' "$3" | tail -n 15)" ;; esac
+}
+
+# expect_not_contains NAME NEEDLE HAYSTACK
+expect_not_contains() {
+  case "$3" in *"$2"*) fail "$1" "expected not to contain: $2" "actual: $(printf '%s' "$3" | tail -n 15)" ;; *) pass "$1" ;; esac
+}
+
+# node NODE CMD...: run a command on a sandbox node through the generated ssh_config (strict host keys).
+node() { local n=$1; shift; ssh -F "$SSH_CONFIG" -o BatchMode=yes -o StrictHostKeyChecking=yes "$n" "$@"; }
+
+# retry SECONDS CMD...: re-run CMD until it succeeds or SECONDS pass (for services that take a moment).
+retry() {
+  local secs=$1; shift
+  local end=$((SECONDS + secs))
+  while true; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.2
+  done
+}
+
+section() { printf '\n== %s: %s\n' "$_suite" "$*"; }
+
+finish() {
+  echo "$_passed passed, $_failed failed"
+  [ "$_failed" -eq 0 ]
+  exit $?
+}
