@@ -1,0 +1,100 @@
+/// One application as the application file describes it: what runs, with which ports, volumes and settings.
+///
+/// Value type produced by the manifest decoder (Flocker v1 or Compose format alike) and consumed by the planner.
+public struct Application: Sendable, Hashable, Codable {
+    /// The application's name; safe for Docker container names and ZFS dataset names (checked by the decoder).
+    public var name: String
+    /// The image as the user wrote it (`redis:7`, `registry:5000/team/app:1.2`, `name@sha256:…`).
+    public var image: String
+    /// Ports published on every node through the routing mesh.
+    public var ports: [PortMapping]
+    /// Managed volumes, each a ZFS dataset that follows the application between nodes.
+    public var volumes: [VolumeSpec]
+    /// Links to other applications' external ports (Docker-style environment variables).
+    public var links: [Link]
+    /// Environment variables, exactly as written (never interpreted by a shell).
+    public var environment: [String: String]
+    /// Memory limit in bytes (`docker run --memory`).
+    public var memoryLimit: UInt64?
+    /// Relative CPU weight (`docker run --cpu-shares`).
+    public var cpuShares: Int?
+    /// What Docker does when the container exits.
+    public var restartPolicy: RestartPolicy
+    /// Arguments that replace the image's default command (`docker run IMAGE ARGS…`); nil keeps the image's.
+    public var command: [String]?
+
+    public init(
+        name: String, image: String, ports: [PortMapping] = [], volumes: [VolumeSpec] = [], links: [Link] = [],
+        environment: [String: String] = [:], memoryLimit: UInt64? = nil, cpuShares: Int? = nil,
+        restartPolicy: RestartPolicy = .never, command: [String]? = nil
+    ) {
+        self.name = name
+        self.image = image
+        self.ports = ports
+        self.volumes = volumes
+        self.links = links
+        self.environment = environment
+        self.memoryLimit = memoryLimit
+        self.cpuShares = cpuShares
+        self.restartPolicy = restartPolicy
+        self.command = command
+    }
+}
+
+/// A TCP port of the container (`internal`) published as `external` on every node of the cluster.
+public struct PortMapping: Sendable, Hashable, Codable {
+    public var internalPort: Int
+    public var externalPort: Int
+    public init(internal: Int, external: Int) {
+        self.internalPort = `internal`
+        self.externalPort = external
+    }
+}
+
+/// A managed volume: a ZFS dataset mounted into the container at `mountpoint`.
+public struct VolumeSpec: Sendable, Hashable, Codable {
+    /// Volume name, unique within its application; safe for ZFS names.
+    public var name: String
+    /// Absolute path inside the container.
+    public var mountpoint: String
+    /// Quota in bytes (ZFS `refquota`); nil means none.
+    public var maximumSize: UInt64?
+    public init(name: String, mountpoint: String, maximumSize: UInt64? = nil) {
+        self.name = name
+        self.mountpoint = mountpoint
+        self.maximumSize = maximumSize
+    }
+}
+
+/// A link in Flocker's sense: inside the container, `alias` names `localPort`, and connections go to
+/// `remotePort` (another application's external port) on the container's own node, through the routing mesh.
+public struct Link: Sendable, Hashable, Codable {
+    public var localPort: Int
+    public var remotePort: Int
+    public var alias: String
+    public init(localPort: Int, remotePort: Int, alias: String) {
+        self.localPort = localPort
+        self.remotePort = remotePort
+        self.alias = alias
+    }
+}
+
+/// Docker's restart policy.
+public enum RestartPolicy: Sendable, Hashable, Codable {
+    case never
+    case always
+    case unlessStopped
+    /// Restart when the container exits non-zero, at most `maximumRetryCount` times (nil: no limit).
+    case onFailure(maximumRetryCount: Int?)
+
+    /// The value of `docker run --restart`.
+    public var dockerValue: String {
+        switch self {
+        case .never: return "no"
+        case .always: return "always"
+        case .unlessStopped: return "unless-stopped"
+        case .onFailure(let n?): return "on-failure:\(n)"
+        case .onFailure(nil): return "on-failure"
+        }
+    }
+}
