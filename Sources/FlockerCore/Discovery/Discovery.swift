@@ -1,0 +1,76 @@
+/// Connects to every node of the deployment file in parallel (one connection each, kept for the run) and
+/// asks each what it has.
+public struct Discovery: Sendable {
+    public let connector: any NodeConnector
+    /// How long the discovery command may take on one node.
+    public var timeout: Duration = .seconds(60)
+
+    public init(connector: any NodeConnector) { self.connector = connector }
+
+    /// Nodes that could not be reached or did not answer; the run stops before any change.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var errors: [RemoteError]
+        public var description: String { errors.map(\.description).joined(separator: "\n") }
+    }
+
+    /// Connected hosts and what they have.
+    public struct Result: Sendable {
+        public var hosts: [String: any RemoteHost]
+        public var observed: ObservedState
+    }
+
+    /// Connects to `nodes` and discovers each. On any failure every connection opened is closed and the
+    /// failures of all nodes are reported together.
+    public func discover(_ nodes: [String]) async throws(Failure) -> Result {
+        let outcomes = await withTaskGroup(of: (String, Swift.Result<(any RemoteHost, NodeState), RemoteError>).self) { group in
+            for node in nodes {
+                group.addTask { (node, await self.discoverOne(node)) }
+            }
+            var all: [String: Swift.Result<(any RemoteHost, NodeState), RemoteError>] = [:]
+            for await (node, outcome) in group { all[node] = outcome }
+            return all
+        }
+        var hosts: [String: any RemoteHost] = [:]
+        var states: [String: NodeState] = [:]
+        var errors: [RemoteError] = []
+        for node in nodes {
+            switch outcomes[node] {
+            case .success(let (host, state))?:
+                hosts[node] = host
+                states[node] = state
+            case .failure(let error)?: errors.append(error)
+            case nil: errors.append(RemoteError(.other, node: node, message: "not discovered"))
+            }
+        }
+        if !errors.isEmpty {
+            for host in hosts.values { await host.close() }
+            throw Failure(errors: errors)
+        }
+        return Result(hosts: hosts, observed: ObservedState(nodes: states))
+    }
+
+    /// Discovers one node with an already open connection (re-discovery under the lock).
+    public func rediscover(_ host: any RemoteHost) async throws(RemoteError) -> NodeState {
+        let result = try await host.run(DiscoveryScript.command, stdin: [], timeout: timeout)
+        guard result.status.isSuccess else {
+            throw RemoteError(.other, node: host.node,
+                message: "discovery failed (\(result.status)): \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return DiscoveryScript.parse(result.stdoutText, node: host.node, address: host.address)
+    }
+
+    private func discoverOne(_ node: String) async -> Swift.Result<(any RemoteHost, NodeState), RemoteError> {
+        let host: any RemoteHost
+        do {
+            host = try await connector.connect(node)
+        } catch {
+            return .failure(error)
+        }
+        do {
+            return .success((host, try await rediscover(host)))
+        } catch {
+            await host.close()
+            return .failure(error)
+        }
+    }
+}

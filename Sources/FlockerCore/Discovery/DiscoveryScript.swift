@@ -1,0 +1,163 @@
+import Foundation
+
+/// The one command discovery runs on each node (one round trip), and the parser of its output.
+///
+/// The script is a constant: it takes no argument and no manifest value. It only reads (docker ps/inspect/
+/// images, zfs get, iptables-save), so a converged run changes nothing on any node. Each section starts with
+/// a marker line; a failing probe leaves its section empty and adds a `problem` line.
+public enum DiscoveryScript {
+    public static let marker = "@@flocker-discovery "
+
+    public static let text: StaticString = """
+        export LC_ALL=C PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+        m='@@flocker-discovery '
+        echo "${m}facts"
+        echo "hostname $(uname -n)"
+        if v=$(docker version --format '{{.Server.Version}}' 2>/dev/null); then echo "docker $v"; else echo "problem docker is not answering (docker version failed)"; fi
+        if v=$(zpool get version flocker 2>/dev/null | awk 'NR==2{print $3}') && [ -n "$v" ]; then echo "pool $v"; else echo "problem pool flocker not found (zpool get version flocker)"; fi
+        for c in zstd lz4 bash; do command -v "$c" >/dev/null 2>&1 && echo "has $c"; done
+        echo "${m}containers"
+        ids=$(docker ps -aq --filter label=flocker.app 2>/dev/null)
+        [ -n "$ids" ] && docker inspect --format '{{json .}}' $ids 2>/dev/null
+        echo "${m}zfs"
+        zfs get -H -p -r -o name,property,value type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
+        echo "${m}nat"
+        iptables-save -t nat 2>/dev/null | grep -F 'flocker-deploy:'
+        echo "${m}filter"
+        iptables-save -t filter 2>/dev/null | grep -F 'flocker-deploy:'
+        echo "${m}images"
+        docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null
+        echo "${m}end"
+        """
+
+    /// The command to run.
+    public static var command: RemoteCommand { .script(text, name: "flocker-discovery") }
+
+    /// Parses the script's output into a node's state.
+    public static func parse(_ output: String, node: String, address: String) -> NodeState {
+        var sections: [String: [Substring]] = [:]
+        var current = ""
+        for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix(marker) {
+                current = String(line.dropFirst(marker.count))
+                sections[current] = sections[current] ?? []
+            } else if !current.isEmpty {
+                sections[current, default: []].append(line)
+            }
+        }
+        var state = NodeState(node: node, address: address)
+        state.facts = parseFacts(sections["facts"] ?? [])
+        if sections["end"] == nil {
+            state.facts.problems.append("discovery output was cut short")
+        }
+        state.containers = parseContainers(sections["containers"] ?? [])
+        let (datasets, poolMount, poolAvailable) = parseZFS(sections["zfs"] ?? [])
+        state.datasets = datasets
+        if let poolMount { state.facts.poolMountpoint = poolMount }
+        state.facts.poolAvailable = poolAvailable
+        state.routes = parseRoutes(sections["nat"] ?? [], table: "nat") + parseRoutes(sections["filter"] ?? [], table: "filter")
+        state.images = Set((sections["images"] ?? []).map { ImageName.normalized(String($0)) }.filter { !$0.isEmpty && !$0.hasPrefix("<none>") })
+        return state
+    }
+
+    static func parseFacts(_ lines: [Substring]) -> NodeFacts {
+        var facts = NodeFacts()
+        facts.hasBash = false
+        for line in lines {
+            let parts = line.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            switch parts[0] {
+            case "hostname": facts.hostname = parts[1]
+            case "docker": facts.dockerVersion = parts[1]
+            case "pool": facts.poolVersion = parts[1]
+            case "has":
+                if parts[1] == "bash" { facts.hasBash = true } else { facts.compressors.append(parts[1]) }
+            case "problem": facts.problems.append(parts[1])
+            default: break
+            }
+        }
+        return facts
+    }
+
+    static func parseContainers(_ lines: [Substring]) -> [String: ContainerState] {
+        var result: [String: ContainerState] = [:]
+        for line in lines where line.hasPrefix("{") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let config = object["Config"] as? [String: Any],
+                let labels = config["Labels"] as? [String: Any],
+                let app = labels["flocker.app"] as? String,
+                let name = object["Name"] as? String, name == "/flocker--\(app)"
+            else { continue }
+            let state = object["State"] as? [String: Any] ?? [:]
+            let host = object["HostConfig"] as? [String: Any] ?? [:]
+            let restart = host["RestartPolicy"] as? [String: Any] ?? [:]
+            result[app] = ContainerState(
+                app: app,
+                id: object["Id"] as? String ?? "",
+                configHash: labels["flocker.config-hash"] as? String ?? "",
+                running: state["Running"] as? Bool ?? false,
+                status: state["Status"] as? String ?? "",
+                image: config["Image"] as? String ?? "",
+                restartPolicy: (restart["Name"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "no",
+                startedAt: state["StartedAt"] as? String ?? "")
+        }
+        return result
+    }
+
+    static func parseZFS(_ lines: [Substring]) -> ([VolumeID: DatasetState], String?, UInt64?) {
+        // name → property → value, in first-seen order of names.
+        var props: [String: [String: String]] = [:]
+        for line in lines {
+            let f = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 3 else { continue }
+            props[f[0], default: [:]][f[1]] = f[2]
+        }
+        let poolMount = props["flocker"]?["mountpoint"]
+        let poolAvailable = props["flocker"]?["available"].flatMap { UInt64($0) }
+        var datasets: [VolumeID: DatasetState] = [:]
+        var snapshots: [VolumeID: [SnapshotState]] = [:]
+        for (name, p) in props {
+            if let at = name.firstIndex(of: "@") {
+                guard let id = VolumeID(dataset: String(name[..<at])) else { continue }
+                let snap = String(name[name.index(after: at)...])
+                guard snap.hasPrefix("flocker-") else { continue }
+                snapshots[id, default: []].append(SnapshotState(
+                    name: snap, guid: p["guid"] ?? "", createtxg: UInt64(p["createtxg"] ?? "") ?? 0,
+                    creation: Int(p["creation"] ?? "") ?? 0))
+                continue
+            }
+            guard p["type"] == "filesystem", let id = VolumeID(dataset: name) else { continue }
+            let quota = UInt64(p["refquota"] ?? "") ?? 0
+            datasets[id] = DatasetState(
+                id: id,
+                role: p["flocker:role"] == "primary" ? .primary : .copy,
+                epoch: Int(p["flocker:epoch"] ?? "") ?? 0,
+                readonly: p["readonly"] == "on",
+                mountpoint: p["mountpoint"] ?? "",
+                referenced: UInt64(p["referenced"] ?? "") ?? 0,
+                quota: quota == 0 ? nil : quota)
+        }
+        for (id, snaps) in snapshots where datasets[id] != nil {
+            datasets[id]?.snapshots = snaps.sorted { ($0.createtxg, $0.sequence ?? 0) < ($1.createtxg, $1.sequence ?? 0) }
+        }
+        return (datasets, poolMount, poolAvailable)
+    }
+
+    /// Parses `iptables-save` lines carrying a flocker-deploy comment.
+    static func parseRoutes(_ lines: [Substring], table: String) -> [RouteRule] {
+        var rules: [RouteRule] = []
+        for line in lines where line.hasPrefix("-A ") {
+            let afterA = line.dropFirst(3)
+            guard let space = afterA.firstIndex(of: " ") else { continue }
+            let chain = String(afterA[..<space])
+            let ruleText = String(afterA[afterA.index(after: space)...])
+            guard let range = ruleText.range(of: "--comment ") else { continue }
+            var comment = ruleText[range.upperBound...].prefix { $0 != " " }
+            if comment.hasPrefix("\"") { comment = comment.dropFirst() }
+            if comment.hasSuffix("\"") { comment = comment.dropLast() }
+            guard let tag = RouteTag(comment: String(comment)) else { continue }
+            rules.append(RouteRule(table: table, chain: chain, tag: tag, ruleText: ruleText))
+        }
+        return rules
+    }
+}

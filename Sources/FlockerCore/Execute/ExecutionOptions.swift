@@ -1,0 +1,32 @@
+import Synchronization
+
+/// Knobs of a run; the defaults suit most clusters.
+public struct ExecutionOptions: Sendable {
+    /// How long a started application may take to run and accept connections on its ports.
+    public var readyTimeout: Duration = .seconds(60)
+    /// Deadline of an ordinary remote command (`docker pull` included).
+    public var commandTimeout: Duration = .seconds(600)
+    /// How long a volume transfer may stand still before it is abandoned.
+    public var transferIdleTimeout: Duration = .seconds(120)
+    /// A pre-copy repeats while its last round sent more than this many bytes…
+    public var preCopyThreshold: UInt64 = 8 << 20
+    /// …but at most this many rounds.
+    public var maxPreCopyRounds = 4
+    /// Compress transfers when both nodes have zstd or lz4.
+    public var compression = true
+    /// Send volumes straight from node to node (`zfs send | ssh TARGET zfs recv`) instead of relaying them
+    /// through this machine. Needs the source node to reach the target over SSH as `directUser` with keys of
+    /// its own and the target's host key in its known_hosts.
+    public var directTransfer = false
+    public var directUser = "root"
+
+    public init() {}
+}
+
+/// Set from a signal handler's task when the user presses Ctrl-C or a SIGTERM arrives: no new step starts.
+public final class StopRequest: Sendable {
+    private let flag = Mutex(false)
+    public init() {}
+    public func request() { flag.withLock { $0 = true } }
+    public var isRequested: Bool { flag.withLock { $0 } }
+}

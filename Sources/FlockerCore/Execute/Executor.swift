@@ -1,0 +1,321 @@
+import Synchronization
+
+/// Runs a plan through the nodes' `RemoteHost`s.
+///
+/// Phases run in order; within a phase the steps of different nodes run in parallel and the steps of one
+/// node one after another. A failed step stops the later phases on its nodes and the later steps of its
+/// application; other nodes go on and their results are reported. A move that fails (or is interrupted)
+/// after its application stopped but before the target was promoted is undone: the source's volumes are made
+/// writable again and the application is restarted there. After promotion, a re-run finishes the move.
+public struct Executor: Sendable {
+    public let hosts: [String: any RemoteHost]
+    public let desired: DesiredState
+    public let observed: ObservedState
+    public let options: ExecutionOptions
+    public let observer: any RunObserver
+    public let stopRequest: StopRequest
+
+    public init(
+        hosts: [String: any RemoteHost], desired: DesiredState, observed: ObservedState, options: ExecutionOptions,
+        observer: any RunObserver, stopRequest: StopRequest = StopRequest()
+    ) {
+        self.hosts = hosts
+        self.desired = desired
+        self.observed = observed
+        self.options = options
+        self.observer = observer
+        self.stopRequest = stopRequest
+    }
+
+    private struct State: Sendable {
+        var failedNodes: [String: String] = [:]
+        var failedApps: [String: String] = [:]
+        var results: [StepResult] = []
+        /// Application → the node it was stopped on for a move (its fallback), until promoted.
+        var stoppedForMove: [String: String] = [:]
+        var promoted: Set<String> = []
+        var rollbacks: [String] = []
+    }
+
+    /// The run's shared bookkeeping, locked.
+    private final class Shared: Sendable {
+        let lock = Mutex(State())
+        func withLock<R>(_ body: (inout State) -> R) -> R { lock.withLock { body(&$0) } }
+    }
+
+    public func run(_ plan: Plan) async -> RunReport {
+        let state = Shared()
+        for phase in plan.phases where !phase.steps.isEmpty {
+            observer.event(.phaseStarted(phase.name))
+            var lanes: [String: [Step]] = [:]
+            var order: [String] = []
+            for step in phase.steps {
+                if lanes[step.node] == nil { order.append(step.node) }
+                lanes[step.node, default: []].append(step)
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for node in order {
+                    let steps = lanes[node] ?? []
+                    group.addTask {
+                        for step in steps { await self.runStep(step, state: state) }
+                    }
+                }
+            }
+        }
+        await compensate(state: state)
+        return state.withLock { s in
+            RunReport(results: s.results, rollbacks: s.rollbacks, interrupted: stopRequest.isRequested)
+        }
+    }
+
+    // MARK: one step
+
+    private func runStep(_ step: Step, state: Shared) async {
+        let clock = ContinuousClock()
+        let skip: String? = state.withLock { s in
+            if stopRequest.isRequested { return "interrupted before it started" }
+            for node in step.nodes { if let why = s.failedNodes[node] { return "an earlier step failed on \(node) (\(why))" } }
+            if !step.app.isEmpty, let why = s.failedApps[step.app] { return "an earlier step of \(step.app) failed (\(why))" }
+            return nil
+        }
+        if let skip {
+            let result = StepResult(step: step, outcome: .skipped(skip), duration: .zero)
+            state.withLock { $0.results.append(result) }
+            observer.event(.stepFinished(result))
+            return
+        }
+        observer.event(.stepStarted(step))
+        let start = clock.now
+        let outcome: StepOutcome
+        var detail = ""
+        do {
+            detail = try await perform(step, state: state)
+            outcome = .succeeded
+        } catch {
+            outcome = .failed(error)
+        }
+        let result = StepResult(step: step, outcome: outcome, duration: clock.now - start, detail: detail)
+        state.withLock { s in
+            s.results.append(result)
+            if case .failed(let failure) = outcome {
+                let why = "\(StepText.describe(step)) on \(failure.node)"
+                for node in step.nodes where s.failedNodes[node] == nil { s.failedNodes[node] = why }
+                if !step.app.isEmpty, s.failedApps[step.app] == nil { s.failedApps[step.app] = why }
+            }
+        }
+        observer.event(.stepFinished(result))
+    }
+
+    private func host(_ node: String, _ step: String) throws(StepFailure) -> any RemoteHost {
+        guard let host = hosts[node] else {
+            throw StepFailure(node: node, step: step, message: "no connection to this node", unreachable: true)
+        }
+        return host
+    }
+
+    private func application(_ name: String, _ node: String, _ step: String) throws(StepFailure) -> Application {
+        guard let app = desired.applications[name] else {
+            throw StepFailure(node: node, step: step, message: "application \(name) is not in the application file")
+        }
+        return app
+    }
+
+    /// Runs `command` and fails the step unless it exits 0.
+    private func check(
+        _ host: any RemoteHost, _ command: RemoteCommand, stdin: [UInt8] = [], step: String, timeout: Duration? = nil
+    ) async throws(StepFailure) {
+        let result: CommandResult
+        do {
+            result = try await host.run(command, stdin: stdin, timeout: timeout ?? options.commandTimeout)
+        } catch {
+            throw StepFailure(node: host.node, step: step, message: error.message, unreachable: error.kind != .timedOut)
+        }
+        guard result.status.isSuccess else {
+            throw StepFailure(node: host.node, step: step, message: "\(command.programs) failed (\(result.status))",
+                stderr: trim(result.stderrText))
+        }
+    }
+
+    private func perform(_ step: Step, state: Shared) async throws(StepFailure) -> String {
+        let text = StepText.describe(step)
+        let node = try host(step.node, text)
+        switch step.action {
+        case .pullImage(let image, _):
+            try await check(node, NodeCommands.pull(image), step: text)
+            return ""
+        case .createVolume(let v, let quota):
+            try await check(node, NodeCommands.createVolume(v, quota: quota), step: text)
+            return ""
+        case .setQuota(let v, let quota):
+            try await check(node, NodeCommands.setProperties(v.dataset, [NodeCommands.quotaValue(quota)]), step: text)
+            return ""
+        case .makeWritable(let v):
+            try await check(node, NodeCommands.setProperties(v.dataset, ["readonly=off"]), step: text)
+            return ""
+        case .demoteStale(let v):
+            try await check(node, NodeCommands.setProperties(v.dataset, ["readonly=on", "flocker:role=copy", "refquota=none"]), step: text)
+            return ""
+        case .copyVolume(let v, let targetName, let final):
+            let target = try host(targetName, text)
+            let transfer = VolumeTransfer(options: options)
+            let observer = self.observer
+            return try await transfer.copy(
+                v, from: node, sourceFacts: facts(step.node), to: target, targetFacts: facts(targetName), final: final,
+                step: text, progress: { observer.event(.progress(step, $0)) })
+        case .stopApp(let app, let keep):
+            try await check(node, NodeCommands.stop(app, keep: keep), step: text)
+            if keep { state.withLock { $0.stoppedForMove[app] = step.node } }
+            return ""
+        case .handoff(let app, let targetName, let volumes):
+            let target = try host(targetName, text)
+            return try await handoff(app, volumes: volumes, source: node, target: target, step: text, state: state)
+        case .startApp(let name):
+            let app = try application(name, step.node, text)
+            try await start(app, on: node, step: text)
+            try await waitReady(app, on: node, step: text)
+            return ""
+        case .restartApp(let name):
+            let app = try application(name, step.node, text)
+            try await check(node, NodeCommands.restart(name, restartPolicy: app.restartPolicy.dockerValue), step: text)
+            try await waitReady(app, on: node, step: text)
+            return ""
+        case .removeContainer(let app):
+            try await check(node, NodeCommands.remove(app), step: text)
+            return ""
+        case .setRoutes(let add, let remove):
+            // Applications that failed keep their old routes: routes switch only once an application is up.
+            let failed = state.withLock { Set($0.failedApps.keys) }
+            let keepAdd = add.filter { !failed.contains($0.tag.app) }
+            let keepRemove = remove.filter { !failed.contains($0.tag.app) }
+            guard !keepAdd.isEmpty || !keepRemove.isEmpty else { return "unchanged (applications failed)" }
+            try await check(node, NodeCommands.restoreRoutes, stdin: NodeCommands.routesInput(add: keepAdd, remove: keepRemove), step: text)
+            return ""
+        case .pruneSnapshots(let v, let keep):
+            return try await prune(v, keep: keep, on: node, step: text)
+        }
+    }
+
+    private func facts(_ node: String) -> NodeFacts { observed.nodes[node]?.facts ?? NodeFacts() }
+
+    // MARK: start
+
+    private func start(_ app: Application, on node: any RemoteHost, step: String) async throws(StepFailure) {
+        let nodeState = observed.nodes[node.node]
+        let poolMount = nodeState?.facts.poolMountpoint ?? "/flocker"
+        let mounts = app.volumes.map { spec -> (host: String, container: String) in
+            let id = VolumeID(app: app.name, volume: spec.name)
+            let observedMount = nodeState?.datasets[id]?.mountpoint ?? ""
+            let hostPath = observedMount.hasPrefix("/") ? observedMount : "\(poolMount)/\(app.name).\(spec.name)"
+            return (hostPath, spec.mountpoint)
+        }
+        let environment = LinkEnvironment.environment(of: app, nodeAddress: node.address)
+        if environment.isEmpty {
+            try await check(node, RemoteCommand(["docker"] + NodeCommands.runArguments(app, mounts: mounts, envFile: nil)), step: step)
+        } else {
+            let file = "\(NodeCommands.stateDirectory)/env/\(app.name).env"
+            try await check(node,
+                NodeCommands.startWithEnvironment(envFile: file, dockerArguments: NodeCommands.runArguments(app, mounts: mounts, envFile: file)),
+                stdin: NodeCommands.environmentFile(environment), step: step)
+        }
+    }
+
+    private func waitReady(_ app: Application, on node: any RemoteHost, step: String) async throws(StepFailure) {
+        let seconds = Int(options.readyTimeout.components.seconds)
+        let command = NodeCommands.waitReady(app.name, ports: app.ports.map(\.internalPort), timeoutSeconds: seconds,
+            bash: facts(node.node).hasBash)
+        try await check(node, command, step: step, timeout: options.readyTimeout + .seconds(30))
+    }
+
+    // MARK: handoff
+
+    private func handoff(
+        _ app: String, volumes: [VolumeHandoff], source: any RemoteHost, target: any RemoteHost, step: String,
+        state: Shared
+    ) async throws(StepFailure) -> String {
+        var attempted: [VolumeHandoff] = []
+        do {
+            // 1. The source stops being writable: from here on at most one writable copy exists.
+            for v in volumes {
+                try await check(source, NodeCommands.setProperties(VolumeID(app: app, volume: v.volume).dataset, ["readonly=on"]), step: step)
+            }
+            // 2. Promote the target: the new epoch first, then the role, then writable.
+            for v in volumes {
+                attempted.append(v)
+                try await check(target, NodeCommands.setProperties(VolumeID(app: app, volume: v.volume).dataset,
+                    ["flocker:epoch=\(v.epoch)", "flocker:role=primary", "readonly=off"]), step: step)
+            }
+        } catch {
+            // Not every volume was promoted: undo, so the application can restart on the source.
+            var undoErrors: [String] = []
+            for v in attempted {
+                let ds = VolumeID(app: app, volume: v.volume).dataset
+                do { try await check(target, NodeCommands.setProperties(ds, ["readonly=on", "flocker:role=copy"]), step: step) }
+                catch { undoErrors.append(error.description) }
+            }
+            for v in volumes {
+                let ds = VolumeID(app: app, volume: v.volume).dataset
+                do { try await check(source, NodeCommands.setProperties(ds, ["readonly=off"]), step: step) }
+                catch { undoErrors.append(error.description) }
+            }
+            var failure = error
+            if !undoErrors.isEmpty {
+                failure.message += "; undoing the handoff also failed: " + undoErrors.joined(separator: "; ")
+            }
+            throw failure
+        }
+        state.withLock { s in
+            s.promoted.insert(app)
+            s.stoppedForMove[app] = nil
+        }
+        // 3. The source becomes a read-only copy. Failing here is harmless: the source is read-only with the
+        //    lower epoch, and the next run demotes it.
+        var note = ""
+        for v in volumes {
+            do {
+                try await check(source, NodeCommands.setProperties(VolumeID(app: app, volume: v.volume).dataset,
+                    ["flocker:role=copy", "refquota=none"]), step: step)
+            } catch {
+                note = "promoted; the source's copy will be relabelled by the next run (\(error.message))"
+            }
+        }
+        return note.isEmpty ? "epoch \(volumes.map(\.epoch).max() ?? 0)" : note
+    }
+
+    // MARK: prune
+
+    private func prune(_ v: VolumeID, keep: [String], on node: any RemoteHost, step: String) async throws(StepFailure) -> String {
+        let transfer = VolumeTransfer(options: options)
+        guard let dataset = try await transfer.query(v, on: node, step: step) else { return "no dataset" }
+        let ours = dataset.snapshots.filter { $0.sequence != nil }
+        guard let newest = ours.last else { return "nothing to prune" }
+        let doomed = ours.filter { $0.name != newest.name && !keep.contains($0.name) }.map(\.name)
+        guard !doomed.isEmpty else { return "nothing to prune" }
+        try await check(node, NodeCommands.destroySnapshots(v.dataset, doomed), step: step)
+        return "removed \(doomed.count) snapshot\(doomed.count == 1 ? "" : "s"), kept \(newest.name)"
+    }
+
+    // MARK: rollback
+
+    /// Applications stopped for a move that was not promoted go back to their source.
+    private func compensate(state: Shared) async {
+        let pending = state.withLock { s in s.stoppedForMove.filter { !s.promoted.contains($0.key) } }
+        for (app, sourceName) in pending.sorted(by: { $0.key < $1.key }) {
+            let step = "restart \(app) on \(sourceName) (rollback)"
+            var message: String
+            do {
+                let source = try host(sourceName, step)
+                let volumes = desired.applications[app]?.volumes ?? []
+                for spec in volumes {
+                    try await check(source, NodeCommands.setProperties(VolumeID(app: app, volume: spec.name).dataset, ["readonly=off"]), step: step)
+                }
+                let policy = observed.nodes[sourceName]?.containers[app]?.restartPolicy ?? "no"
+                try await check(source, NodeCommands.restart(app, restartPolicy: policy), step: step)
+                message = "rollback: \(app) was restarted on \(sourceName), where its data still is"
+            } catch {
+                message = "rollback FAILED: \(app) is stopped on \(sourceName) and could not be restarted (\(error.description)); its data is intact there: run flocker-deploy again"
+            }
+            state.withLock { $0.rollbacks.append(message) }
+            observer.event(.note(message))
+        }
+    }
+}

@@ -1,0 +1,191 @@
+/// Every command flocker-deploy runs on a node, built as argv arrays in one place.
+///
+/// Manifest values only ever appear as separate arguments (quoted once by `RemoteCommand.shellText`);
+/// the few scripts are constants that read their variable parts from "$1", "$2"….
+public enum NodeCommands {
+    /// Where flocker-deploy keeps its few files on a node (environment files during a start, the lock, the audit log).
+    public static let stateDirectory = "/var/lib/flocker-deploy"
+
+    public static func containerName(_ app: String) -> String { "flocker--\(app)" }
+
+    // MARK: docker
+
+    public static func pull(_ image: String) -> RemoteCommand { RemoteCommand("docker", "pull", "--quiet", image) }
+
+    /// The arguments of `docker run` for `app` (after `docker`): labels, ports, volumes, limits, restart policy,
+    /// image and command. The environment travels in a file (see `startScript`), never on the command line.
+    public static func runArguments(_ app: Application, mounts: [(host: String, container: String)], envFile: String?) -> [String] {
+        var args = ["run", "--detach", "--name", containerName(app.name),
+                    "--label", "flocker.app=\(app.name)", "--label", "flocker.config-hash=\(app.configHash)"]
+        if let envFile { args += ["--env-file", envFile] }
+        for p in app.ports { args += ["--publish", "\(p.externalPort):\(p.internalPort)"] }
+        for m in mounts { args += ["--volume", "\(m.host):\(m.container)"] }
+        if let mem = app.memoryLimit { args += ["--memory", String(mem)] }
+        if let cpu = app.cpuShares { args += ["--cpu-shares", String(cpu)] }
+        args += ["--restart", app.restartPolicy.dockerValue]
+        args.append(app.image)
+        if let command = app.command { args += command }
+        return args
+    }
+
+    /// Writes stdin to an environment file readable only by root, runs `docker ARGS…` and removes the file,
+    /// whatever happened. One round trip; values never appear on a command line.
+    public static func startWithEnvironment(envFile: String, dockerArguments: [String]) -> RemoteCommand {
+        .script("""
+            f=$1; shift
+            umask 077
+            mkdir -p "${f%/*}" && cat > "$f" || exit 125
+            docker "$@"; rc=$?
+            rm -f "$f"
+            exit $rc
+            """, name: "flocker-start", [envFile] + dockerArguments)
+    }
+
+    /// The environment file's content: Docker's env-file format, one `NAME=value` per line, taken literally.
+    public static func environmentFile(_ variables: [(String, String)]) -> [UInt8] {
+        Array(variables.map { "\($0.0)=\($0.1)\n" }.joined().utf8)
+    }
+
+    /// Stops a container. `keep`: set its restart policy to `no` first (so a Docker restart cannot bring it
+    /// back while the application runs elsewhere) and keep it; otherwise remove it after it stopped.
+    public static func stop(_ app: String, keep: Bool) -> RemoteCommand {
+        keep
+            ? .script("""
+                docker update --restart=no "$1" >/dev/null && docker stop "$1" >/dev/null
+                """, name: "flocker-stop", [containerName(app)])
+            : .script("""
+                docker stop "$1" >/dev/null && docker rm "$1" >/dev/null
+                """, name: "flocker-stop", [containerName(app)])
+    }
+
+    /// Starts an existing stopped container again with `restartPolicy`.
+    public static func restart(_ app: String, restartPolicy: String) -> RemoteCommand {
+        .script("""
+            docker update --restart="$2" "$1" >/dev/null && docker start "$1" >/dev/null
+            """, name: "flocker-restart", [containerName(app), restartPolicy])
+    }
+
+    /// Removes a stopped container (refuses a running one: `docker rm` without `-f`).
+    public static func remove(_ app: String) -> RemoteCommand { RemoteCommand("docker", "rm", containerName(app)) }
+
+    /// Waits until the container runs and each of its internal ports accepts a connection on the container's
+    /// own address (not the published port: Docker's proxy accepts there before the application listens).
+    /// With no ports, waits until it has run for a second. Prints the container's last log lines on failure.
+    public static func waitReady(_ app: String, ports: [Int], timeoutSeconds: Int, bash: Bool) -> RemoteCommand {
+        let args = [containerName(app), String(timeoutSeconds)] + ports.map(String.init)
+        if bash {
+            return RemoteCommand(["bash", "-c", readyScript, "flocker-ready"] + args)
+        }
+        return .script("""
+            name=$1; t=$2; i=0
+            while [ $i -lt $((t * 10)) ]; do
+              s=$(docker inspect --format '{{.State.Status}}' "$name" 2>/dev/null)
+              [ "$s" = running ] && exit 0
+              [ "$s" = exited ] || [ "$s" = dead ] && break
+              sleep 0.1; i=$((i + 1))
+            done
+            echo "$name is not running (${s:-missing})" >&2; docker logs --tail 20 "$name" >&2; exit 1
+            """, name: "flocker-ready", args)
+    }
+
+    static let readyScript = """
+        name=$1; timeout=$2; shift 2; ports="$*"
+        end=$((SECONDS + timeout)); since=""
+        fail() { echo "$name: $1" >&2; echo "--- last log lines:" >&2; docker logs --tail 20 "$name" 2>&1 | sed 's/^/    /' >&2; exit 1; }
+        while [ $SECONDS -lt $end ]; do
+          read -r running status ip <<< "$(docker inspect --format '{{.State.Running}} {{.State.Status}} {{.NetworkSettings.IPAddress}}' "$name" 2>/dev/null)"
+          case "$status" in exited|dead) fail "the container exited instead of starting";; esac
+          if [ "$running" = true ]; then
+            if [ -z "$ports" ]; then
+              [ -z "$since" ] && since=$SECONDS
+              [ $((SECONDS - since)) -ge 1 ] && exit 0
+            else
+              ok=1
+              for p in $ports; do (exec 3<>"/dev/tcp/$ip/$p") 2>/dev/null || { ok=0; break; }; done
+              [ $ok = 1 ] && exit 0
+            fi
+          fi
+          sleep 0.05
+        done
+        fail "not ready after ${timeout}s (running=${running:-?}, ports $ports)"
+        """
+
+    // MARK: zfs
+
+    /// Creates a new, empty volume as the writable primary (epoch 1), with its labels, atomically.
+    public static func createVolume(_ v: VolumeID, quota: UInt64?) -> RemoteCommand {
+        var args = ["zfs", "create",
+                    "-o", "flocker:app=\(v.app)", "-o", "flocker:volume=\(v.volume)",
+                    "-o", "flocker:role=primary", "-o", "flocker:epoch=1", "-o", "readonly=off"]
+        if let quota { args += ["-o", "refquota=\(quota)"] }
+        args.append(v.dataset)
+        return RemoteCommand(args)
+    }
+
+    /// Sets properties one by one (zfs-fuse's `zfs set` takes one property per call), in the order given.
+    public static func setProperties(_ dataset: String, _ properties: [String]) -> RemoteCommand {
+        .script("""
+            ds=$1; shift
+            for p in "$@"; do zfs set "$p" "$ds" || exit $?; done
+            """, name: "flocker-zfs-set", [dataset] + properties)
+    }
+
+    public static func quotaValue(_ quota: UInt64?) -> String { quota.map { "refquota=\($0)" } ?? "refquota=none" }
+
+    /// Lists a dataset's snapshots with guid and createtxg (`zfs get` works on every ZFS, zfs-fuse's too).
+    public static func snapshots(_ dataset: String) -> RemoteCommand {
+        .script("""
+            zfs list -H -o name "$1" >/dev/null 2>&1 || { echo absent; exit 0; }
+            zfs get -H -p -r -o name,property,value type,guid,createtxg,readonly,flocker:role,flocker:epoch "$1"
+            """, name: "flocker-snapshots", [dataset])
+    }
+
+    public static func snapshot(_ dataset: String, name: String) -> RemoteCommand {
+        RemoteCommand("zfs", "snapshot", "\(dataset)@\(name)")
+    }
+
+    /// `zfs send` of `snapshot`, incremental from `base` when given.
+    public static func send(_ dataset: String, snapshot: String, base: String?) -> RemoteCommand {
+        if let base { return RemoteCommand("zfs", "send", "-i", "\(dataset)@\(base)", "\(dataset)@\(snapshot)") }
+        return RemoteCommand("zfs", "send", "\(dataset)@\(snapshot)")
+    }
+
+    /// `zfs recv` into `dataset`; `force` (`-F`) rolls the existing read-only copy back to its newest snapshot
+    /// first, which the planner allowed only after proving the copy holds nothing the sender lacks.
+    public static func receive(_ dataset: String, force: Bool) -> RemoteCommand {
+        RemoteCommand(["zfs", "recv"] + (force ? ["-F"] : []) + [dataset])
+    }
+
+    /// Compress and decompress commands for a stream compressor both ends have.
+    public static func compressor(_ name: String) -> (compress: RemoteCommand, decompress: RemoteCommand)? {
+        switch name {
+        case "zstd": return (RemoteCommand("zstd", "-1", "-q", "-c"), RemoteCommand("zstd", "-d", "-q", "-c"))
+        case "lz4": return (RemoteCommand("lz4", "-1", "-q", "-c"), RemoteCommand("lz4", "-d", "-q", "-c"))
+        default: return nil
+        }
+    }
+
+    /// Destroys the named snapshots of `dataset`.
+    public static func destroySnapshots(_ dataset: String, _ names: [String]) -> RemoteCommand {
+        .script("""
+            ds=$1; shift
+            for s in "$@"; do zfs destroy "$ds@$s" || exit $?; done
+            """, name: "flocker-prune", [dataset] + names)
+    }
+
+    // MARK: routes
+
+    /// Applies rule changes atomically per table with `iptables-restore --noflush` (rules on stdin).
+    public static let restoreRoutes = RemoteCommand("iptables-restore", "--noflush")
+
+    /// The stdin of `restoreRoutes`: deletions first, then additions, one COMMIT per table.
+    public static func routesInput(add: [RouteSpec], remove: [RouteRule]) -> [UInt8] {
+        var text = ""
+        for table in ["nat", "filter"] {
+            let lines = remove.filter { $0.table == table }.map(\.deleteLine) + add.filter { $0.tag.table == table }.map(\.restoreLine)
+            guard !lines.isEmpty else { continue }
+            text += "*\(table)\n" + lines.joined(separator: "\n") + "\nCOMMIT\n"
+        }
+        return Array(text.utf8)
+    }
+}

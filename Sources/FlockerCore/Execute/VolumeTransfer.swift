@@ -1,0 +1,166 @@
+import Foundation
+
+/// Copies a volume from its primary to a node: snapshot, then send what the target lacks (the whole dataset,
+/// or the increment from the newest snapshot both have), relayed through this machine by default.
+struct VolumeTransfer: Sendable {
+    let options: ExecutionOptions
+
+    /// Runs one copy (pre-copy rounds, or the final increment). Returns a note for the step line.
+    func copy(
+        _ volume: VolumeID, from source: any RemoteHost, sourceFacts: NodeFacts, to target: any RemoteHost,
+        targetFacts: NodeFacts, final: Bool, step: String, progress: @escaping @Sendable (TransferProgress) -> Void
+    ) async throws(StepFailure) -> String {
+        let rounds = final ? 1 : max(1, options.maxPreCopyRounds)
+        var total: UInt64 = 0
+        var done = 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        for round in 1...rounds {
+            let sent = try await oneRound(
+                volume, from: source, sourceFacts: sourceFacts, to: target, targetFacts: targetFacts, step: step,
+                round: round, progress: progress)
+            total += sent
+            done = round
+            if sent <= options.preCopyThreshold { break }
+        }
+        let elapsed = clock.now - start
+        let compressor = pickCompressor(sourceFacts, targetFacts).map { ", \($0)" } ?? ""
+        return "sent \(Bytes.human(total)) in \(done) round\(done == 1 ? "" : "s") (\(Bytes.rate(total, elapsed))\(compressor))"
+    }
+
+    private func oneRound(
+        _ volume: VolumeID, from source: any RemoteHost, sourceFacts: NodeFacts, to target: any RemoteHost,
+        targetFacts: NodeFacts, step: String, round: Int, progress: @escaping @Sendable (TransferProgress) -> Void
+    ) async throws(StepFailure) -> UInt64 {
+        let ds = volume.dataset
+        guard let sourceState = try await query(volume, on: source, step: step) else {
+            throw StepFailure(node: source.node, step: step, message: "volume \(ds) is missing here")
+        }
+        let targetState = try await query(volume, on: target, step: step)
+        var base: SnapshotState?
+        if let targetState {
+            guard targetState.readonly else {
+                throw StepFailure(node: target.node, step: step,
+                    message: "refusing to receive into \(ds): it is writable here and may hold data the source lacks")
+            }
+            guard let newest = targetState.newestSnapshot,
+                let shared = sourceState.snapshots.first(where: { $0.guid == newest.guid })
+            else {
+                throw StepFailure(node: target.node, step: step,
+                    message: "refusing to receive into \(ds): its newest snapshot is not one the source has (the copies diverged)")
+            }
+            base = shared
+            if targetState.quota != nil {
+                try await check(target, NodeCommands.setProperties(ds, ["refquota=none"]), step: step)
+            }
+        }
+        let sequence = ((sourceState.snapshots + (targetState?.snapshots ?? [])).compactMap(\.sequence).max() ?? 0) + 1
+        let name = "flocker-" + String(format: "%08d", sequence)
+        try await check(source, NodeCommands.snapshot(ds, name: name), step: step)
+
+        var send = NodeCommands.send(ds, snapshot: name, base: base?.name)
+        var receive = NodeCommands.receive(ds, force: targetState != nil)
+        if let c = pickCompressor(sourceFacts, targetFacts).flatMap(NodeCommands.compressor) {
+            send = send.piped(into: c.compress)
+            receive = c.decompress.piped(into: receive)
+        }
+        let expected: UInt64? = base == nil ? sourceState.referenced : nil
+        let clock = ContinuousClock()
+        let start = clock.now
+        let bytes: UInt64
+        if options.directTransfer {
+            let remote = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                          "\(options.directUser)@\(target.address)", receive.shellText]
+            let result = try await run(source, send.piped(into: RemoteCommand(remote)), step: step, timeout: .seconds(86_400))
+            guard result.status.isSuccess else {
+                throw StepFailure(node: source.node, step: step,
+                    message: "direct transfer to \(target.node) failed (\(result.status))", stderr: trim(result.stderrText))
+            }
+            bytes = 0
+        } else {
+            let result: RelayResult
+            do {
+                result = try await source.relay(send, to: target, receive, idleTimeout: options.transferIdleTimeout) {
+                    bytes in
+                    progress(TransferProgress(bytes: bytes, expected: expected, elapsed: clock.now - start, round: round))
+                }
+            } catch {
+                throw StepFailure(node: error.node, step: step, message: error.message, unreachable: error.kind != .timedOut)
+            }
+            guard result.isSuccess else {
+                var parts: [String] = []
+                if !result.sender.status.isSuccess {
+                    parts.append("\(source.node): \(send.programs): \(result.sender.status): \(trim(result.sender.stderrText))")
+                }
+                if !result.receiver.status.isSuccess {
+                    parts.append("\(target.node): \(receive.programs): \(result.receiver.status): \(trim(result.receiver.stderrText))")
+                }
+                let failedNode = result.receiver.status.isSuccess ? source.node : target.node
+                throw StepFailure(node: failedNode, step: step, message: "transfer failed", stderr: parts.joined(separator: "\n"))
+            }
+            bytes = result.bytes
+        }
+        if targetState == nil {
+            // A new copy: label it and make it read-only at once.
+            try await check(target, NodeCommands.setProperties(ds, [
+                "readonly=on", "flocker:app=\(volume.app)", "flocker:volume=\(volume.volume)",
+                "flocker:role=copy", "flocker:epoch=\(sourceState.epoch)",
+            ]), step: step)
+        }
+        progress(TransferProgress(bytes: bytes, expected: expected, elapsed: clock.now - start, round: round))
+        return bytes
+    }
+
+    func pickCompressor(_ a: NodeFacts, _ b: NodeFacts) -> String? {
+        guard options.compression else { return nil }
+        return a.compressors.first { b.compressors.contains($0) && NodeCommands.compressor($0) != nil }
+    }
+
+    /// The volume's dataset on `host` now (with its snapshots), or nil when it has none.
+    func query(_ volume: VolumeID, on host: any RemoteHost, step: String) async throws(StepFailure) -> DatasetState? {
+        let result = try await run(host, NodeCommands.snapshots(volume.dataset), step: step, timeout: .seconds(60))
+        guard result.status.isSuccess else {
+            throw StepFailure(node: host.node, step: step, message: "could not list \(volume.dataset)", stderr: trim(result.stderrText))
+        }
+        if result.stdoutText.hasPrefix("absent") { return nil }
+        let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
+        return DiscoveryScript.parseZFS(lines).0[volume]
+    }
+
+    func check(_ host: any RemoteHost, _ command: RemoteCommand, step: String) async throws(StepFailure) {
+        let result = try await run(host, command, step: step, timeout: options.commandTimeout)
+        guard result.status.isSuccess else {
+            throw StepFailure(node: host.node, step: step, message: "\(command.programs) failed (\(result.status))", stderr: trim(result.stderrText))
+        }
+    }
+
+    func run(_ host: any RemoteHost, _ command: RemoteCommand, step: String, timeout: Duration) async throws(StepFailure) -> CommandResult {
+        do {
+            return try await host.run(command, stdin: [], timeout: timeout)
+        } catch {
+            throw StepFailure(node: host.node, step: step, message: error.message, unreachable: error.kind != .timedOut)
+        }
+    }
+}
+
+func trim(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
+
+/// Byte counts for people.
+public enum Bytes {
+    public static func human(_ n: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(n)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(n) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+
+    public static func rate(_ n: UInt64, _ elapsed: Duration) -> String {
+        let s = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        guard s > 0 else { return "-" }
+        return human(UInt64(Double(n) / s)) + "/s"
+    }
+}

@@ -1,0 +1,122 @@
+/// What a run will do: ordered phases of typed steps. Printable (`--dry-run`) and serialisable (`--json`).
+///
+/// Phases run one after another; the steps of a phase run in parallel across nodes (one after another on
+/// the same node). A step that fails stops the later phases on its nodes.
+public struct Plan: Sendable, Hashable, Codable {
+    public var phases: [Phase]
+    public init(phases: [Phase] = []) { self.phases = phases.filter { !$0.steps.isEmpty } }
+
+    /// True when the cluster already looks like the manifests say.
+    public var isEmpty: Bool { phases.allSatisfy { $0.steps.isEmpty } }
+    public var steps: [Step] { phases.flatMap(\.steps) }
+    /// Every node some step touches.
+    public var nodes: Set<String> { Set(steps.flatMap(\.nodes)) }
+}
+
+/// The phases, in the order they run.
+public enum PhaseName: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Pull images, create volumes, set quotas, repair leftovers of interrupted runs.
+    case prepare
+    /// Copy moving volumes while their applications still run.
+    case preCopy = "pre-copy"
+    /// Stop applications that move, change or go away.
+    case stop
+    /// Copy what changed since the pre-copy, now that the application is stopped.
+    case finalCopy = "final-copy"
+    /// Make the target's copy the writable primary and the source's a read-only copy.
+    case handoff
+    /// Start applications and wait until they are ready.
+    case start
+    /// Point every node's routing rules at where each application now runs.
+    case routes
+    /// Remove the stopped containers of moved applications; prune old snapshots.
+    case cleanup
+}
+
+public struct Phase: Sendable, Hashable, Codable {
+    public var name: PhaseName
+    public var steps: [Step]
+    public init(_ name: PhaseName, _ steps: [Step]) {
+        self.name = name
+        self.steps = steps
+    }
+}
+
+/// One step on one node (or, for copies and handoffs, from one node to another).
+public struct Step: Sendable, Hashable, Codable {
+    /// The node the step runs on (for copies and handoffs: the source).
+    public var node: String
+    public var action: Action
+    public init(node: String, _ action: Action) {
+        self.node = node
+        self.action = action
+    }
+
+    /// Every node the step touches.
+    public var nodes: [String] {
+        switch action {
+        case .copyVolume(_, let target, _), .handoff(_, let target, _): return [node, target]
+        default: return [node]
+        }
+    }
+
+    /// The application the step serves (empty for node-wide steps such as routes).
+    public var app: String {
+        switch action {
+        case .pullImage(_, let app): return app
+        case .createVolume(let v, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v),
+            .copyVolume(let v, _, _), .pruneSnapshots(let v, _):
+            return v.app
+        case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
+            .handoff(let app, _, _):
+            return app
+        case .setRoutes: return ""
+        }
+    }
+}
+
+/// What a step does.
+public enum Action: Sendable, Hashable, Codable {
+    /// `docker pull IMAGE` (the image is missing on the node).
+    case pullImage(image: String, app: String)
+    /// Create a new, empty volume as the writable primary (epoch 1).
+    case createVolume(VolumeID, quota: UInt64?)
+    /// Change a volume's quota (`refquota`); nil removes it.
+    case setQuota(VolumeID, quota: UInt64?)
+    /// Make the primary writable again (left read-only by an interrupted handoff).
+    case makeWritable(VolumeID)
+    /// Turn a primary that lost to a higher epoch into a read-only copy.
+    case demoteStale(VolumeID)
+    /// Snapshot the volume and send what the target lacks. `final` is the copy after the application stopped.
+    case copyVolume(VolumeID, to: String, final: Bool)
+    /// Stop the application's container. `keep`: keep the stopped container (with restart policy `no`) as the
+    /// fallback of a move, removed in cleanup; otherwise remove it.
+    case stopApp(String, keep: Bool)
+    /// For every moving volume of the application: promote the target's copy (its new epoch, writable) and
+    /// demote the source's to a read-only copy. One step per application, so that a failure part-way can be
+    /// undone for all its volumes together before the application starts anywhere.
+    case handoff(String, to: String, volumes: [VolumeHandoff])
+    /// Create and start the application's container, then wait until it is ready.
+    case startApp(String)
+    /// Start the existing, stopped container again (its configuration is unchanged), then wait until ready.
+    case restartApp(String)
+    /// Remove a stopped container left behind (a moved application's fallback).
+    case removeContainer(String)
+    /// Change the node's routing rules exactly: remove these, add those (one atomic iptables-restore).
+    case setRoutes(add: [RouteSpec], remove: [RouteRule])
+    /// Destroy old snapshots, keeping the named ones (the newest shared with each copy).
+    case pruneSnapshots(VolumeID, keep: [String])
+
+    /// Whether the step changes the node (every step does today; discovery never appears in a plan).
+    public var isMutating: Bool { true }
+}
+
+/// One volume of a handoff: its name and the epoch its new primary gets.
+public struct VolumeHandoff: Sendable, Hashable, Codable {
+    public var volume: String
+    public var epoch: Int
+    public init(volume: String, epoch: Int) {
+        self.volume = volume
+        self.epoch = epoch
+    }
+}

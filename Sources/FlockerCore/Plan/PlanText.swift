@@ -1,0 +1,64 @@
+/// Words for steps and plans, shared by `--dry-run`, the progress lines and the JSON output.
+public enum StepText {
+    /// A step in the user's words, e.g. `copy volume redis/data to node2 while redis runs`.
+    public static func describe(_ step: Step) -> String {
+        switch step.action {
+        case .pullImage(let image, let app): return "pull \(image) (for \(app))"
+        case .createVolume(let v, let quota): return "create volume \(v)" + (quota.map { " (max \(Bytes.human($0)))" } ?? "")
+        case .setQuota(let v, let quota): return "set volume \(v)'s maximum size to " + (quota.map(Bytes.human) ?? "none")
+        case .makeWritable(let v): return "make volume \(v) writable again"
+        case .demoteStale(let v): return "make the outdated primary of volume \(v) a read-only copy"
+        case .copyVolume(let v, let target, let final):
+            return final ? "copy volume \(v) to \(target) (final increment)" : "copy volume \(v) to \(target) while \(v.app) runs"
+        case .stopApp(let app, let keep): return keep ? "stop \(app) (kept as the fallback until it runs elsewhere)" : "stop and remove \(app)"
+        case .handoff(let app, let target, let volumes):
+            let names = volumes.map(\.volume).joined(separator: ", ")
+            return "hand \(app)'s volume\(volumes.count == 1 ? "" : "s") \(names) over to \(target) (epoch \(volumes.map(\.epoch).max() ?? 0))"
+        case .startApp(let app): return "start \(app)"
+        case .restartApp(let app): return "restart \(app) (container was not running)"
+        case .removeContainer(let app): return "remove \(app)'s stopped container"
+        case .setRoutes(let add, let remove): return "routes: " + routeSummary(add: add, remove: remove)
+        case .pruneSnapshots(let v, _): return "prune old snapshots of volume \(v)"
+        }
+    }
+
+    /// `6379 → 10.77.0.12 (redis); remove 6379 → 10.77.0.11 (redis)`.
+    static func routeSummary(add: [RouteSpec], remove: [RouteRule]) -> String {
+        func pairs(_ tags: [RouteTag]) -> [String] {
+            var seen = Set<String>()
+            return tags.filter { $0.kind == .inbound }.compactMap { t in
+                let s = "\(t.port) → \(t.destination) (\(t.app))"
+                return seen.insert(s).inserted ? s : nil
+            }
+        }
+        var parts: [String] = []
+        let added = pairs(add.map(\.tag))
+        let removed = pairs(remove.map(\.tag))
+        if !added.isEmpty { parts.append("forward " + added.joined(separator: ", ")) }
+        if !removed.isEmpty { parts.append("remove " + removed.joined(separator: ", ")) }
+        if parts.isEmpty { parts.append("\(add.count) rule\(add.count == 1 ? "" : "s") to add, \(remove.count) to remove") }
+        return parts.joined(separator: "; ")
+    }
+
+    /// The plan as printed before a run and by `--dry-run`.
+    public static func render(_ plan: Plan) -> String {
+        if plan.isEmpty { return "No changes: the cluster already matches the manifests.\n" }
+        let steps = plan.steps.count
+        let nodes = plan.nodes.count
+        var out = "Plan: \(steps) step\(steps == 1 ? "" : "s") on \(nodes) node\(nodes == 1 ? "" : "s")\n"
+        let width = max(4, plan.steps.map(\.node.count).max() ?? 4)
+        for phase in plan.phases {
+            out += "  \(phase.name.rawValue)\n"
+            for step in phase.steps {
+                out += "    \(step.node.padding(toLength: width, withPad: " ", startingAt: 0))  \(describe(step))\n"
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    func padding(toLength length: Int, withPad pad: String, startingAt: Int) -> String {
+        count >= length ? self : self + String(repeating: pad, count: length - count)
+    }
+}

@@ -1,0 +1,127 @@
+/// The routing mesh (Flocker's, fixed): every node forwards each application's external ports to the node
+/// running it, for connections from outside and from the node itself. Rules are tagged with an iptables
+/// comment so they can be found, compared and removed exactly, never flushed and rebuilt.
+public enum RoutingMesh {
+    /// The rules `node` should have, given where each application runs and the nodes' addresses.
+    ///
+    /// - Parameters:
+    ///   - node: the node whose rules these are.
+    ///   - running: application → the node it runs on (its desired node).
+    ///   - applications: the applications, for their external ports.
+    ///   - addresses: node → IPv4 address.
+    public static func desiredRules(
+        on node: String, running: [String: String], applications: [String: Application], addresses: [String: String]
+    ) -> [RouteSpec] {
+        var specs: [RouteSpec] = []
+        for app in running.keys.sorted() {
+            guard let owner = running[app], owner != node, let application = applications[app],
+                let destination = addresses[owner]
+            else { continue }
+            for port in application.ports.map(\.externalPort).sorted() {
+                for kind in [RouteTag.Kind.inbound, .local, .masquerade, .forward] {
+                    specs.append(RouteSpec(tag: RouteTag(kind: kind, app: app, port: port, destination: destination)))
+                }
+            }
+        }
+        if !specs.isEmpty { specs.append(RouteSpec(tag: .established)) }
+        return specs
+    }
+}
+
+/// What a routing rule is for; stored in the rule's iptables comment.
+public struct RouteTag: Sendable, Hashable, Codable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// nat PREROUTING: connections arriving from outside for a local address → DNAT to the owner.
+        case inbound = "dnat"
+        /// nat OUTPUT: connections made on the node itself → DNAT to the owner.
+        case local = "dnat-local"
+        /// nat POSTROUTING: masquerade forwarded connections so replies come back through this node.
+        case masquerade = "masq"
+        /// filter FORWARD: accept forwarded connections (dockerd sets the FORWARD policy to DROP).
+        case forward = "fwd"
+        /// filter FORWARD: accept the replies of forwarded connections (one per node).
+        case established = "established"
+    }
+    public var kind: Kind
+    public var app: String
+    public var port: Int
+    public var destination: String
+
+    public init(kind: Kind, app: String, port: Int, destination: String) {
+        self.kind = kind
+        self.app = app
+        self.port = port
+        self.destination = destination
+    }
+
+    /// The one rule per node that accepts replies of forwarded connections.
+    public static let established = RouteTag(kind: .established, app: "", port: 0, destination: "")
+
+    static let prefix = "flocker-deploy"
+
+    /// The iptables comment, e.g. `flocker-deploy:dnat:redis:6379:10.77.0.12`.
+    public var comment: String {
+        kind == .established
+            ? "\(Self.prefix):established" : "\(Self.prefix):\(kind.rawValue):\(app):\(port):\(destination)"
+    }
+
+    public var description: String { comment }
+
+    /// Parses a comment written by `comment`; nil for anything else.
+    public init?(comment: String) {
+        let parts = comment.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.first == Self.prefix, parts.count >= 2, let kind = Kind(rawValue: parts[1]) else { return nil }
+        if kind == .established {
+            guard parts.count == 2 else { return nil }
+            self = .established
+            return
+        }
+        guard parts.count == 5, let port = Int(parts[3]) else { return nil }
+        self.init(kind: kind, app: parts[2], port: port, destination: parts[4])
+    }
+
+    /// The iptables table and chain the rule lives in.
+    public var table: String {
+        switch kind {
+        case .inbound, .local, .masquerade: return "nat"
+        case .forward, .established: return "filter"
+        }
+    }
+    public var chain: String {
+        switch kind {
+        case .inbound: return "PREROUTING"
+        case .local: return "OUTPUT"
+        case .masquerade: return "POSTROUTING"
+        case .forward, .established: return "FORWARD"
+        }
+    }
+}
+
+/// A rule flocker-deploy wants on a node.
+public struct RouteSpec: Sendable, Hashable, Codable {
+    public var tag: RouteTag
+    public init(tag: RouteTag) { self.tag = tag }
+
+    /// The line for `iptables-restore --noflush` that adds this rule. NAT rules are appended (Docker's own
+    /// jump to its DOCKER chain stays first, so a container that publishes the port on this node wins);
+    /// FORWARD rules are inserted at the top, ahead of Docker's DROP policy chains.
+    public var restoreLine: String {
+        let t = tag
+        let comment = "-m comment --comment \(t.comment)"
+        switch t.kind {
+        case .inbound, .local:
+            return "-A \(t.chain) -p tcp -m tcp --dport \(t.port) -m addrtype --dst-type LOCAL \(comment) -j DNAT --to-destination \(t.destination):\(t.port)"
+        case .masquerade:
+            return "-A \(t.chain) -d \(t.destination)/32 -p tcp -m tcp --dport \(t.port) \(comment) -j MASQUERADE"
+        case .forward:
+            return "-I \(t.chain) 1 -d \(t.destination)/32 -p tcp -m tcp --dport \(t.port) \(comment) -j ACCEPT"
+        case .established:
+            return "-I \(t.chain) 1 -m conntrack --ctstate RELATED,ESTABLISHED \(comment) -j ACCEPT"
+        }
+    }
+}
+
+extension RouteRule {
+    /// The line for `iptables-restore --noflush` that deletes exactly this rule.
+    public var deleteLine: String { "-D \(chain) \(ruleText)" }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Synchronization
+
+/// Prints a run for people: one line per step as it completes (node, what, how long), failures with the
+/// node's stderr, transfer progress (in place on a terminal, every few seconds otherwise).
+public final class TextReporter: RunObserver, Sendable {
+    private let out: TextOutput
+    private let progressInterval: Duration
+    private struct ProgressState { var lastLine: [String: ContinuousClock.Instant] = [:]; var drawn = false }
+    private let progress = Mutex(ProgressState())
+    private let clock = ContinuousClock()
+
+    public init(out: TextOutput = .standardOutput, progressInterval: Duration = .seconds(5)) {
+        self.out = out
+        self.progressInterval = progressInterval
+    }
+
+    public func event(_ event: RunEvent) {
+        switch event {
+        case .phaseStarted:
+            break
+        case .stepStarted(let step):
+            if !out.isTerminal { line("  ...     \(step.node)  \(StepText.describe(step))") }
+        case .stepFinished(let result):
+            let step = result.step
+            switch result.outcome {
+            case .succeeded:
+                let detail = result.detail.isEmpty ? "" : "; \(result.detail)"
+                line("  ok      \(step.node)  \(StepText.describe(step)) (\(Seconds.text(result.duration))\(detail))")
+            case .failed(let failure):
+                var text = "  FAILED  \(step.node)  \(StepText.describe(step)) (\(Seconds.text(result.duration)))\n"
+                text += "          \(failure.node): \(failure.message)"
+                if !failure.stderr.isEmpty {
+                    text += "\n" + failure.stderr.split(separator: "\n", omittingEmptySubsequences: false).map { "            " + $0 }.joined(separator: "\n")
+                }
+                line(text)
+            case .skipped(let why):
+                line("  skipped \(step.node)  \(StepText.describe(step)): \(why)")
+            }
+        case .progress(let step, let p):
+            showProgress(step, p)
+        case .note(let text):
+            line("  note    \(text)")
+        }
+    }
+
+    /// Prints the plan.
+    public func plan(_ plan: Plan) { out.write(StepText.render(plan)) }
+
+    /// Prints the closing summary.
+    public func summary(_ report: RunReport, elapsed: Duration) {
+        var text = ""
+        let failed = report.failures.count
+        if report.interrupted {
+            text += "Interrupted: \(report.succeeded) step\(report.succeeded == 1 ? "" : "s") done, \(report.skipped) not started"
+            if failed > 0 { text += ", \(failed) failed" }
+            text += " (\(Seconds.text(elapsed))). Run flocker-deploy again to finish.\n"
+        } else if failed == 0 {
+            text += "Done: \(report.succeeded) step\(report.succeeded == 1 ? "" : "s") in \(Seconds.text(elapsed)).\n"
+        } else {
+            text += "Failed: \(failed) step\(failed == 1 ? "" : "s") failed, \(report.skipped) skipped, \(report.succeeded) succeeded (\(Seconds.text(elapsed))).\n"
+            for f in report.failures { text += "  \(f.node): \(f.step): \(f.message)\n" }
+        }
+        for r in report.rollbacks { text += "  \(r)\n" }
+        line(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+    }
+
+    private func line(_ text: String) {
+        let clear = progress.withLock { s -> Bool in
+            defer { s.drawn = false }
+            return s.drawn
+        }
+        out.write((clear ? "\r\u{1B}[2K" : "") + text + "\n")
+    }
+
+    private func showProgress(_ step: Step, _ p: TransferProgress) {
+        var text = "  ...     \(step.node)  \(StepText.describe(step)): \(Bytes.human(p.bytes))"
+        if let expected = p.expected, expected > 0 {
+            text += " of ~\(Bytes.human(expected))"
+            let rate = p.bytesPerSecond
+            if rate > 0, expected > p.bytes {
+                text += ", ETA \(Seconds.text(.seconds(Double(expected - p.bytes) / rate)))"
+            }
+        }
+        text += ", \(Bytes.human(UInt64(p.bytesPerSecond)))/s"
+        if p.round > 1 { text += ", round \(p.round)" }
+        let key = StepText.describe(step)
+        let now = clock.now
+        if out.isTerminal {
+            progress.withLock { $0.drawn = true }
+            out.write("\r\u{1B}[2K" + text)
+        } else {
+            let due = progress.withLock { s -> Bool in
+                if let last = s.lastLine[key], now - last < progressInterval { return false }
+                s.lastLine[key] = now
+                return true
+            }
+            if due { out.write(text + "\n") }
+        }
+    }
+}

@@ -1,6 +1,0 @@
-import Testing
-@testable import FlockerCore
-
-@Test func moduleLinks() {
-    #expect(Bool(true))
-}

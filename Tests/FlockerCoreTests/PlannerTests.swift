@@ -1,0 +1,301 @@
+import Testing
+@testable import FlockerCore
+
+@Suite("Planner")
+struct PlannerTests {
+    @Test func firstDeployCreatesVolumeStartsAndRoutes() throws {
+        var c = Cluster()
+        c.apps = [Cluster.redis()]
+        c.placement = ["redis": "node1"]
+        c.observed["node1"]?.images = []
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.prepare).map(\.action) == [
+            .createVolume(VolumeID(app: "redis", volume: "default"), quota: nil),
+            .pullImage(image: "redis:7", app: "redis"),
+        ])
+        #expect(plan.phase(.start) == [Step(node: "node1", .startApp("redis"))])
+        let routes = plan.phase(.routes)
+        #expect(routes.map(\.node) == ["node2"])
+        guard case .setRoutes(let add, let remove) = routes.first?.action else {
+            Issue.record("no routes step"); return
+        }
+        #expect(remove.isEmpty)
+        #expect(Set(add.map(\.tag.kind)) == [.inbound, .local, .masquerade, .forward, .established])
+        #expect(add.filter { $0.tag.kind != .established }.allSatisfy { $0.tag.destination == "10.77.0.11" && $0.tag.port == 6379 })
+        #expect(plan.phase(.preCopy).isEmpty && plan.phase(.stop).isEmpty && plan.phase(.handoff).isEmpty)
+    }
+
+    @Test func convergedClusterYieldsEmptyPlan() throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", snapshots: ["flocker-00000001"])
+        c.converge(routesFor: c.placement)
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.isEmpty, "\(StepText.render(plan))")
+        #expect(StepText.render(plan).hasPrefix("No changes"))
+    }
+
+    @Test func configChangeRestartsOnlyThatApp() throws {
+        var c = Cluster()
+        var web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 80)],
+                              environment: ["A": "1"], command: ["httpd", "-f", "-p", "8080"])
+        let redis = Cluster.redis()
+        c.apps = [web, redis]
+        c.placement = ["web": "node2", "redis": "node1"]
+        c.run(web, on: "node2")
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1")
+        c.converge(routesFor: c.placement)
+        web.environment["A"] = "2"
+        c.apps = [web, redis]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.steps == [Step(node: "node2", .stopApp("web", keep: false)), Step(node: "node2", .startApp("web"))])
+    }
+
+    @Test func moveFollowsTheOrderOfInvariantFour() throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", epoch: 3, snapshots: ["flocker-00000004"])
+        c.converge(routesFor: ["redis": "node1"])
+        c.placement = ["redis": "node2"]
+        let v = VolumeID(app: "redis", volume: "default")
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phases.map(\.name) == [.preCopy, .stop, .finalCopy, .handoff, .start, .routes, .cleanup])
+        #expect(plan.phase(.preCopy) == [Step(node: "node1", .copyVolume(v, to: "node2", final: false))])
+        #expect(plan.phase(.stop) == [Step(node: "node1", .stopApp("redis", keep: true))])
+        #expect(plan.phase(.finalCopy) == [Step(node: "node1", .copyVolume(v, to: "node2", final: true))])
+        #expect(plan.phase(.handoff) == [Step(node: "node1", .handoff("redis", to: "node2", volumes: [VolumeHandoff(volume: "default", epoch: 4)]))])
+        #expect(plan.phase(.start) == [Step(node: "node2", .startApp("redis"))])
+        // Routes: node1 now forwards to node2; node2 drops its forward to node1.
+        let routes = Dictionary(uniqueKeysWithValues: plan.phase(.routes).map { ($0.node, $0.action) })
+        guard case .setRoutes(let add1, let remove1)? = routes["node1"], case .setRoutes(let add2, let remove2)? = routes["node2"] else {
+            Issue.record("routes missing: \(plan.phase(.routes))"); return
+        }
+        #expect(remove1.isEmpty && add1.filter { $0.tag.kind != .established }.allSatisfy { $0.tag.destination == "10.77.0.12" })
+        #expect(add2.isEmpty && remove2.count == 5)
+        #expect(plan.phase(.cleanup).contains(Step(node: "node1", .removeContainer("redis"))))
+        #expect(plan.phase(.cleanup).contains(Step(node: "node2", .pruneSnapshots(v, keep: []))))
+        #expect(plan.phase(.cleanup).contains(Step(node: "node1", .pruneSnapshots(v, keep: []))))
+    }
+
+    @Test func moveOntoAnAncestorCopyIsIncremental() throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node2")
+        c.dataset(redis, on: "node2", epoch: 2, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.dataset(redis, on: "node1", role: .copy, epoch: 1, snapshots: ["flocker-00000001"])
+        c.placement = ["redis": "node1"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.handoff).first?.action == .handoff("redis", to: "node1", volumes: [VolumeHandoff(volume: "default", epoch: 3)]))
+    }
+
+    @Test func removedAppIsStoppedAndItsVolumeKept() throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1")
+        c.converge(routesFor: ["redis": "node1"])
+        c.placement = [:]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.stop) == [Step(node: "node1", .stopApp("redis", keep: false))])
+        #expect(!plan.actions.contains { if case .demoteStale = $0 { return true }; if case .createVolume = $0 { return true }; return false })
+        guard case .setRoutes(let add, let remove)? = plan.phase(.routes).first?.action else { Issue.record("no routes"); return }
+        #expect(plan.phase(.routes).map(\.node) == ["node2"] && add.isEmpty && remove.count == 5)
+    }
+
+    @Test func appRemovedFromTheApplicationFileIsStoppedToo() throws {
+        var c = Cluster()
+        let old = Application(name: "old", image: "busybox:latest")
+        c.run(old, on: "node2")
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.steps == [Step(node: "node2", .stopApp("old", keep: false))])
+    }
+
+    @Test func stoppedContainerWithSameConfigIsRestarted() throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.run(redis, on: "node1", running: false)
+        c.dataset(redis, on: "node1")
+        c.converge(routesFor: c.placement)
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.steps == [Step(node: "node1", .restartApp("redis"))])
+    }
+
+    @Test func reAddedAppGetsItsOldVolumeOnAnotherNode() throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.dataset(redis, on: "node1", epoch: 2, snapshots: ["flocker-00000002"])
+        c.placement = ["redis": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.preCopy).isEmpty, "nothing runs, so no pre-copy")
+        #expect(plan.phase(.stop).isEmpty)
+        #expect(plan.phase(.finalCopy).count == 1)
+        #expect(!plan.actions.contains { if case .createVolume = $0 { return true }; return false })
+        #expect(plan.phase(.start) == [Step(node: "node2", .startApp("redis"))])
+    }
+
+    @Test func quotaChangeIsAppliedWithoutRestart() throws {
+        var c = Cluster()
+        let redis = Cluster.redis(quota: 1 << 30)
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", quota: 512 << 20)
+        c.converge(routesFor: c.placement)
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.steps == [Step(node: "node1", .setQuota(VolumeID(app: "redis", volume: "default"), quota: 1 << 30))])
+    }
+
+    @Test func twoPrimariesOfTheSameEpochAreRefused() {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.dataset(redis, on: "node1", epoch: 2)
+        c.dataset(redis, on: "node2", epoch: 2)
+        #expect(throws: PlanRefusal.self) { try Planner.plan(desired: c.desired, observed: c.observedState) }
+        do {
+            _ = try Planner.plan(desired: c.desired, observed: c.observedState)
+        } catch {
+            #expect(error.unsafe)
+            #expect(error.description.contains("two primaries with the same epoch 2"))
+        }
+    }
+
+    @Test func onlyCopiesInSightIsRefused() {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.dataset(redis, on: "node2", role: .copy, snapshots: ["flocker-00000001"])
+        do {
+            _ = try Planner.plan(desired: c.desired, observed: c.observedState)
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.unsafe)
+            #expect(error.description.contains("only read-only copies"))
+        }
+    }
+
+    @Test func divergedTargetCopyIsRefused() {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", epoch: 2, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.dataset(redis, on: "node2", role: .copy, epoch: 1, snapshots: ["flocker-00000001", "flocker-00000009"])
+        c.placement = ["redis": "node2"]
+        do {
+            _ = try Planner.plan(desired: c.desired, observed: c.observedState)
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.unsafe)
+            #expect(error.description.contains("flocker-00000009 that the primary lacks"))
+            #expect(error.description.contains("zfs destroy -r flocker/redis.default"))
+        }
+    }
+
+    @Test func writableTargetCopyIsRefused() {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.dataset(redis, on: "node1", epoch: 2, snapshots: ["flocker-00000001"])
+        c.dataset(redis, on: "node2", role: .copy, epoch: 1, readonly: false, snapshots: ["flocker-00000001"])
+        c.placement = ["redis": "node2"]
+        #expect(throws: PlanRefusal.self) { try Planner.plan(desired: c.desired, observed: c.observedState) }
+    }
+
+    @Test func interruptedHandoffIsFinished() throws {
+        // Killed after the target was promoted (epoch 4) and before the source was relabelled.
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node2"]
+        c.run(redis, on: "node1", running: false)
+        c.dataset(redis, on: "node1", epoch: 3, readonly: true, snapshots: ["flocker-00000005"])
+        c.dataset(redis, on: "node2", epoch: 4, readonly: false, snapshots: ["flocker-00000005"])
+        c.converge(routesFor: ["redis": "node1"])
+        let v = VolumeID(app: "redis", volume: "default")
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.prepare) == [Step(node: "node1", .demoteStale(v))])
+        #expect(plan.phase(.preCopy).isEmpty && plan.phase(.finalCopy).isEmpty && plan.phase(.handoff).isEmpty)
+        #expect(plan.phase(.start) == [Step(node: "node2", .startApp("redis"))])
+        #expect(plan.phase(.cleanup) == [Step(node: "node1", .removeContainer("redis"))])
+    }
+
+    @Test func handoffInterruptedBeforePromotionIsRedone() throws {
+        // Killed after the source went read-only and the target's epoch was raised, before its role changed.
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node2"]
+        c.run(redis, on: "node1", running: false)
+        c.dataset(redis, on: "node1", epoch: 3, readonly: true, snapshots: ["flocker-00000005"])
+        c.dataset(redis, on: "node2", role: .copy, epoch: 4, snapshots: ["flocker-00000005"])
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.handoff).first?.action == .handoff("redis", to: "node2", volumes: [VolumeHandoff(volume: "default", epoch: 4)]))
+        #expect(plan.phase(.finalCopy).count == 1)
+    }
+
+    @Test func readOnlyPrimaryOnItsNodeIsMadeWritable() throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.run(redis, on: "node1", running: false)
+        c.dataset(redis, on: "node1", epoch: 3, readonly: true)
+        c.converge(routesFor: c.placement)
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.steps == [Step(node: "node1", .makeWritable(VolumeID(app: "redis", volume: "default"))), Step(node: "node1", .restartApp("redis"))])
+    }
+
+    @Test func missingDockerOrPoolIsRefusedButNotUnsafe() {
+        var c = Cluster()
+        c.apps = [Cluster.redis()]
+        c.placement = ["redis": "node1"]
+        c.observed["node1"]?.facts.poolVersion = nil
+        do {
+            _ = try Planner.plan(desired: c.desired, observed: c.observedState)
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(!error.unsafe)
+            #expect(error.description.contains("pool 'flocker' is missing"))
+        }
+        c.observed["node1"]?.facts.poolVersion = "23"
+        c.observed["node1"]?.facts.dockerVersion = nil
+        #expect(throws: PlanRefusal.self) { try Planner.plan(desired: c.desired, observed: c.observedState) }
+    }
+
+    @Test func linkTargetsStartFirst() throws {
+        var c = Cluster()
+        let web = Application(name: "aaa-web", image: "busybox:latest", links: [Link(localPort: 6379, remotePort: 6379, alias: "db")])
+        c.apps = [web, Cluster.redis(volume: false)]
+        c.placement = ["aaa-web": "node1", "redis": "node1"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.start).map(\.app) == ["redis", "aaa-web"])
+    }
+
+    @Test func strayAndDuplicateRoutesAreRemovedExactly() throws {
+        var c = Cluster()
+        let redis = Cluster.redis(volume: false)
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.run(redis, on: "node1")
+        c.converge(routesFor: c.placement)
+        let dup = c.observed["node2"]!.routes[0]
+        let stray = RouteRule(table: "nat", chain: "PREROUTING", tag: RouteTag(kind: .inbound, app: "gone", port: 81, destination: "10.77.0.11"), ruleText: "x")
+        c.observed["node2"]?.routes += [dup, stray]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.steps == [Step(node: "node2", .setRoutes(add: [], remove: [dup, stray]))])
+    }
+}

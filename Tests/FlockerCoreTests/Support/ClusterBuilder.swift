@@ -1,0 +1,71 @@
+@testable import FlockerCore
+
+/// Builds desired and observed states for planner and executor tests with little ceremony.
+struct Cluster {
+    var nodes: [String] = ["node1", "node2"]
+    var apps: [Application] = []
+    var placement: [String: String] = [:]
+    var observed: [String: NodeState] = [:]
+
+    init(nodes: [String] = ["node1", "node2"]) {
+        self.nodes = nodes
+        for (i, n) in nodes.enumerated() {
+            var state = NodeState(node: n, address: "10.77.0.\(11 + i)")
+            state.facts.dockerVersion = "20.10.24"
+            state.facts.poolVersion = "23"
+            state.facts.hasBash = true
+            state.images = ["redis:7", "busybox:latest"]
+            observed[n] = state
+        }
+    }
+
+    var desired: DesiredState {
+        DesiredState(applications: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0) }), nodes: nodes, placement: placement)
+    }
+    var observedState: ObservedState { ObservedState(nodes: observed) }
+    func address(_ node: String) -> String { observed[node]?.address ?? "" }
+
+    static func redis(volume: Bool = true, quota: UInt64? = nil) -> Application {
+        Application(name: "redis", image: "redis:7", ports: [PortMapping(internal: 6379, external: 6379)],
+                    volumes: volume ? [VolumeSpec(name: "default", mountpoint: "/data", maximumSize: quota)] : [])
+    }
+
+    /// Marks `app` as running (or stopped) on `node` with its current configuration.
+    mutating func run(_ app: Application, on node: String, running: Bool = true, hash: String? = nil) {
+        observed[node]?.containers[app.name] = ContainerState(
+            app: app.name, id: "c-\(app.name)-\(node)", configHash: hash ?? app.configHash, running: running,
+            status: running ? "running" : "exited", image: app.image, restartPolicy: app.restartPolicy.dockerValue)
+    }
+
+    /// Puts a dataset for each volume of `app` on `node`.
+    mutating func dataset(_ app: Application, on node: String, role: VolumeRole = .primary, epoch: Int = 1,
+                          readonly: Bool? = nil, snapshots: [String] = [], quota: UInt64? = nil) {
+        for v in app.volumes {
+            let id = VolumeID(app: app.name, volume: v.name)
+            observed[node]?.datasets[id] = DatasetState(
+                id: id, role: role, epoch: epoch, readonly: readonly ?? (role == .copy),
+                mountpoint: "/flocker/\(app.name).\(v.name)", referenced: 1 << 20, quota: quota ?? v.maximumSize,
+                snapshots: snapshots.enumerated().map { i, name in
+                    SnapshotState(name: name, guid: "guid-\(name)", createtxg: UInt64(100 + i), creation: 1_700_000_000 + i)
+                })
+        }
+    }
+
+    /// Installs exactly the routes the mesh wants given the current placement.
+    mutating func converge(routesFor placement: [String: String]) {
+        var addresses: [String: String] = [:]
+        for (n, s) in observed { addresses[n] = s.address }
+        let apps = Dictionary(uniqueKeysWithValues: self.apps.map { ($0.name, $0) })
+        for n in nodes {
+            observed[n]?.routes = RoutingMesh.desiredRules(on: n, running: placement, applications: apps, addresses: addresses).map {
+                RouteRule(table: $0.tag.table, chain: $0.tag.chain, tag: $0.tag, ruleText: String($0.restoreLine.split(separator: " ", maxSplits: 2)[2]))
+            }
+        }
+    }
+}
+
+extension Plan {
+    /// The steps of one phase as (node, description) pairs.
+    func phase(_ name: PhaseName) -> [Step] { phases.first { $0.name == name }?.steps ?? [] }
+    var actions: [Action] { steps.map(\.action) }
+}
