@@ -1,0 +1,209 @@
+import Testing
+@testable import FlockerCore
+
+/// Snapshot listings as `NodeCommands.snapshots` prints them, for the fake's responder.
+private func listing(_ dataset: String, snapshots: [String], readonly: Bool, role: String = "primary") -> String {
+    var lines = ["\(dataset)\ttype\tfilesystem", "\(dataset)\treadonly\t\(readonly ? "on" : "off")",
+                 "\(dataset)\tflocker:role\t\(role)", "\(dataset)\tflocker:epoch\t3"]
+    for (i, s) in snapshots.enumerated() {
+        lines += ["\(dataset)@\(s)\ttype\tsnapshot", "\(dataset)@\(s)\tguid\tg-\(s)", "\(dataset)@\(s)\tcreatetxg\t\(10 + i)"]
+    }
+    return lines.joined(separator: "\n") + "\n"
+}
+
+@Suite("Executor")
+struct ExecutorTests {
+    func hosts(_ c: Cluster, log: CommandLog, responder: @escaping @Sendable (String, RemoteCommand, [UInt8]) -> CommandResult = { _, _, _ in CommandResult(status: .exited(0)) }) -> [String: any RemoteHost] {
+        var hosts: [String: any RemoteHost] = [:]
+        for n in c.nodes {
+            hosts[n] = FakeRemoteHost(node: n, address: c.address(n), log: log) { responder(n, $0, $1) }
+        }
+        return hosts
+    }
+
+    @Test func startPassesEnvironmentOnlyThroughStdinAndQuotesHostileValues() async throws {
+        var c = Cluster()
+        let hostile = "$(touch /tmp/pwned); `reboot` 'quoted' \"double\" | && ;"
+        let app = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)],
+                              links: [Link(localPort: 6379, remotePort: 6379, alias: "db-main")],
+                              environment: ["SECRET": hostile], command: ["sh", "-c", hostile])
+        c.apps = [app]
+        c.placement = ["web": "node1"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let report = await Executor(hosts: hosts(c, log: log), desired: c.desired, observed: c.observedState,
+                                    options: ExecutionOptions(), observer: EventLog()).run(plan)
+        #expect(report.isSuccess)
+        guard let start = log.all.first(where: { $0.command.stages[0].contains("flocker-start") }) else {
+            Issue.record("no start command: \(log.all.map(\.text))"); return
+        }
+        let env = String(decoding: start.stdin, as: UTF8.self)
+        #expect(env.contains("SECRET=\(hostile)\n"))
+        #expect(env.contains("DB_MAIN_PORT_6379_TCP=tcp://10.77.0.11:6379\n"))
+        #expect(env.contains("DB_MAIN_PORT_6379_TCP_ADDR=10.77.0.11\n"))
+        #expect(!start.text.contains("SECRET"), "environment values never go on a command line")
+        // The command words are separate argv entries, each quoted once: the hostile string appears only quoted.
+        #expect(start.command.stages[0].last == hostile)
+        #expect(start.text.contains(ShellQuote.quote(hostile)))
+        #expect(ShellQuote.quote(hostile).hasPrefix("'"))
+        // Readiness is awaited after the start.
+        #expect((log.index(of: "flocker-ready", on: "node1") ?? -1) > (log.index(of: "flocker-start", on: "node1") ?? Int.max))
+    }
+
+    @Test func moveRunsInOrderAndHandsOff() async throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", epoch: 3, snapshots: ["flocker-00000001"])
+        c.converge(routesFor: ["redis": "node1"])
+        c.placement = ["redis": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let ds = "flocker/redis.default"
+        let h = hosts(c, log: log) { node, command, _ in
+            if command.stages[0].contains("flocker-snapshots") {
+                let text = node == "node1" ? listing(ds, snapshots: ["flocker-00000001"], readonly: false) : "absent\n"
+                return CommandResult(status: .exited(0), stdout: Array(text.utf8))
+            }
+            return CommandResult(status: .exited(0))
+        }
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: ExecutionOptions(), observer: EventLog()).run(plan)
+        #expect(report.isSuccess, "\(report.failures)")
+        let order = [
+            log.index(of: "zfs send", on: "node1"),            // pre-copy
+            log.index(of: "flocker-stop", on: "node1"),        // stop (kept)
+            log.index(of: "readonly=on", on: "node1"),         // handoff: source read-only first
+            log.index(of: "flocker:role=primary", on: "node2"),// promote target
+            log.index(of: "flocker:role=copy", on: "node1"),   // demote source
+            log.index(of: "docker run", on: "node2"),          // start on target
+            log.index(of: "iptables-restore", on: nil),        // routes last
+            log.index(of: "docker rm flocker--redis", on: "node1"), // cleanup
+        ]
+        #expect(order.allSatisfy { $0 != nil }, "\(log.all.map { "\($0.node): \($0.text)" })")
+        let indices = order.compactMap { $0 }
+        #expect(indices == indices.sorted(), "\(log.all.map { "\($0.node): \($0.text)" })")
+        #expect(log.on("node1").contains { $0.contains("docker update --restart=no") })
+        #expect(report.rollbacks.isEmpty)
+    }
+
+    @Test func failureBeforePromotionRestartsOnSourceAndKeepsRoutes() async throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", epoch: 3, snapshots: ["flocker-00000001"])
+        c.converge(routesFor: ["redis": "node1"])
+        c.placement = ["redis": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let ds = "flocker/redis.default"
+        // The final copy's receive fails on node2 (after the pre-copy succeeded).
+        let receives = CommandLog()
+        let h = hosts(c, log: log) { node, command, _ in
+            if command.stages[0].contains("flocker-snapshots") {
+                let text = node == "node1" ? listing(ds, snapshots: ["flocker-00000001"], readonly: false) : listing(ds, snapshots: ["flocker-00000001"], readonly: true, role: "copy")
+                return CommandResult(status: .exited(0), stdout: Array(text.utf8))
+            }
+            if command.shellText.contains("zfs recv") {
+                receives.append(.init(node: node, command: command, stdin: []))
+                if receives.all.count > 1 { return CommandResult(status: .exited(1), stderr: Array("cannot receive: out of space".utf8)) }
+            }
+            return CommandResult(status: .exited(0))
+        }
+        let events = EventLog()
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: ExecutionOptions(), observer: events).run(plan)
+        #expect(!report.isSuccess)
+        #expect(report.failures.first?.node == "node2")
+        #expect(report.failures.first?.stderr.contains("out of space") == true)
+        #expect(log.index(of: "flocker:role=primary") == nil, "never promoted")
+        #expect(log.index(of: "flocker-start", on: "node2") == nil, "never started on the target")
+        #expect(log.index(of: "iptables-restore") == nil, "routes untouched")
+        #expect(log.index(of: "docker rm") == nil, "the fallback container is kept")
+        // Rolled back: restarted on node1 with its original restart policy.
+        #expect(log.on("node1").last?.contains("flocker-restart") == true)
+        #expect(report.rollbacks.count == 1 && report.rollbacks[0].contains("restarted on node1"))
+        #expect(events.all.contains { $0.hasPrefix("skipped node1 hand redis") })
+    }
+
+    @Test func failureAfterPromotionDoesNotRollBack() async throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", epoch: 3, snapshots: ["flocker-00000001"])
+        c.placement = ["redis": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let h = hosts(c, log: log) { node, command, _ in
+            if command.stages[0].contains("flocker-snapshots") {
+                let text = node == "node1" ? listing("flocker/redis.default", snapshots: ["flocker-00000001"], readonly: false) : "absent\n"
+                return CommandResult(status: .exited(0), stdout: Array(text.utf8))
+            }
+            if command.stages[0].contains("flocker-ready") { return CommandResult(status: .exited(1), stderr: Array("not ready after 60s".utf8)) }
+            return CommandResult(status: .exited(0))
+        }
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: ExecutionOptions(), observer: EventLog()).run(plan)
+        #expect(report.failures.map(\.node) == ["node2"])
+        #expect(report.rollbacks.isEmpty, "after promotion the move completes on a re-run, never backwards")
+        #expect(log.index(of: "flocker-restart", on: "node1") == nil)
+        #expect(log.index(of: "docker rm", on: "node1") == nil, "fallback kept while the target is not ready")
+    }
+
+    @Test func failedNodeSkipsLaterPhasesButOtherNodesGoOn() async throws {
+        var c = Cluster(nodes: ["node1", "node2", "node3"])
+        let a = Application(name: "a", image: "busybox:latest", ports: [PortMapping(internal: 80, external: 8001)])
+        let b = Application(name: "b", image: "busybox:latest", ports: [PortMapping(internal: 80, external: 8002)])
+        c.apps = [a, b]
+        c.placement = ["a": "node1", "b": "node2"]
+        c.observed["node1"]?.images = []
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let h = hosts(c, log: log) { node, command, _ in
+            if node == "node1", command.stages[0].first == "docker", command.stages[0].contains("pull") {
+                return CommandResult(status: .exited(1), stderr: Array("manifest unknown".utf8))
+            }
+            return CommandResult(status: .exited(0))
+        }
+        let events = EventLog()
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: ExecutionOptions(), observer: events).run(plan)
+        #expect(report.failures.count == 1)
+        #expect(log.on("node1").allSatisfy { !$0.contains("flocker-start") && !$0.contains("docker run") })
+        #expect(log.on("node2").contains { $0.contains("docker run") }, "node2 goes on")
+        // node3's routes: b is forwarded, a (failed) is not.
+        let restore = log.all.filter { $0.node == "node3" && $0.text.contains("iptables-restore") }
+        let rules = restore.map { String(decoding: $0.stdin, as: UTF8.self) }.joined()
+        #expect(rules.contains(":b:8002:"))
+        #expect(!rules.contains(":a:8001:"))
+        #expect(events.all.contains { $0.hasPrefix("skipped node1 start a") })
+    }
+
+    @Test func interruptionStartsNoNewStep() async throws {
+        var c = Cluster()
+        c.apps = [Cluster.redis(volume: false)]
+        c.placement = ["redis": "node1"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let stop = StopRequest()
+        stop.request()
+        let log = CommandLog()
+        let report = await Executor(hosts: hosts(c, log: log), desired: c.desired, observed: c.observedState,
+                                    options: ExecutionOptions(), observer: EventLog(), stopRequest: stop).run(plan)
+        #expect(report.interrupted)
+        #expect(log.all.isEmpty)
+        #expect(report.skipped == plan.steps.count)
+    }
+
+    @Test func routesAreChangedAtomicallyWithExactDeletes() {
+        let rule = RouteRule(table: "nat", chain: "PREROUTING", tag: RouteTag(kind: .inbound, app: "redis", port: 6379, destination: "10.77.0.11"),
+                             ruleText: "-p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat:redis:6379:10.77.0.11 -j DNAT --to-destination 10.77.0.11:6379")
+        let add = RoutingMesh.desiredRules(on: "node1", running: ["redis": "node2"], applications: ["redis": Cluster.redis()], addresses: ["node1": "10.77.0.11", "node2": "10.77.0.12"])
+        let text = String(decoding: NodeCommands.routesInput(add: add, remove: [rule]), as: UTF8.self)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first == "*nat")
+        #expect(lines[1] == "-D PREROUTING " + rule.ruleText)
+        #expect(lines.contains("-A PREROUTING -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379"))
+        #expect(lines.contains("*filter"))
+        #expect(lines.filter { $0 == "COMMIT" }.count == 2)
+        #expect(NodeCommands.restoreRoutes.shellText == "iptables-restore --noflush")
+    }
+}
