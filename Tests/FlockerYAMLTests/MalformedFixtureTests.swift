@@ -89,6 +89,10 @@ let badCases: [BadCase] = [
     BadCase(
         "bad-alias-name.yml", .syntax, 1, 9, "did not find expected alphabetic or numeric character",
         note: "1:8: while scanning an alias"),
+    // Not a tab: libyaml's own words stay.
+    BadCase(
+        "reserved-indicator.yml", .syntax, 1, 8, "found character that cannot start any token",
+        note: "1:8: while scanning for the next token"),
     BadCase("document-after-end-marker.yml", .syntax, 3, 1, "did not find expected <document start>"),
     // Tabs: at the tab, whatever libyaml called it.
     BadCase("tab-indent-mapping.yml", .tabIndentation, 2, 1, tab),
