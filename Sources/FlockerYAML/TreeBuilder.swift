@@ -135,7 +135,7 @@ struct TreeBuilder {
         if tag.hasPrefix(core) { tag = "!!" + tag.dropFirst(core.count) }
         throw fail(
             .tagNotSupported, mark,
-            "tag \"\(tag)\" is not supported; remove it (quote the value if it must stay a string)")
+            "tag \(Self.quoted(tag)) is not supported; remove it (quote the value if it must stay a string)")
     }
 
     private mutating func open(isMapping: Bool, anchor: String?, tag: String?, at mark: Mark) throws(YAMLError) {
@@ -171,23 +171,27 @@ struct TreeBuilder {
         switch anchors[name] {
         case nil:
             throw fail(
-                .undefinedAlias, mark, "undefined alias \"*\(name)\"; define the anchor \"&\(name)\" before using it")
+                .undefinedAlias, mark,
+                "undefined alias \(Self.quoted("*" + name)); define the anchor \(Self.quoted("&" + name)) before using it"
+            )
         case .open?:
             throw fail(
                 .undefinedAlias, mark,
-                "alias \"*\(name)\" refers to a node that contains it; recursive aliases are not supported")
+                "alias \(Self.quoted("*" + name)) refers to a node that contains it; recursive aliases are not supported"
+            )
         case .defined(let value)?:
             built = value
         }
         guard built.size <= aliasNodeBudget - aliasNodes else {
             throw fail(
                 .aliasBudgetExceeded, mark,
-                "alias \"*\(name)\" expands the document beyond \(aliasNodeBudget) nodes added by aliases (an alias bomb?)"
+                "alias \(Self.quoted("*" + name)) expands the document beyond \(aliasNodeBudget) nodes added by aliases (an alias bomb?)"
             )
         }
         aliasNodes += built.size
         guard frames.count + built.height <= maxDepth else {
-            throw fail(.tooDeep, mark, "nesting deeper than \(maxDepth) levels (through alias \"*\(name)\")")
+            throw fail(
+                .tooDeep, mark, "nesting deeper than \(maxDepth) levels (through alias \(Self.quoted("*" + name)))")
         }
         try attach(built, at: mark)
     }
