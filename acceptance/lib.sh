@@ -4,7 +4,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SANDBOX="$ROOT/sandbox/flocker-sandbox"
 FLOCKER="${FLOCKER_BIN:-$ROOT/.build/debug/flocker-deploy}"
-export FLOCKER_SANDBOX_DIR="${FLOCKER_SANDBOX_DIR:-/var/tmp/flocker-sandbox}"
+export FLOCKER_SANDBOX_DIR="${FLOCKER_SANDBOX_DIR:-/var/tmp/flocker-sandbox$([ "${FLOCKER_SANDBOX_ID:-0}" = 0 ] || echo "-$FLOCKER_SANDBOX_ID")}"
 SSH_CONFIG="$FLOCKER_SANDBOX_DIR/ssh_config"
 
 _passed=0
