@@ -1,6 +1,0 @@
-import Testing
-@testable import FlockerYAML
-
-@Test func moduleLinks() {
-    #expect(Bool(true))
-}
