@@ -161,6 +161,12 @@ extension ManifestError {
 /// level); otherwise a file with `version: 1` is Flocker v1 (and its missing `applications` is reported).
 enum ApplicationFileDecoder {
     static func decode(_ root: YAMLNode, _ d: inout Diagnostics) -> DecodedApplicationFile {
+        let decoded = decodeFormat(root, &d)
+        ClusterChecks.checkCluster(decoded.drafts, checkLinkRemotePorts: decoded.format == .flockerV1, &d)
+        return decoded
+    }
+
+    private static func decodeFormat(_ root: YAMLNode, _ d: inout Diagnostics) -> DecodedApplicationFile {
         let expected =
             "an application file: Flocker v1 (`version: 1` and `applications:`) or Compose (`services:`, or services with an `image` at the top level)"
         guard let pairs = root.mapping else {
