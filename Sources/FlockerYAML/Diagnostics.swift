@@ -47,7 +47,8 @@ struct Diagnostics {
             if offset == 0, prefix == [0xFF, 0xFE] || prefix == [0xFE, 0xFF] {
                 message = "invalid UTF-8: the file starts with a UTF-16 byte order mark; save it as UTF-8"
             } else {
-                message = "invalid UTF-8: byte \(Self.hex(failure.value)) cannot start a character; "
+                message =
+                    "invalid UTF-8: byte \(Self.hex(failure.value)) cannot start a character; "
                     + "save the file as UTF-8"
             }
         case "invalid trailing UTF-8 octet", "incomplete UTF-8 octet sequence":
@@ -55,14 +56,17 @@ struct Diagnostics {
                 // libyaml points at the bad trailing byte; point at the character it was meant to
                 // continue. The bytes between that lead byte and the bad one are continuation bytes.
                 var start = max(offset - 1, 0)
-                while start > 0, offset - start < 3, source.bytes(from: start, count: 1).first.map(Self.isContinuation) ?? false {
+                while start > 0, offset - start < 3,
+                    source.bytes(from: start, count: 1).first.map(Self.isContinuation) ?? false
+                {
                     start -= 1
                 }
                 offset = start
             }
             let sequence = characterBytes(at: offset)
             if sequence.dropFirst().allSatisfy(Self.isContinuation), offset + sequence.count >= source.bytes.count {
-                message = "invalid UTF-8: the input ends in the middle of a character (\(Self.hex(sequence))); "
+                message =
+                    "invalid UTF-8: the input ends in the middle of a character (\(Self.hex(sequence))); "
                     + "save the file as UTF-8"
             } else {
                 message = "invalid UTF-8: bytes \(Self.hex(sequence)) do not form a character; save the file as UTF-8"

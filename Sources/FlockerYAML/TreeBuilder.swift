@@ -111,7 +111,8 @@ struct TreeBuilder {
             try checkTag(tag, at: event.start)
             if frames.isEmpty, value.isEmpty, style == .plain, anchor == nil, event.start == event.end {
                 // libyaml's stand-in for a document with no content (`---` alone, or a comment).
-                throw fail(.emptyDocument, documentMark, "empty document: expected a mapping, but the document has no content")
+                throw fail(
+                    .emptyDocument, documentMark, "empty document: expected a mapping, but the document has no content")
             }
             let built = Built(node: YAMLNode(.scalar(value, style), mark: event.start), size: 1, height: 0)
             if let anchor { anchors[anchor] = .defined(built) }
@@ -169,16 +170,20 @@ struct TreeBuilder {
         let built: Built
         switch anchors[name] {
         case nil:
-            throw fail(.undefinedAlias, mark, "undefined alias \"*\(name)\"; define the anchor \"&\(name)\" before using it")
+            throw fail(
+                .undefinedAlias, mark, "undefined alias \"*\(name)\"; define the anchor \"&\(name)\" before using it")
         case .open?:
-            throw fail(.undefinedAlias, mark, "alias \"*\(name)\" refers to a node that contains it; recursive aliases are not supported")
+            throw fail(
+                .undefinedAlias, mark,
+                "alias \"*\(name)\" refers to a node that contains it; recursive aliases are not supported")
         case .defined(let value)?:
             built = value
         }
         guard built.size <= aliasNodeBudget - aliasNodes else {
             throw fail(
                 .aliasBudgetExceeded, mark,
-                "alias \"*\(name)\" expands the document beyond \(aliasNodeBudget) nodes added by aliases (an alias bomb?)")
+                "alias \"*\(name)\" expands the document beyond \(aliasNodeBudget) nodes added by aliases (an alias bomb?)"
+            )
         }
         aliasNodes += built.size
         guard frames.count + built.height <= maxDepth else {

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Parses YAML into a ``YAMLNode`` tree, through the system libyaml.
@@ -71,7 +71,8 @@ public enum YAML {
         switch readFile(path) {
         case .success(let contents): bytes = contents
         case .failure(let failure):
-            throw YAMLError(code: .unreadableFile, file: path, mark: .start, message: "cannot read file: \(failure.reason)")
+            throw YAMLError(
+                code: .unreadableFile, file: path, mark: .start, message: "cannot read file: \(failure.reason)")
         }
         return try parse(bytes, file: path)
     }

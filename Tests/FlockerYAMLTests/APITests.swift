@@ -1,6 +1,6 @@
+import FlockerYAML
 import Foundation
 import Testing
-import FlockerYAML
 
 @Suite("Public API")
 struct APITests {
@@ -12,10 +12,12 @@ struct APITests {
         #expect(!(Mark(line: 3, column: 2) < Mark(line: 3, column: 2)))
     }
 
-    @Test("Null is a plain empty, ~, null, Null or NULL; a quoted one is a string", arguments: [
-        ("k:", true), ("k: ~", true), ("k: null", true), ("k: Null", true), ("k: NULL", true),
-        ("k: nULL", false), ("k: \"null\"", false), ("k: ''", false), ("k: '~'", false), ("k: none", false),
-    ])
+    @Test(
+        "Null is a plain empty, ~, null, Null or NULL; a quoted one is a string",
+        arguments: [
+            ("k:", true), ("k: ~", true), ("k: null", true), ("k: Null", true), ("k: NULL", true),
+            ("k: nULL", false), ("k: \"null\"", false), ("k: ''", false), ("k: '~'", false), ("k: none", false),
+        ])
     func null(_ source: String, _ isNull: Bool) throws {
         let value = try #require(try YAML.parse(source, file: "t.yml")["k"])
         #expect(value.isNull == isNull)
@@ -37,7 +39,9 @@ struct APITests {
     @Test("Accessors return nil for the wrong kind; kindName names each kind")
     func accessors() throws {
         let root = try YAML.parse("m: {a: 1}\ns: [1]\nv: x\n", file: "t.yml")
-        let m = try #require(root["m"]), s = try #require(root["s"]), v = try #require(root["v"])
+        let m = try #require(root["m"])
+        let s = try #require(root["s"])
+        let v = try #require(root["v"])
         #expect(m.mapping?.count == 1 && m.sequence == nil && m.scalar == nil && m.scalarStyle == nil)
         #expect(s.sequence?.count == 1 && s.mapping == nil && s.scalar == nil)
         #expect(v.scalar == "x" && v.mapping == nil && v.sequence == nil)
@@ -82,10 +86,11 @@ struct APITests {
     @Test("Error descriptions: FILE:LINE:COL: error:, plus a note line where libyaml gave a context")
     func descriptions() throws {
         let withNote = try #require(parseError("a: [1, 2\nb: 3\n", file: "app.yml"))
-        #expect(withNote.description == """
-            app.yml:2:2: error: did not find expected ',' or ']'
-            app.yml:1:4: note: while parsing a flow sequence
-            """)
+        #expect(
+            withNote.description == """
+                app.yml:2:2: error: did not find expected ',' or ']'
+                app.yml:1:4: note: while parsing a flow sequence
+                """)
         #expect(withNote.context?.message == "while parsing a flow sequence")
         #expect(withNote.context?.mark == Mark(line: 1, column: 4))
         let plain = try #require(parseError("a: 1\na: 2\n", file: "app.yml"))
@@ -101,9 +106,10 @@ struct APITests {
     @Test("A missing file or a directory is unreadableFile with the OS reason and the path as given")
     func unreadableFile() throws {
         let missing = "/nonexistent/flocker/app.yml"
-        #expect(throws: YAMLError(
-            code: .unreadableFile, file: missing, mark: .start,
-            message: "cannot read file: No such file or directory")
+        #expect(
+            throws: YAMLError(
+                code: .unreadableFile, file: missing, mark: .start,
+                message: "cannot read file: No such file or directory")
         ) { try YAML.parse(contentsOf: missing) }
         let directory = Fixture.path("good")
         do {

@@ -1,5 +1,5 @@
-import Testing
 import FlockerYAML
+import Testing
 
 @Suite("Anchors, aliases and merge keys")
 struct AliasMergeTests {
@@ -23,13 +23,14 @@ struct AliasMergeTests {
               <<: [*a, *b]
               x: explicit-x
             """, file: "t.yml")
-        #expect(outline(try #require(root["m"])) == """
-            map@4:3
-              p"z"@4:3: p"explicit-z"@4:6
-              p"k"@1:8: p"a1"@1:11
-              p"y"@2:15: p"b2"@2:18
-              p"x"@6:3: p"explicit-x"@6:6
-            """)
+        #expect(
+            outline(try #require(root["m"])) == """
+                map@4:3
+                  p"z"@4:3: p"explicit-z"@4:6
+                  p"k"@1:8: p"a1"@1:11
+                  p"y"@2:15: p"b2"@2:18
+                  p"x"@6:3: p"explicit-x"@6:6
+                """)
     }
 
     @Test("Merge values: a literal mapping, a flow mapping with <<, an empty list, nested merges")
@@ -111,7 +112,8 @@ struct AliasMergeTests {
     func hugeBombFailsFast() throws {
         var lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
         for level in 1...30 {
-            lines.append("l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]")
+            lines.append(
+                "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]")
         }
         let clock = ContinuousClock()
         var error: YAMLError?

@@ -1,5 +1,5 @@
-import Testing
 import FlockerYAML
+import Testing
 
 /// Well-formed files: the tree, its styles and its marks.
 @Suite("Good fixtures")
@@ -7,103 +7,107 @@ struct GoodFixtureTests {
     @Test("Flocker v1 application file, block style (MongoDB tutorial)")
     func applicationBlockStyle() throws {
         let root = try YAML.parse(contentsOf: Fixture.path("good/application-v1.yml"))
-        #expect(outline(root) == """
-            map@2:1
-              p"version"@2:1: p"1"@2:10
-              p"applications"@3:1: map@4:3
-                p"mongodb-volume-example"@4:3: map@5:5
-                  p"image"@5:5: p"clusterhq/mongodb"@5:12
-                  p"ports"@6:5: seq@7:5
-                    - map@7:7
-                      p"internal"@7:7: p"27017"@7:17
-                      p"external"@8:7: p"27017"@8:17
-                  p"volume"@9:5: map@12:7
-                    p"mountpoint"@12:7: dq"/data/db"@12:19
-            """)
+        #expect(
+            outline(root) == """
+                map@2:1
+                  p"version"@2:1: p"1"@2:10
+                  p"applications"@3:1: map@4:3
+                    p"mongodb-volume-example"@4:3: map@5:5
+                      p"image"@5:5: p"clusterhq/mongodb"@5:12
+                      p"ports"@6:5: seq@7:5
+                        - map@7:7
+                          p"internal"@7:7: p"27017"@7:17
+                          p"external"@8:7: p"27017"@8:17
+                      p"volume"@9:5: map@12:7
+                        p"mountpoint"@12:7: dq"/data/db"@12:19
+                """)
         #expect(root["applications"]?["mongodb-volume-example"]?["volume"]?["mountpoint"]?.scalar == "/data/db")
     }
 
     @Test("Flocker v1 application file, quoted keys and flow style (as documented)")
     func applicationFlowStyle() throws {
         let root = try YAML.parse(contentsOf: Fixture.path("good/application-v1-flow.yml"))
-        #expect(outline(root) == """
-            map@1:1
-              dq"version"@1:1: p"1"@1:12
-              dq"applications"@2:1: map@3:3
-                dq"mysql-volume-example"@3:3: map@4:5
-                  dq"image"@4:5: dq"mysql:5.6.17"@4:14
-                  dq"environment"@5:5: map@5:20
-                    dq"MYSQL_ROOT_PASSWORD"@5:21: dq"clusterhq"@5:44
-                  dq"ports"@6:5: seq@6:14
-                    - map@6:15
-                      dq"internal"@6:16: p"3306"@6:28
-                      dq"external"@6:34: p"3306"@6:46
-                  dq"volume"@7:5: map@7:15
-                    dq"mountpoint"@7:16: dq"/var/lib/mysql"@7:30
-                    dq"maximum_size"@7:48: dq"1G"@7:64
-                  dq"restart_policy"@8:5: map@8:23
-                    dq"name"@8:24: dq"on-failure"@8:32
-                    dq"maximum_retry_count"@8:46: p"10"@8:69
-                dq"logstash"@9:3: map@10:5
-                  dq"image"@10:5: dq"clusterhq/logstash"@10:14
-                  dq"links"@11:5: seq@11:14
-                    - map@11:15
-                      dq"local_port"@11:16: p"9200"@11:30
-                      dq"remote_port"@11:36: p"9200"@11:51
-                      dq"alias"@11:57: dq"es"@11:66
-            """)
+        #expect(
+            outline(root) == """
+                map@1:1
+                  dq"version"@1:1: p"1"@1:12
+                  dq"applications"@2:1: map@3:3
+                    dq"mysql-volume-example"@3:3: map@4:5
+                      dq"image"@4:5: dq"mysql:5.6.17"@4:14
+                      dq"environment"@5:5: map@5:20
+                        dq"MYSQL_ROOT_PASSWORD"@5:21: dq"clusterhq"@5:44
+                      dq"ports"@6:5: seq@6:14
+                        - map@6:15
+                          dq"internal"@6:16: p"3306"@6:28
+                          dq"external"@6:34: p"3306"@6:46
+                      dq"volume"@7:5: map@7:15
+                        dq"mountpoint"@7:16: dq"/var/lib/mysql"@7:30
+                        dq"maximum_size"@7:48: dq"1G"@7:64
+                      dq"restart_policy"@8:5: map@8:23
+                        dq"name"@8:24: dq"on-failure"@8:32
+                        dq"maximum_retry_count"@8:46: p"10"@8:69
+                    dq"logstash"@9:3: map@10:5
+                      dq"image"@10:5: dq"clusterhq/logstash"@10:14
+                      dq"links"@11:5: seq@11:14
+                        - map@11:15
+                          dq"local_port"@11:16: p"9200"@11:30
+                          dq"remote_port"@11:36: p"9200"@11:51
+                          dq"alias"@11:57: dq"es"@11:66
+                """)
     }
 
     @Test("Flocker v1 deployment file, with a node listed empty")
     func deployment() throws {
         let root = try YAML.parse(contentsOf: Fixture.path("good/deployment-v1.yml"))
-        #expect(outline(root) == """
-            map@1:1
-              dq"version"@1:1: p"1"@1:12
-              dq"nodes"@2:1: map@3:3
-                dq"172.16.255.250"@3:3: seq@3:21
-                  - dq"elasticsearch"@3:22
-                  - dq"logstash"@3:39
-                  - dq"kibana"@3:51
-                dq"172.16.255.251"@5:3: seq@5:21
-            """)
+        #expect(
+            outline(root) == """
+                map@1:1
+                  dq"version"@1:1: p"1"@1:12
+                  dq"nodes"@2:1: map@3:3
+                    dq"172.16.255.250"@3:3: seq@3:21
+                      - dq"elasticsearch"@3:22
+                      - dq"logstash"@3:39
+                      - dq"kibana"@3:51
+                    dq"172.16.255.251"@5:3: seq@5:21
+                """)
         #expect(root["nodes"]?["172.16.255.251"]?.sequence == [])
     }
 
     @Test("docker-compose file: anchors and merge keys expanded, explicit keys win, marks of the definition")
     func compose() throws {
         let root = try YAML.parse(contentsOf: Fixture.path("good/compose.yml"))
-        #expect(outline(root) == """
-            map@2:1
-              p"version"@2:1: dq"3.8"@2:10
-              p"x-defaults"@3:1: map@3:13
-                p"restart"@4:3: p"always"@4:12
-                p"environment"@5:3: map@6:5
-                  p"LOG_LEVEL"@6:5: p"info"@6:16
-                p"mem_limit"@7:3: p"512m"@7:14
-              p"services"@9:1: map@10:3
-                p"web"@10:3: map@11:5
-                  p"restart"@4:3: p"always"@4:12
-                  p"environment"@5:3: map@6:5
-                    p"LOG_LEVEL"@6:5: p"info"@6:16
-                  p"mem_limit"@7:3: p"512m"@7:14
-                  p"image"@12:5: p"clusterhq/flask"@12:12
-                  p"links"@13:5: seq@13:12
-                    - dq"redis:redis"@13:13
-                  p"ports"@14:5: seq@15:7
-                    - dq"80:80"@15:9
-                p"redis"@16:3: map@17:5
-                  p"environment"@5:3: map@6:5
-                    p"LOG_LEVEL"@6:5: p"info"@6:16
-                  p"mem_limit"@7:3: p"512m"@7:14
-                  p"cpu_shares"@17:37: p"512"@17:49
-                  p"image"@18:5: p"dockerfile/redis"@18:12
-                  p"ports"@19:5: seq@19:12
-                    - dq"6379:6379"@19:13
-                  p"volumes"@20:5: seq@21:7
-                    - p"/data"@21:9
-                  p"restart"@22:5: p"on-failure"@22:14
-            """)
+        #expect(
+            outline(root) == """
+                map@2:1
+                  p"version"@2:1: dq"3.8"@2:10
+                  p"x-defaults"@3:1: map@3:13
+                    p"restart"@4:3: p"always"@4:12
+                    p"environment"@5:3: map@6:5
+                      p"LOG_LEVEL"@6:5: p"info"@6:16
+                    p"mem_limit"@7:3: p"512m"@7:14
+                  p"services"@9:1: map@10:3
+                    p"web"@10:3: map@11:5
+                      p"restart"@4:3: p"always"@4:12
+                      p"environment"@5:3: map@6:5
+                        p"LOG_LEVEL"@6:5: p"info"@6:16
+                      p"mem_limit"@7:3: p"512m"@7:14
+                      p"image"@12:5: p"clusterhq/flask"@12:12
+                      p"links"@13:5: seq@13:12
+                        - dq"redis:redis"@13:13
+                      p"ports"@14:5: seq@15:7
+                        - dq"80:80"@15:9
+                    p"redis"@16:3: map@17:5
+                      p"environment"@5:3: map@6:5
+                        p"LOG_LEVEL"@6:5: p"info"@6:16
+                      p"mem_limit"@7:3: p"512m"@7:14
+                      p"cpu_shares"@17:37: p"512"@17:49
+                      p"image"@18:5: p"dockerfile/redis"@18:12
+                      p"ports"@19:5: seq@19:12
+                        - dq"6379:6379"@19:13
+                      p"volumes"@20:5: seq@21:7
+                        - p"/data"@21:9
+                      p"restart"@22:5: p"on-failure"@22:14
+                """)
     }
 
     /// scalars.yml, value by value: key, expected text, style and mark of the value.
@@ -143,47 +147,51 @@ struct GoodFixtureTests {
         #expect(keys.first { $0.scalar == "ключ" }?.kind == .scalar("ключ", .doubleQuoted))
         #expect(keys.first { $0.scalar == "emoji 🚀" }?.mark == Mark(line: 31, column: 1))
         let flow = try #require(root["flow"])
-        #expect(outline(flow) == """
-            seq@32:7
-              - p"a"@32:8
-              - sq"b"@32:11
-              - dq"c"@32:16
-              - map@32:21
-                p"d"@32:22: p"e"@32:25
-              - seq@32:29
-            """)
+        #expect(
+            outline(flow) == """
+                seq@32:7
+                  - p"a"@32:8
+                  - sq"b"@32:11
+                  - dq"c"@32:16
+                  - map@32:21
+                    p"d"@32:22: p"e"@32:25
+                  - seq@32:29
+                """)
         let nested = try #require(root["nested"])
-        #expect(outline(nested) == """
-            seq@34:3
-              - seq@34:5
-                - p"x"@34:7
-                - p"y"@35:7
-              - map@36:5
-                p"k"@36:5: p"v"@36:8
-            """)
+        #expect(
+            outline(nested) == """
+                seq@34:3
+                  - seq@34:5
+                    - p"x"@34:7
+                    - p"y"@35:7
+                  - map@36:5
+                    p"k"@36:5: p"v"@36:8
+                """)
         #expect(root.mapping?.count == Self.scalarCases.count + 2)
     }
 
     @Test("CRLF line endings count as one line break")
     func crlf() throws {
         let root = try YAML.parse(contentsOf: Fixture.path("good/crlf.yml"))
-        #expect(outline(root) == """
-            map@1:1
-              p"a"@1:1: p"1"@1:4
-              p"b"@2:1: seq@3:3
-                - p"x"@3:5
-                - dq"y"@4:5
-            """)
+        #expect(
+            outline(root) == """
+                map@1:1
+                  p"a"@1:1: p"1"@1:4
+                  p"b"@2:1: seq@3:3
+                    - p"x"@3:5
+                    - dq"y"@4:5
+                """)
     }
 
     @Test("A UTF-8 byte order mark is skipped and not counted as a column")
     func byteOrderMark() throws {
         let root = try YAML.parse(contentsOf: Fixture.path("good/bom.yml"))
-        #expect(outline(root) == """
-            map@1:1
-              p"version"@1:1: p"1"@1:10
-              p"nodes"@2:1: map@2:8
-            """)
+        #expect(
+            outline(root) == """
+                map@1:1
+                  p"version"@1:1: p"1"@1:10
+                  p"nodes"@2:1: map@2:8
+                """)
     }
 
     @Test("Every good fixture parses from bytes and from its path to the same tree")

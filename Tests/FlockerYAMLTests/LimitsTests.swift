@@ -1,5 +1,5 @@
-import Testing
 import FlockerYAML
+import Testing
 
 @Suite("Nesting limits")
 struct LimitsTests {

@@ -1,5 +1,5 @@
-import Testing
 import FlockerYAML
+import Testing
 
 /// Random and mutated inputs: the parser returns a tree or a YAMLError with a sane position,
 /// and never crashes. Deterministic seeds, so any failure reproduces.
@@ -15,7 +15,8 @@ struct RobustnessTests {
         } catch {
             // Lines: libyaml may point one past the last line break.
             let lines = bytes.filter { $0 == 0x0A || $0 == 0x0D }.count + 2
-            let sane = error.mark.line >= 1 && error.mark.column >= 1 && error.mark.line <= lines
+            let sane =
+                error.mark.line >= 1 && error.mark.column >= 1 && error.mark.line <= lines
                 && error.mark.column <= bytes.count + 1
             #expect(sane, "\(label()): \(error)")
             if let note = error.note {
@@ -27,7 +28,8 @@ struct RobustnessTests {
     }
 
     /// Bytes that matter to YAML, plus a few that break UTF-8, weighted in with arbitrary bytes.
-    private static let interesting: [UInt8] = Array("-:?,[]{}#&*!|>'\"%@` \t\n\r\\<~0aZ.".utf8)
+    private static let interesting: [UInt8] =
+        Array("-:?,[]{}#&*!|>'\"%@` \t\n\r\\<~0aZ.".utf8)
         + [0x00, 0x07, 0x7F, 0x85, 0xC2, 0xC3, 0xE2, 0xED, 0xEF, 0xF0, 0xF4, 0xFE, 0xFF, 0x80, 0xBF]
 
     private func randomBytes(_ rng: inout SplitMix64, maxLength: Int) -> [UInt8] {

@@ -1,5 +1,5 @@
-import Foundation
 import FlockerYAML
+import Foundation
 
 /// Test fixtures, copied into the test bundle from `Fixtures/`.
 enum Fixture {
