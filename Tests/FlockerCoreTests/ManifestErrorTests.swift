@@ -119,15 +119,15 @@ let manifestBadCases: [ManifestBadCase] = [
 
     // MARK: volumes
     bad("mountpoint relative", app: web("volume: {mountpoint: data}"),
-        ("app.yml:5:26", "applications.web.volume.mountpoint", "a mountpoint must be an absolute path (starting with /), found \"data\"")),
+        ("app.yml:5:26", "applications.web.volume.mountpoint", "mountpoint \"data\" is not an absolute path (a mountpoint starts with /)")),
     bad("mountpoint with ..", app: web("volume: {mountpoint: /data/../etc}"),
-        ("app.yml:5:26", "applications.web.volume.mountpoint", "a mountpoint cannot contain `..`")),
+        ("app.yml:5:26", "applications.web.volume.mountpoint", "mountpoint \"/data/../etc\" contains `..`: write the path it leads to")),
     bad("mountpoint with a trailing slash", app: web("volume: {mountpoint: /data/}"),
-        ("app.yml:5:26", "applications.web.volume.mountpoint", "the mountpoint is not in normal form: write \"/data\"")),
+        ("app.yml:5:26", "applications.web.volume.mountpoint", "mountpoint \"/data/\" is not in normal form: write \"/data\"")),
     bad("mountpoint /", app: web("volume: {mountpoint: /}"),
-        ("app.yml:5:26", "applications.web.volume.mountpoint", "a volume cannot be mounted at / (the container's root)")),
+        ("app.yml:5:26", "applications.web.volume.mountpoint", "mountpoint \"/\" is the container's root: a volume cannot be mounted there")),
     bad("mountpoint with a colon", app: web("volume: {mountpoint: \"/data:ro\"}"),
-        ("app.yml:5:26", "applications.web.volume.mountpoint", "a mountpoint cannot contain `:`")),
+        ("app.yml:5:26", "applications.web.volume.mountpoint", "mountpoint \"/data:ro\" contains `:`, which Docker's volume syntax uses as a separator")),
     bad("volume missing mountpoint", app: web("volume: {maximum_size: 1G}"),
         ("app.yml:5:13", "applications.web.volume", "missing required key `mountpoint`")),
     bad("maximum_size words", app: web("volume: {mountpoint: /data, maximum_size: lots}"),
@@ -318,6 +318,11 @@ let manifestBadCases: [ManifestBadCase] = [
         ("dep.yml:2:1", "node", "unknown key `node`: did you mean `nodes`?")),
     bad("deployment list item is a mapping", app: twoApps, deployment: "version: 1\nnodes:\n  node1: [{web: 1}]\n",
         ("dep.yml:3:11", "nodes.node1[0]", "expected an application name, found a mapping")),
+
+    bad("files given in the wrong order", app: "version: 1\nnodes:\n  node1: [web]\n", deployment: twoApps,
+        ("dep.yml:1:1", "", "missing required key `nodes`"),
+        ("dep.yml:2:1", "applications", "this looks like an application file: the deployment file (with `nodes:`) comes first, then the application file"),
+        ("app.yml:1:1", "", "this looks like a deployment file: the deployment file comes first, then the application file")),
 
     // MARK: YAML-level errors come through as they are
     bad("YAML duplicate key", app: twoApps, deployment: "version: 1\nnodes: {}\nnodes: {}\n",

@@ -114,7 +114,7 @@ extension Diagnostics {
     mutating func mountpoint(_ node: YAMLNode, _ path: ManifestPath) -> String? {
         guard let s = text(node, path, expected: "an absolute path like \"/data\"") else { return nil }
         if let problem = ManifestRules.mountpointProblem(s) {
-            add(node.mark, path, "\(problem), found \(quoted(s))")
+            add(node.mark, path, "mountpoint \(quoted(s)) \(problem)")
             return nil
         }
         return s

@@ -598,7 +598,7 @@ enum ComposeDecoder {
             return nil
         }
         if let problem = ManifestRules.mountpointProblem(target) {
-            d.add(mark, path, "\(problem), found \(quoted(target))")
+            d.add(mark, path, "mountpoint \(quoted(target)) \(problem)")
             return nil
         }
         let name: String

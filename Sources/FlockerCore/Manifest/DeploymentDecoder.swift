@@ -3,9 +3,13 @@ import FlockerYAML
 /// Decodes a deployment file (`version: 1`, `nodes:` node → list of application names) and checks it against
 /// the application names the application file defines.
 enum DeploymentDecoder {
+    static let swapped =
+        "this looks like an application file: the deployment file (with `nodes:`) comes first, then the application file"
+
     static let topLevel = FieldSchema(
         known: ["version", "nodes"], required: ["version", "nodes"],
-        hints: ["hosts": "nodes", "node": "nodes", "applications": "nodes"], allowsExtensions: true)
+        refused: ["applications": swapped, "services": swapped],
+        hints: ["hosts": "nodes", "node": "nodes"], allowsExtensions: true)
 
     /// - Parameter applications: every application name of the application file, in file order; nil when the
     ///   application file could not be read, so that names cannot be checked.

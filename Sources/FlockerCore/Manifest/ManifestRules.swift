@@ -159,25 +159,25 @@ enum ManifestRules {
 
     // MARK: Mountpoints
 
-    /// Why `path` cannot be a mountpoint, if it cannot: it must be absolute and normalised (no `.`, `..`, empty
-    /// components or trailing slash), not `/` itself, and free of control characters and of `:` and `,` (which
-    /// Docker's `-v` and `--mount` syntaxes use as separators).
+    /// Why `path` cannot be a mountpoint, if it cannot, as a phrase to follow the quoted path: it must be absolute
+    /// and normalised (no `.`, `..`, empty components or trailing slash), not `/` itself, and free of control
+    /// characters and of `:` and `,` (which Docker's `-v` and `--mount` syntaxes use as separators).
     static func mountpointProblem(_ path: String) -> String? {
-        guard path.hasPrefix("/") else { return "a mountpoint must be an absolute path (starting with /)" }
-        if path == "/" { return "a volume cannot be mounted at / (the container's root)" }
+        guard path.hasPrefix("/") else { return "is not an absolute path (a mountpoint starts with /)" }
+        if path == "/" { return "is the container's root: a volume cannot be mounted there" }
         for scalar in path.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7F {
-                return "a mountpoint cannot contain control characters (line breaks, tabs, NUL)"
+                return "contains a control character (a line break, a tab or NUL)"
             }
             if scalar == ":" || scalar == "," {
-                return "a mountpoint cannot contain \(scalar == ":" ? "`:`" : "`,`"): Docker's volume syntax uses it as a separator"
+                return "contains \(scalar == ":" ? "`:`" : "`,`"), which Docker's volume syntax uses as a separator"
             }
         }
         let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        if components.contains(where: { $0 == ".." }) { return "a mountpoint cannot contain `..`" }
+        if components.contains(where: { $0 == ".." }) { return "contains `..`: write the path it leads to" }
         if path.hasSuffix("/") || components.contains(where: { $0.isEmpty || $0 == "." }) {
             let normal = "/" + components.filter { !$0.isEmpty && $0 != "." }.joined(separator: "/")
-            return "the mountpoint is not in normal form: write \(quoted(normal))"
+            return "is not in normal form: write \(quoted(normal))"
         }
         return nil
     }

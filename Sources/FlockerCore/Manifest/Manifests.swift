@@ -189,6 +189,13 @@ enum ApplicationFileDecoder {
         if hasTopLevelService {
             return ComposeDecoder.decode(root, pairs, layout: .topLevel, &d)
         }
+        if keys.contains("nodes") {
+            d.add(
+                root.mark, .document,
+                "this looks like a deployment file: the deployment file comes first, then the application file (Flocker v1 or Compose)"
+            )
+            return DecodedApplicationFile()
+        }
         if let version = root["version"], version.scalar == "1" {
             return FlockerV1Decoder.decode(root, pairs, &d)
         }
