@@ -243,7 +243,7 @@ let manifestBadCases: [ManifestBadCase] = [
     bad("compose restart_policy written Flocker-style", app: compose("image: x\nrestart_policy: {name: always}"),
         ("app.yml:4:5", "services.web.restart_policy", "unknown key `restart_policy`: did you mean `restart`?")),
     bad("compose env list without value", app: compose("image: x\nenvironment:\n  - SECRET"),
-        ("app.yml:5:9", "services.web.environment[0]", "SECRET has no value: Compose would take it from the environment of the machine running it, flocker-deploy needs it written here (SECRET=value)")),
+        ("app.yml:5:9", "services.web.environment[0]", "SECRET has no value: Compose would take it from the environment of the machine running it, flocker-deploy needs it written here, as \"SECRET=value\"")),
     bad("compose env mapping null value", app: compose("image: x\nenvironment:\n  SECRET:"),
         ("app.yml:5:14", "services.web.environment.SECRET", "SECRET has no value")),
     bad("compose env list duplicate", app: compose("image: x\nenvironment: [A=1, A=2]"),
@@ -345,6 +345,29 @@ struct ManifestErrorTests {
             #expect(error.path == expected.path, "\(error)")
             #expect(error.message.contains(expected.fragment), "\(error)")
             #expect(error.line >= 1 && error.column >= 1 && !error.message.isEmpty)
+        }
+    }
+
+    @Test(
+        "User text in messages is quoted: an error is always one line, without control characters",
+        arguments: [
+            compose("image: x\nports: [\"1.2.3.4:8\\n0:80\\u001b[2J\"]"),
+            compose("image: x\nports: [\"8\\n0\"]"),
+            compose("image: x\nenvironment:\n  \"A\\nB\":"),
+            compose("image: x\nenvironment: [\"A\\nB=1\", \"A\\nB=2\"]"),
+            compose("image: x\nlinks: [\"a\\nb\"]"),
+            compose("image: x\nlinks: [\"a.b\\n\"]", extra: "  \"a.b\\n\": {image: y, ports: [\"1:1\"]}\n"),
+            compose("image: x\nvolumes: [\"./a:/x\\ny\"]"),
+            compose("image: x\nvolumes: [{type: \"bi\\nd\", target: /x}]"),
+            v1("image: x\nenvironment:\n  \"A\\nB\":"),
+            v1("image: \"re\\ndis\"\ncommand: \"a '\\n\""),
+            "version: 1\napplications:\n  \"web\\n\": {image: x}\n",
+        ])
+    func oneLine(_ app: String) {
+        let errors = decodeErrors(app: app, deployment: "version: 1\nnodes:\n  \"n\\n\": [\"w\\n\"]\n")
+        #expect(!errors.isEmpty)
+        for error in errors {
+            #expect(!error.description.unicodeScalars.contains { $0.value < 0x20 }, "\(error.description.debugDescription)")
         }
     }
 

@@ -319,13 +319,13 @@ enum ComposeDecoder {
         if let ip, !ip.isEmpty, ip != "0.0.0.0" {
             return .failure(
                 Problem(
-                    message: "publishing on \(quoted(String(ip))) only is not supported: \(meshReason); write \"\(parts.joined(separator: ":"))\""
+                    message: "publishing on \(quoted(String(ip))) only is not supported: \(meshReason); write \(quoted(parts.joined(separator: ":")))"
                 ))
         }
         if parts.count == 1 {
             return .failure(
                 Problem(
-                    message: "a container port alone is not enough: write \"HOST:\(parts[0])\" with the external port to publish on every node (Compose would pick a random host port)"
+                    message: "a container port alone is not enough: write \(quoted("HOST:" + parts[0])) with the external port to publish on every node (Compose would pick a random host port)"
                 ))
         }
         guard parts.count == 2 else { return .failure(syntax) }
@@ -438,10 +438,10 @@ enum ComposeDecoder {
         -> [String: String]
     {
         let noValue = { (name: String, form: String) in
-            "\(name) has no value: Compose would take it from the environment of the machine running it, flocker-deploy needs it written here (\(form))"
+            "\(display(name)) has no value: Compose would take it from the environment of the machine running it, flocker-deploy needs it written here, as \(quoted(form))"
         }
         if let pairs = node.mapping {
-            return d.environmentMapping(pairs, path) { name, _ in noValue(name, "\(name): value") }
+            return d.environmentMapping(pairs, path) { name, _ in noValue(name, name + ": value") }
         }
         guard let items = d.list(node, path, expected: "a mapping of NAME: value, or a list of \"NAME=value\"") else {
             return [:]
@@ -453,7 +453,7 @@ enum ComposeDecoder {
             guard let entry = d.text(item, itemPath, expected: "\"NAME=value\"") else { continue }
             guard let eq = entry.firstIndex(of: "=") else {
                 if ManifestRules.isEnvironmentName(entry) {
-                    d.add(item.mark, itemPath, noValue(entry, "\(entry)=value"))
+                    d.add(item.mark, itemPath, noValue(entry, entry + "=value"))
                 } else {
                     d.add(item.mark, itemPath, "expected \"NAME=value\", found \(found(item))")
                 }
@@ -464,7 +464,7 @@ enum ComposeDecoder {
             let validName = d.environmentName(name, item.mark, itemPath)
             let validValue = d.environmentValue(value, item.mark, itemPath)
             if let first = seen[name] {
-                d.add(item.mark, itemPath, "\(name) is already set (line \(first.line))")
+                d.add(item.mark, itemPath, "\(display(name)) is already set (line \(first.line))")
                 continue
             }
             seen[name] = item.mark
@@ -493,7 +493,7 @@ enum ComposeDecoder {
             } else if parts.count == 1 {
                 d.add(
                     item.mark, itemPath,
-                    "the service name \(quoted(alias)) cannot be used as a link alias (aliases must match \(ManifestRules.aliasPattern)): write \"\(target):ALIAS\""
+                    "the service name \(quoted(alias)) cannot be used as a link alias (aliases must match \(ManifestRules.aliasPattern)): write \(quoted(target + ":ALIAS"))"
                 )
                 links.append(PendingLink(target: target, alias: "", node: item, path: itemPath))
             } else {
@@ -593,7 +593,7 @@ enum ComposeDecoder {
         if let source, isHostPath(source) {
             d.add(
                 mark, path,
-                "\(hostBindReason); write \(quoted(target)) (a volume named after the path) or \"NAME:\(target)\" with NAME under the top-level `volumes:`"
+                "\(hostBindReason); write \(quoted(target)) (a volume named after the path) or \(quoted("NAME:" + target)) with NAME under the top-level `volumes:`"
             )
             return nil
         }
@@ -617,7 +617,7 @@ enum ComposeDecoder {
             guard ManifestRules.isVolumeName(name) else {
                 d.add(
                     mark, path,
-                    "a volume at \(quoted(target)) would be named \(quoted(name)), which is not a valid volume name (\(ManifestRules.volumeNamePattern)): write \"NAME:\(target)\" with NAME under the top-level `volumes:`"
+                    "a volume at \(quoted(target)) would be named \(quoted(name)), which is not a valid volume name (\(ManifestRules.volumeNamePattern)): write \(quoted("NAME:" + target)) with NAME under the top-level `volumes:`"
                 )
                 return nil
             }
@@ -653,7 +653,7 @@ enum ComposeDecoder {
                 "tmpfs mounts are not supported: only managed volumes, which move with the application, can be mounted")
             return nil
         default:
-            d.add(typeNode.mark, typePath, "`type: \(type)` is not supported: only type: volume is")
+            d.add(typeNode.mark, typePath, "type \(quoted(type)) is not supported: only type: volume is")
             return nil
         }
         var source: String?

@@ -106,7 +106,7 @@ enum FlockerV1Decoder {
             let envPath = path.key("environment")
             if let env = d.mapping(n, envPath, expected: "a mapping of NAME: value") {
                 draft.environment = d.environmentMapping(env, envPath) { name, value in
-                    "expected a string value, found \(found(value)): write \(name): \"\" for an empty value"
+                    "expected a string value, found \(found(value)): write \(display(name)): \"\" for an empty value"
                 }
             }
         }

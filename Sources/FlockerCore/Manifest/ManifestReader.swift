@@ -55,6 +55,16 @@ func quoted(_ s: String, limit: Int = 80) -> String {
     return out + "\""
 }
 
+/// `s` as it is when it is plainly printable (letters, digits and `_.-/:@+=`), otherwise `quoted(s)`: for
+/// names that are usually valid but may not be.
+func display(_ s: String) -> String {
+    let plain = !s.isEmpty && s.count <= 80
+        && s.unicodeScalars.allSatisfy { c in
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "_.-/:@+=".unicodeScalars.contains(c)
+        }
+    return plain ? s : quoted(s)
+}
+
 /// `name` in backticks, the way messages name keys.
 func code(_ name: String) -> String {
     let plain = !name.isEmpty && name.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && $0 != "`" }
