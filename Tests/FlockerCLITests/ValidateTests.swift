@@ -14,7 +14,10 @@ struct ValidateTests {
         let runner = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var candidates = [runner.deletingLastPathComponent().appendingPathComponent("flocker-deploy").path]
         if let bundle = Bundle.allBundles.first(where: { $0.bundlePath.hasSuffix(".xctest") }) {
-            candidates.append(URL(fileURLWithPath: bundle.bundlePath).deletingLastPathComponent().appendingPathComponent("flocker-deploy").path)
+            candidates.append(
+                URL(fileURLWithPath: bundle.bundlePath).deletingLastPathComponent().appendingPathComponent(
+                    "flocker-deploy"
+                ).path)
         }
         candidates.append(root.appendingPathComponent(".build/debug/flocker-deploy").path)
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
@@ -24,7 +27,9 @@ struct ValidateTests {
         var status: Int32
         var stdout: String
         var stderr: String
-        var stderrLines: [String] { stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
+        var stderrLines: [String] {
+            stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        }
     }
 
     static func run(_ arguments: [String]) throws -> Run {
@@ -129,12 +134,17 @@ struct ValidateTests {
     func missingFile() throws {
         let r = try Self.run(["validate", "examples/redis/deployment-node1.yml", "/nonexistent/app.yml"])
         #expect(r.status == 2)
-        #expect(r.stderrLines == ["/nonexistent/app.yml: error: cannot read the file: No such file or directory", "1 error"])
+        #expect(
+            r.stderrLines == [
+                "/nonexistent/app.yml: error: cannot read the file: No such file or directory", "1 error",
+            ])
     }
 
     @Test("--json on success: one JSON object on stdout")
     func jsonSuccess() throws {
-        let r = try Self.run(["validate", "--json", "examples/compose/deployment.yml", "examples/compose/docker-compose.yml"])
+        let r = try Self.run([
+            "validate", "--json", "examples/compose/deployment.yml", "examples/compose/docker-compose.yml",
+        ])
         #expect(r.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(object["ok"] as? Bool == true)
@@ -162,7 +172,8 @@ struct ValidateTests {
     @Test("Environment values are printed only with --show-values")
     func showValues() throws {
         let dir = try Self.temporary([
-            "app.yml": "version: 1\napplications:\n  web:\n    image: nginx\n    environment: {PASSWORD: \"hunter2 $(id)\"}\n",
+            "app.yml":
+                "version: 1\napplications:\n  web:\n    image: nginx\n    environment: {PASSWORD: \"hunter2 $(id)\"}\n",
             "dep.yml": "version: 1\nnodes:\n  node1: [web]\n",
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }

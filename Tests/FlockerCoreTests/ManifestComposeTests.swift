@@ -17,7 +17,10 @@ struct ManifestComposeTests {
         let fig = try decodeValid(app: "web:\n  image: nginx\n  ports: [\"80:80\"]\n")
         #expect(services.format == .compose && fig.format == .compose)
         #expect(services.applications == fig.applications)
-        #expect(fig.applications == [Application(name: "web", image: "nginx", ports: [PortMapping(internal: 80, external: 80)])])
+        #expect(
+            fig.applications == [
+                Application(name: "web", image: "nginx", ports: [PortMapping(internal: 80, external: 80)])
+            ])
     }
 
     @Test(
@@ -33,7 +36,8 @@ struct ManifestComposeTests {
         #expect(try decodeValid(app: app).format == format)
     }
 
-    @Test("Fig detection: a service with build only is still Compose (and build is refused); neither format is an error")
+    @Test(
+        "Fig detection: a service with build only is still Compose (and build is refused); neither format is an error")
     func detectionErrors() {
         #expect(
             decodeErrors(app: "web:\n  build: .\n").map(\.description) == [
@@ -72,7 +76,8 @@ struct ManifestComposeTests {
     func environment() throws {
         let map = try onlyApplication(compose("image: x\nenvironment:\n  A: 1\n  B: 'x=y'\n  C: \"\""))
         #expect(map.environment == ["A": "1", "B": "x=y", "C": ""])
-        let list = try onlyApplication(compose("image: x\nenvironment:\n  - A=1\n  - B=x=y==\n  - C=\n  - \"D= spaced \""))
+        let list = try onlyApplication(
+            compose("image: x\nenvironment:\n  - A=1\n  - B=x=y==\n  - C=\n  - \"D= spaced \""))
         #expect(list.environment == ["A": "1", "B": "x=y==", "C": "", "D": " spaced "])
     }
 
@@ -93,7 +98,8 @@ struct ManifestComposeTests {
                 """)
         #expect(
             m.applications[0].links == [
-                Link(localPort: 5432, remotePort: 15432, alias: "db"), Link(localPort: 5433, remotePort: 15433, alias: "db"),
+                Link(localPort: 5432, remotePort: 15432, alias: "db"),
+                Link(localPort: 5433, remotePort: 15433, alias: "db"),
                 Link(localPort: 5432, remotePort: 15432, alias: "database"),
                 Link(localPort: 5433, remotePort: 15433, alias: "database"),
                 Link(localPort: 6379, remotePort: 6379, alias: "cache"),
@@ -109,7 +115,10 @@ struct ManifestComposeTests {
             ("[\"db:/var/lib/mysql:rw\"]", "volumes:\n  db: {}\n", [("db", "/var/lib/mysql")]),
             ("[{type: volume, source: db, target: /srv}]", "volumes: {db: }\n", [("db", "/srv")]),
             ("[{type: volume, target: /srv/files}]", "", [("srv-files", "/srv/files")]),
-            ("[{type: volume, source: db, target: /srv, read_only: false}]", "volumes: {db: {x-note: 1}}\n", [("db", "/srv")]),
+            (
+                "[{type: volume, source: db, target: /srv, read_only: false}]", "volumes: {db: {x-note: 1}}\n",
+                [("db", "/srv")]
+            ),
             ("[/a, \"b:/b\"]", "volumes:\n  b:\n", [("a", "/a"), ("b", "/b")]),
         ])
     func volumes(_ written: String, _ topLevel: String, _ expected: [(String, String)]) throws {

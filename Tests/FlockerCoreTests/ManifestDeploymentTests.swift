@@ -16,7 +16,8 @@ struct ManifestDeploymentTests {
     @Test("nodes: node → list of applications, in file order; [] for a node that runs nothing")
     func nodes() throws {
         let m = try decodeValid(
-            app: Self.apps, deployment: "version: 1\nnodes:\n  node2: [db, web]\n  10.0.0.7: []\n  db-1.example.com:\n    - cache\n")
+            app: Self.apps,
+            deployment: "version: 1\nnodes:\n  node2: [db, web]\n  10.0.0.7: []\n  db-1.example.com:\n    - cache\n")
         #expect(
             m.deployment
                 == Deployment(nodes: [
@@ -40,7 +41,9 @@ struct ManifestDeploymentTests {
         #expect(try decodeValid(app: Self.apps, deployment: "version: 1\nnodes: {}\n").deployment.nodes.isEmpty)
         let m = try decodeValid(
             app: Self.apps,
-            deployment: "version: 1\nx-comment: hi\nnodes:\n  N_1: []\n  a: []\n  172.16.255.250: []\n  \(String(repeating: "h", count: 253)): []\n")
+            deployment:
+                "version: 1\nx-comment: hi\nnodes:\n  N_1: []\n  a: []\n  172.16.255.250: []\n  \(String(repeating: "h", count: 253)): []\n"
+        )
         #expect(m.deployment.nodes.count == 4)
     }
 
@@ -57,16 +60,21 @@ struct ManifestDeploymentTests {
 
     @Test("When the application file cannot be parsed, the deployment file is still checked, but not its names")
     func brokenApplicationFile() {
-        let errors = decodeErrors(app: "version: 1\napplications: [\n", deployment: "version: 1\nnodes:\n  node1: [anything]\n  node2:\n")
+        let errors = decodeErrors(
+            app: "version: 1\napplications: [\n", deployment: "version: 1\nnodes:\n  node1: [anything]\n  node2:\n")
         #expect(errors.count == 2)
-        #expect(errors[0].description == "dep.yml:4:9: error: nodes.node2: expected a list of application names, found nothing: write [] for a node that runs nothing")
+        #expect(
+            errors[0].description
+                == "dep.yml:4:9: error: nodes.node2: expected a list of application names, found nothing: write [] for a node that runs nothing"
+        )
         #expect(errors[1].file == "app.yml")
     }
 
     @Test("An application with errors is still known to the deployment file (no cascading \"unknown\" errors)")
     func noCascade() {
         let errors = decodeErrors(
-            app: "version: 1\napplications:\n  web:\n    ports: []\n", deployment: "version: 1\nnodes:\n  node1: [web]\n")
+            app: "version: 1\napplications:\n  web:\n    ports: []\n",
+            deployment: "version: 1\nnodes:\n  node1: [web]\n")
         #expect(errors.map(\.description) == ["app.yml:4:5: error: applications.web: missing required key `image`"])
     }
 }

@@ -25,7 +25,11 @@ struct ManifestExampleTests {
                     name: "logstash", image: "clusterhq/logstash",
                     links: [Link(localPort: 9200, remotePort: 9200, alias: "es")]))
         #expect(m.applications[2].volumes == [VolumeSpec(name: "default", mountpoint: "/var/lib/elasticsearch")])
-        #expect(m.desired.placement == ["mysql-volume-example": "172.16.255.250", "elasticsearch": "172.16.255.250", "logstash": "172.16.255.251"])
+        #expect(
+            m.desired.placement == [
+                "mysql-volume-example": "172.16.255.250", "elasticsearch": "172.16.255.250",
+                "logstash": "172.16.255.251",
+            ])
     }
 
     @Test("§2.1 as paraphrased alone: logstash's link has no target, and the error says which ports exist")

@@ -71,15 +71,20 @@ struct ManifestFlockerV1Tests {
                 """)
         #expect(
             m.applications[1].links == [
-                Link(localPort: 9200, remotePort: 9201, alias: "es"), Link(localPort: 9300, remotePort: 9201, alias: "es_admin-2"),
+                Link(localPort: 9200, remotePort: 9201, alias: "es"),
+                Link(localPort: 9300, remotePort: 9201, alias: "es_admin-2"),
             ])
     }
 
-    @Test("environment: NAME → string; plain scalars like 123, yes, 1.5, quoted ~ and |- blocks stay text; empty allowed")
+    @Test(
+        "environment: NAME → string; plain scalars like 123, yes, 1.5, quoted ~ and |- blocks stay text; empty allowed")
     func environment() throws {
         let app = try onlyApplication(
-            v1("image: x\nenvironment:\n  A: 123\n  B: yes\n  C: 1.5\n  D: \"\"\n  E: '~'\n  _F9: off\n  G: |-\n    one line"))
-        #expect(app.environment == ["A": "123", "B": "yes", "C": "1.5", "D": "", "E": "~", "_F9": "off", "G": "one line"])
+            v1(
+                "image: x\nenvironment:\n  A: 123\n  B: yes\n  C: 1.5\n  D: \"\"\n  E: '~'\n  _F9: off\n  G: |-\n    one line"
+            ))
+        #expect(
+            app.environment == ["A": "123", "B": "yes", "C": "1.5", "D": "", "E": "~", "_F9": "off", "G": "one line"])
     }
 
     @Test("mem_limit: bytes as an integer, or with a suffix")
@@ -131,8 +136,10 @@ struct ManifestFlockerV1Tests {
     @Test("applications: {} is a valid, empty application file; applications keep file order")
     func emptyAndOrder() throws {
         #expect(try decodeValid(app: "version: 1\napplications: {}\n").applications.isEmpty)
-        let names = try decodeValid(app: "version: 1\napplications:\n  zz: {image: a}\n  aa: {image: b}\n  mm: {image: c}\n")
-            .applications.map(\.name)
+        let names = try decodeValid(
+            app: "version: 1\napplications:\n  zz: {image: a}\n  aa: {image: b}\n  mm: {image: c}\n"
+        )
+        .applications.map(\.name)
         #expect(names == ["zz", "aa", "mm"])
     }
 

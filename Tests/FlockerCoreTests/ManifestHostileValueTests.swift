@@ -8,7 +8,8 @@ import Testing
 struct ManifestHostileValueTests {
     static let hostile: [String] = [
         "$(reboot)", "`id`", "'; rm -rf / #", "\"quoted\"", "a;b", "a|b", "true && false", "x || y", "$HOME ${PATH:-/}",
-        "a\\b\\\\c", "*", "~root", "<in >out 2>&1", "snowman ☃ and 日本語 and 🚀", "tab\there", "  padded  ", "#not-a-comment",
+        "a\\b\\\\c", "*", "~root", "<in >out 2>&1", "snowman ☃ and 日本語 and 🚀", "tab\there", "  padded  ",
+        "#not-a-comment",
         "!history", "%s%n", "key=value=more", "\u{7F}del", "",
     ]
 
@@ -66,7 +67,8 @@ struct ManifestHostileValueTests {
     @Test("Byte for byte: a value with every printable ASCII character")
     func everyPrintable() throws {
         let value = String(String.UnicodeScalarView((0x20...0x7E).compactMap(Unicode.Scalar.init)))
-        let app = try onlyApplication(v1("image: x\nenvironment:\n  V: \(Self.yamlQuoted(value))\ncommand: [\(Self.yamlQuoted(value))]"))
+        let app = try onlyApplication(
+            v1("image: x\nenvironment:\n  V: \(Self.yamlQuoted(value))\ncommand: [\(Self.yamlQuoted(value))]"))
         #expect(app.environment["V"] == value)
         #expect(app.command == [value])
     }

@@ -23,7 +23,8 @@ struct ManifestRulesTests {
         "Invalid image references",
         arguments: [
             "", "-x", "Redis", "team/App", "redis:", "redis:.x", "redis:-x", "a:" + String(repeating: "t", count: 129),
-            "redis@sha256:abc", "redis@md5:" + String(repeating: "a", count: 64), "redis@sha256:" + String(repeating: "A", count: 64),
+            "redis@sha256:abc", "redis@md5:" + String(repeating: "a", count: 64),
+            "redis@sha256:" + String(repeating: "A", count: 64),
             "@sha256:" + String(repeating: "a", count: 64), "a//b", "/a", "a/", "a_.b", "a___b", "_a", "a.", "my app",
             "a;b", "a$(x)", "a`x`", "bad_host.com:x/app", "ex ample.com/app", "-registry.com/app", "é",
             String(repeating: "a", count: 256),
@@ -87,19 +88,31 @@ struct ManifestRulesTests {
     @Test("Names: applications, volumes, nodes, aliases, environment variables")
     func names() {
         #expect(ManifestRules.isApplicationName("a") && ManifestRules.isApplicationName("A9_.-z"))
-        #expect(!ManifestRules.isApplicationName("") && !ManifestRules.isApplicationName("-a") && !ManifestRules.isApplicationName(".a"))
-        #expect(!ManifestRules.isApplicationName("a b") && !ManifestRules.isApplicationName("a/b") && !ManifestRules.isApplicationName("ä"))
+        #expect(
+            !ManifestRules.isApplicationName("") && !ManifestRules.isApplicationName("-a")
+                && !ManifestRules.isApplicationName(".a"))
+        #expect(
+            !ManifestRules.isApplicationName("a b") && !ManifestRules.isApplicationName("a/b")
+                && !ManifestRules.isApplicationName("ä"))
         #expect(ManifestRules.isApplicationName(String(repeating: "a", count: 63)))
         #expect(!ManifestRules.isApplicationName(String(repeating: "a", count: 64)))
-        #expect(ManifestRules.isVolumeName("data_1-x") && !ManifestRules.isVolumeName("a.b") && !ManifestRules.isVolumeName("_a"))
-        #expect(ManifestRules.isNodeName("node1") && ManifestRules.isNodeName("10.0.0.1") && ManifestRules.isNodeName("a"))
+        #expect(
+            ManifestRules.isVolumeName("data_1-x") && !ManifestRules.isVolumeName("a.b")
+                && !ManifestRules.isVolumeName("_a"))
+        #expect(
+            ManifestRules.isNodeName("node1") && ManifestRules.isNodeName("10.0.0.1") && ManifestRules.isNodeName("a"))
         #expect(ManifestRules.isNodeName("my_host.example-1.com"))
-        #expect(!ManifestRules.isNodeName("node1.") && !ManifestRules.isNodeName("-o") && !ManifestRules.isNodeName("a:22"))
+        #expect(
+            !ManifestRules.isNodeName("node1.") && !ManifestRules.isNodeName("-o") && !ManifestRules.isNodeName("a:22"))
         #expect(!ManifestRules.isNodeName("::1") && !ManifestRules.isNodeName("u@h") && !ManifestRules.isNodeName(""))
         #expect(ManifestRules.isNodeName(String(repeating: "n", count: 253)))
         #expect(!ManifestRules.isNodeName(String(repeating: "n", count: 254)))
-        #expect(ManifestRules.isAlias("_es") && ManifestRules.isAlias("es-1") && !ManifestRules.isAlias("1es") && !ManifestRules.isAlias("e.s"))
-        #expect(ManifestRules.isEnvironmentName("_A1") && !ManifestRules.isEnvironmentName("A-1") && !ManifestRules.isEnvironmentName("1A"))
+        #expect(
+            ManifestRules.isAlias("_es") && ManifestRules.isAlias("es-1") && !ManifestRules.isAlias("1es")
+                && !ManifestRules.isAlias("e.s"))
+        #expect(
+            ManifestRules.isEnvironmentName("_A1") && !ManifestRules.isEnvironmentName("A-1")
+                && !ManifestRules.isEnvironmentName("1A"))
         #expect(ManifestRules.linkVariablePrefix("my-db") == "MY_DB")
     }
 

@@ -108,7 +108,8 @@ struct ManifestSummaryTests {
         #expect(nodes.map { $0["name"] as? String } == ["node1", "node2"])
         #expect(nodes[1]["applications"] as? [String] == [])
         // Stable key order, byte for byte: the first lines never change.
-        #expect(text.hasPrefix("{\n  \"ok\": true,\n  \"format\": \"Flocker v1\",\n  \"deploymentFile\": \"dep.yml\",\n"))
+        #expect(
+            text.hasPrefix("{\n  \"ok\": true,\n  \"format\": \"Flocker v1\",\n  \"deploymentFile\": \"dep.yml\",\n"))
     }
 
     @Test("JSON with --show-values carries the values, escaped")

@@ -69,12 +69,14 @@ func onlyApplication(_ app: String, sourceLocation: SourceLocation = #_sourceLoc
 /// Flocker v1 file with one application `web` whose settings are `settings` (indented by the caller's
 /// convention: each line of `settings` is placed under `web:` with four spaces).
 func v1(_ settings: String, name: String = "web") -> String {
-    "version: 1\napplications:\n  \(name):\n" + settings.split(separator: "\n", omittingEmptySubsequences: false)
+    "version: 1\napplications:\n  \(name):\n"
+        + settings.split(separator: "\n", omittingEmptySubsequences: false)
         .map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n") + "\n"
 }
 
 /// Compose file (services layout) with one service `web` whose settings are `settings`.
 func compose(_ settings: String, name: String = "web", extra: String = "") -> String {
-    "services:\n  \(name):\n" + settings.split(separator: "\n", omittingEmptySubsequences: false)
+    "services:\n  \(name):\n"
+        + settings.split(separator: "\n", omittingEmptySubsequences: false)
         .map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n") + "\n" + extra
 }

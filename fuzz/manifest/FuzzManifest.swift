@@ -40,7 +40,9 @@ private func checkErrors(_ errors: ManifestErrors) {
         check(e.file == "dep.yml" || e.file == "app.yml", "file \(e.file)")
         check(e.description.hasPrefix("\(e.file):\(e.line):\(e.column): error: "), "description: \(e)")
         check(!e.description.contains("\n"), "line break in an error line: \(e.description.debugDescription)")
-        check(!e.message.unicodeScalars.contains { $0.value < 0x20 }, "control character in \(e.message.debugDescription)")
+        check(
+            !e.message.unicodeScalars.contains { $0.value < 0x20 }, "control character in \(e.message.debugDescription)"
+        )
         if e.file == "app.yml" { seenApplicationFile = true }
         check(!(seenApplicationFile && e.file == "dep.yml"), "a deployment error after an application error")
         if let p = previous, p.file == e.file {
@@ -59,7 +61,9 @@ private func checkManifests(_ m: Manifests) {
         check(isName(app.name, extra: "_.-", maximum: 63), "application name \(app.name.debugDescription)")
         check(app.name.first.map { $0 != "_" && $0 != "." && $0 != "-" } ?? false, "application name \(app.name)")
         check(!app.image.isEmpty && !app.image.hasPrefix("-"), "image \(app.image.debugDescription)")
-        check(!app.image.unicodeScalars.contains { $0.value <= 0x20 || $0.value >= 0x7F }, "image \(app.image.debugDescription)")
+        check(
+            !app.image.unicodeScalars.contains { $0.value <= 0x20 || $0.value >= 0x7F },
+            "image \(app.image.debugDescription)")
         var internalPorts = Set<Int>()
         for p in app.ports {
             check((1...65535).contains(p.internalPort) && (1...65535).contains(p.externalPort), "port \(p)")
@@ -70,10 +74,12 @@ private func checkManifests(_ m: Manifests) {
         var mountpoints = Set<String>()
         for v in app.volumes {
             check(isName(v.name, extra: "_-", maximum: 63), "volume name \(v.name.debugDescription)")
-            check(volumeNames.insert(v.name).inserted && mountpoints.insert(v.mountpoint).inserted, "volume twice: \(v)")
+            check(
+                volumeNames.insert(v.name).inserted && mountpoints.insert(v.mountpoint).inserted, "volume twice: \(v)")
             check(v.mountpoint.hasPrefix("/") && v.mountpoint != "/" && !v.mountpoint.hasSuffix("/"), "mountpoint \(v)")
             check(!v.mountpoint.split(separator: "/").contains { $0 == ".." || $0 == "." }, "mountpoint \(v)")
-            check(!v.mountpoint.unicodeScalars.contains { $0.value < 0x20 || $0 == ":" || $0 == "," }, "mountpoint \(v)")
+            check(
+                !v.mountpoint.unicodeScalars.contains { $0.value < 0x20 || $0 == ":" || $0 == "," }, "mountpoint \(v)")
             check(v.maximumSize.map { $0 >= 1 } ?? true, "quota \(v)")
         }
         for l in app.links {

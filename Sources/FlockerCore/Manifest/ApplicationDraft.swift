@@ -238,7 +238,9 @@ extension Diagnostics {
         case .success(let n):
             if n < minimum {
                 let least = minimum == 1 ? "1 byte" : "\(minimum) bytes (\(ManifestRules.humanBytes(minimum)))"
-                add(node.mark, path, "\(quoted(s)) is \(n == 1 ? "1 byte" : "\(n) bytes"): the least allowed is \(least)")
+                add(
+                    node.mark, path,
+                    "\(quoted(s)) is \(n == 1 ? "1 byte" : "\(n) bytes"): the least allowed is \(least)")
                 return nil
             }
             return n

@@ -7,7 +7,9 @@ enum ComposeDecoder {
     enum Layout { case services, topLevel }
 
     /// Top-level keys that are never services, in either layout.
-    static let reservedTopLevel: Set<String> = ["version", "name", "services", "volumes", "networks", "secrets", "configs"]
+    static let reservedTopLevel: Set<String> = [
+        "version", "name", "services", "volumes", "networks", "secrets", "configs",
+    ]
 
     static let topLevel = FieldSchema(
         known: ["version", "name", "services", "volumes"],
@@ -52,17 +54,20 @@ enum ComposeDecoder {
         refuse(["hostname", "domainname"], "containers keep Docker's default hostname; remove it")
         refuse(
             [
-                "privileged", "cap_add", "cap_drop", "devices", "security_opt", "device_cgroup_rules", "userns_mode", "pid",
+                "privileged", "cap_add", "cap_drop", "devices", "security_opt", "device_cgroup_rules", "userns_mode",
+                "pid",
                 "ipc", "uts", "cgroup", "cgroup_parent", "isolation", "runtime", "sysctls", "ulimits", "group_add",
             ], "flocker-deploy runs containers with Docker's default privileges and isolation; remove it")
-        refuse(["dns", "dns_search", "dns_opt", "extra_hosts"], "containers use their node's name resolution; remove it")
+        refuse(
+            ["dns", "dns_search", "dns_opt", "extra_hosts"], "containers use their node's name resolution; remove it")
         refuse(["expose"], "publish the port under `ports` as \"HOST:CONTAINER\" instead")
         refuse(["labels", "label_file", "annotations"], "flocker-deploy sets its own container labels; remove it")
         refuse(["logging"], "containers use their node's Docker logging settings; remove it")
         refuse(["secrets", "configs"], "pass values under `environment` instead")
         refuse(
             ["deploy"],
-            "use `mem_limit`, `cpu_shares` and `restart` for limits and restarts, and the deployment file for placement")
+            "use `mem_limit`, `cpu_shares` and `restart` for limits and restarts, and the deployment file for placement"
+        )
         refuse(["profiles"], "the deployment file says which applications run where; remove it")
         refuse(["volumes_from"], "give each service its own volumes")
         refuse(["env_file"], "write the variables under `environment` (flocker-deploy reads no other files)")
@@ -74,14 +79,16 @@ enum ComposeDecoder {
         refuse(["pull_policy", "platform"], "the image is pulled on the node when it is missing; remove it")
         refuse(
             [
-                "cpus", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpuset",
+                "cpus", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
+                "cpuset",
                 "mem_reservation", "memswap_limit", "mem_swappiness", "pids_limit", "blkio_config", "shm_size",
                 "oom_kill_disable", "oom_score_adj",
             ], "the limits flocker-deploy sets are `mem_limit` and `cpu_shares`")
         refuse(
             [
                 "stop_signal", "stop_grace_period", "init", "read_only", "mac_address", "storage_opt", "attach",
-                "credential_spec", "develop", "gpus", "post_start", "pre_stop", "use_api_socket", "volume_driver", "models",
+                "credential_spec", "develop", "gpus", "post_start", "pre_stop", "use_api_socket", "volume_driver",
+                "models",
                 "provider",
             ], "flocker-deploy does not set it; remove it")
         return m
@@ -297,7 +304,9 @@ enum ComposeDecoder {
         if let slash = spec.lastIndex(of: "/") {
             let proto = spec[spec.index(after: slash)...].lowercased()
             spec = spec[..<slash]
-            if proto == "udp" { return .failure(Problem(message: "UDP is not supported: the routing mesh forwards TCP only")) }
+            if proto == "udp" {
+                return .failure(Problem(message: "UDP is not supported: the routing mesh forwards TCP only"))
+            }
             if proto != "tcp" {
                 return .failure(Problem(message: "unsupported protocol \(quoted(proto)): only tcp is supported"))
             }
@@ -319,13 +328,15 @@ enum ComposeDecoder {
         if let ip, !ip.isEmpty, ip != "0.0.0.0" {
             return .failure(
                 Problem(
-                    message: "publishing on \(quoted(String(ip))) only is not supported: \(meshReason); write \(quoted(parts.joined(separator: ":")))"
+                    message:
+                        "publishing on \(quoted(String(ip))) only is not supported: \(meshReason); write \(quoted(parts.joined(separator: ":")))"
                 ))
         }
         if parts.count == 1 {
             return .failure(
                 Problem(
-                    message: "a container port alone is not enough: write \(quoted("HOST:" + parts[0])) with the external port to publish on every node (Compose would pick a random host port)"
+                    message:
+                        "a container port alone is not enough: write \(quoted("HOST:" + parts[0])) with the external port to publish on every node (Compose would pick a random host port)"
                 ))
         }
         guard parts.count == 2 else { return .failure(syntax) }
@@ -341,7 +352,8 @@ enum ComposeDecoder {
         guard host.count == container.count else {
             return .failure(
                 Problem(
-                    message: "the host and container port ranges in \(quoted(text)) differ in length (\(host.count) and \(container.count)): every container port needs its own host port"
+                    message:
+                        "the host and container port ranges in \(quoted(text)) differ in length (\(host.count) and \(container.count)): every container port needs its own host port"
                 ))
         }
         return .success(zip(host, container).map { PortMapping(internal: $1, external: $0) })
@@ -366,7 +378,8 @@ enum ComposeDecoder {
     }
 
     private static func portNumber(_ s: Substring) -> Int? {
-        guard !s.isEmpty, s.count <= 5, s.utf8.allSatisfy(ManifestRules.isDigit), let n = Int(s), (1...65535).contains(n)
+        guard !s.isEmpty, s.count <= 5, s.utf8.allSatisfy(ManifestRules.isDigit), let n = Int(s),
+            (1...65535).contains(n)
         else { return nil }
         return n
     }
@@ -380,7 +393,9 @@ enum ComposeDecoder {
             let ipPath = path.key("host_ip")
             if let ip = d.text(n, ipPath, expected: "\"0.0.0.0\"") {
                 if !ip.isEmpty && ip != "0.0.0.0" {
-                    d.add(n.mark, ipPath, "publishing on \(quoted(ip)) only is not supported: \(meshReason); remove `host_ip`")
+                    d.add(
+                        n.mark, ipPath,
+                        "publishing on \(quoted(ip)) only is not supported: \(meshReason); remove `host_ip`")
                     ok = false
                 }
             } else {
@@ -530,7 +545,8 @@ enum ComposeDecoder {
         for origin in target.ports {
             draft.links.append(
                 LinkOrigin(
-                    link: Link(localPort: origin.port.internalPort, remotePort: origin.port.externalPort, alias: link.alias),
+                    link: Link(
+                        localPort: origin.port.internalPort, remotePort: origin.port.externalPort, alias: link.alias),
                     mark: link.node.mark, path: link.path, remotePortMark: nil, remotePortPath: nil))
         }
     }
@@ -661,7 +677,8 @@ enum ComposeDecoder {
             guard let s = d.text(n, path.key("source"), expected: "a volume name") else { return nil }
             source = s
         }
-        guard let targetNode = f["target"], let target = d.text(targetNode, path.key("target"), expected: "an absolute path")
+        guard let targetNode = f["target"],
+            let target = d.text(targetNode, path.key("target"), expected: "an absolute path")
         else { return nil }
         guard ok else { return nil }
         if let source, isHostPath(source) {
@@ -675,7 +692,8 @@ enum ComposeDecoder {
 
     // MARK: restart
 
-    private static func decodeRestart(_ node: YAMLNode, _ path: ManifestPath, _ d: inout Diagnostics) -> RestartPolicy? {
+    private static func decodeRestart(_ node: YAMLNode, _ path: ManifestPath, _ d: inout Diagnostics) -> RestartPolicy?
+    {
         let expected = "\"no\", \"always\", \"on-failure\", \"on-failure:N\" or \"unless-stopped\""
         guard let s = d.text(node, path, expected: expected) else { return nil }
         switch s {

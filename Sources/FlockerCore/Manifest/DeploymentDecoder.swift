@@ -57,7 +57,8 @@ enum DeploymentDecoder {
                 if let text = pair.value.scalar, !pair.value.isNull, ManifestRules.isApplicationName(text) {
                     hint = "write [\(text)], or [] for a node that runs nothing"
                 }
-                d.add(pair.value.mark, path, "expected a list of application names, found \(found(pair.value)): \(hint)")
+                d.add(
+                    pair.value.mark, path, "expected a list of application names, found \(found(pair.value)): \(hint)")
                 continue
             }
             var apps: [String] = []
@@ -82,7 +83,9 @@ enum DeploymentDecoder {
                     continue
                 }
                 if let first = onThisNode[app] {
-                    d.add(item.mark, itemPath, "application \(quoted(app)) is already listed on this node (line \(first.line))")
+                    d.add(
+                        item.mark, itemPath,
+                        "application \(quoted(app)) is already listed on this node (line \(first.line))")
                     continue
                 }
                 onThisNode[app] = item.mark

@@ -5,9 +5,13 @@ extension Diagnostics {
     mutating func version1(_ node: YAMLNode, _ path: ManifestPath) {
         if node.scalar == "1" && !node.isQuoted { return }
         if node.scalar == "1" {
-            add(node.mark, path, "unsupported version: expected the integer 1, found the string \"1\": write version: 1 without quotes")
+            add(
+                node.mark, path,
+                "unsupported version: expected the integer 1, found the string \"1\": write version: 1 without quotes")
         } else {
-            add(node.mark, path, "unsupported version: expected 1 (the only version of this format), found \(found(node))")
+            add(
+                node.mark, path,
+                "unsupported version: expected 1 (the only version of this format), found \(found(node))")
         }
     }
 }
@@ -178,7 +182,9 @@ enum FlockerV1Decoder {
             }
             let namePath = itemPath.key("name")
             var name: String?
-            if let n = f["name"], let s = d.text(n, namePath, expected: "a volume name"), d.volumeName(s, n.mark, namePath) {
+            if let n = f["name"], let s = d.text(n, namePath, expected: "a volume name"),
+                d.volumeName(s, n.mark, namePath)
+            {
                 name = s
             }
             let mountPath = itemPath.key("mountpoint")

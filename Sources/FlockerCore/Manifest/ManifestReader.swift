@@ -20,7 +20,10 @@ struct ManifestPath: Hashable, Sendable, CustomStringConvertible {
 
     private static func isPlain(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 128
-            && name.utf8.allSatisfy { ManifestRules.isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+            && name.utf8.allSatisfy {
+                ManifestRules.isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+                    || $0 == UInt8(ascii: "-")
+            }
     }
 }
 
@@ -58,9 +61,11 @@ func quoted(_ s: String, limit: Int = 80) -> String {
 /// `s` as it is when it is plainly printable (letters, digits and `_.-/:@+=`), otherwise `quoted(s)`: for
 /// names that are usually valid but may not be.
 func display(_ s: String) -> String {
-    let plain = !s.isEmpty && s.count <= 80
+    let plain =
+        !s.isEmpty && s.count <= 80
         && s.unicodeScalars.allSatisfy { c in
-            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "_.-/:@+=".unicodeScalars.contains(c)
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
+                || "_.-/:@+=".unicodeScalars.contains(c)
         }
     return plain ? s : quoted(s)
 }
@@ -206,7 +211,9 @@ struct Diagnostics {
 
     private func unknownKey(_ key: String, _ schema: FieldSchema) -> String {
         if let hint = schema.hints[key] { return "unknown key \(code(key)): did you mean \(code(hint))?" }
-        if let near = closest(to: key, among: schema.known) { return "unknown key \(code(key)): did you mean \(code(near))?" }
+        if let near = closest(to: key, among: schema.known) {
+            return "unknown key \(code(key)): did you mean \(code(near))?"
+        }
         let list = schema.known.map(code).joined(separator: ", ")
         return "unknown key \(code(key)) (expected one of \(list))"
     }

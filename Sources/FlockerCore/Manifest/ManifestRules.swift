@@ -29,7 +29,9 @@ enum ManifestRules {
     static func isApplicationName(_ s: String) -> Bool {
         let b = Array(s.utf8)
         guard let first = b.first, isAlphanumeric(first), b.count <= 63 else { return false }
-        return b.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+        return b.allSatisfy {
+            isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
     }
 
     /// `^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`: safe inside a ZFS dataset name and a Docker volume name.
@@ -46,7 +48,9 @@ enum ManifestRules {
         guard let first = b.first, let last = b.last, isAlphanumeric(first), isAlphanumeric(last),
             b.count <= maximumNodeNameLength
         else { return false }
-        return b.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+        return b.allSatisfy {
+            isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+        }
     }
 
     /// `^[A-Za-z_][A-Za-z0-9_-]*$`.
@@ -76,7 +80,8 @@ enum ManifestRules {
     static func environmentValueProblem(_ value: String) -> String? {
         if value.utf8.contains(0) { return "the value contains a NUL character, which no process environment can hold" }
         if value.utf8.contains(UInt8(ascii: "\n")) || value.utf8.contains(UInt8(ascii: "\r")) {
-            return "the value contains a line break: values are passed to Docker in an env-file, one variable per line, so a value must fit on one line"
+            return
+                "the value contains a line break: values are passed to Docker in an env-file, one variable per line, so a value must fit on one line"
         }
         return nil
     }
@@ -127,7 +132,9 @@ enum ManifestRules {
             fraction = parts[1]
             guard !fraction.isEmpty, fraction.allSatisfy(isDigit) else { return .failure(.syntax) }
         }
-        guard whole.count <= 20, fraction.count <= 18 else { return .failure(fraction.count > 18 ? .syntax : .tooLarge) }
+        guard whole.count <= 20, fraction.count <= 18 else {
+            return .failure(fraction.count > 18 ? .syntax : .tooLarge)
+        }
         var mantissa: UInt128 = 0
         var scale: UInt128 = 1
         for d in whole { mantissa = mantissa * 10 + UInt128(d - UInt8(ascii: "0")) }
@@ -236,7 +243,8 @@ enum ManifestRules {
                 return "repository names must be lowercase"
             }
             if !isPathComponent(component) {
-                return "\(quoted(String(component))) is not a valid repository path component: use lowercase letters and digits, separated by `.`, `_`, `__` or `-`"
+                return
+                    "\(quoted(String(component))) is not a valid repository path component: use lowercase letters and digits, separated by `.`, `_`, `__` or `-`"
             }
         }
         return nil
@@ -248,7 +256,8 @@ enum ManifestRules {
         guard let first = b.first, word(first), b.count <= 128,
             b.allSatisfy({ word($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") })
         else {
-            return "invalid tag \(quoted(String(tag))): a tag is 1 to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`"
+            return
+                "invalid tag \(quoted(String(tag))): a tag is 1 to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`"
         }
         return nil
     }
@@ -278,7 +287,8 @@ enum ManifestRules {
     }
 
     private static func isHexDigit(_ b: UInt8) -> Bool {
-        isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "F"))
+        isDigit(b) || (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "f"))
+            || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "F"))
     }
 
     /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.

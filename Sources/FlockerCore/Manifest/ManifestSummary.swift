@@ -31,20 +31,30 @@ public struct ManifestSummary: Sendable {
             var fields: [(String, String)] = [("image", app.image)]
             fields.append(("node", placement[app.name] ?? "not placed: will be stopped if running; volumes kept"))
             if !app.ports.isEmpty {
-                fields.append(("ports", app.ports.map { "\($0.externalPort) -> \($0.internalPort)" }.joined(separator: ", ")))
+                fields.append(
+                    ("ports", app.ports.map { "\($0.externalPort) -> \($0.internalPort)" }.joined(separator: ", ")))
             }
             for (i, volume) in app.volumes.enumerated() {
                 let quota = volume.maximumSize.map { "quota \(ManifestRules.humanBytes($0))" } ?? "no quota"
-                fields.append((i == 0 ? "volumes" : "", "\(volume.name) at \(displayWord(volume.mountpoint)), \(quota)"))
+                fields.append(
+                    (i == 0 ? "volumes" : "", "\(volume.name) at \(displayWord(volume.mountpoint)), \(quota)"))
             }
             for (i, link) in app.links.enumerated() {
-                fields.append((i == 0 ? "links" : "", "\(link.alias): local port \(link.localPort) -> external port \(link.remotePort)"))
+                fields.append(
+                    (
+                        i == 0 ? "links" : "",
+                        "\(link.alias): local port \(link.localPort) -> external port \(link.remotePort)"
+                    ))
             }
             if !app.environment.isEmpty {
                 let names = app.environment.keys.sorted()
                 if showValues {
                     for (i, name) in names.enumerated() {
-                        fields.append((i == 0 ? "environment" : "", "\(name)=\(quoted(app.environment[name] ?? "", limit: Int.max))"))
+                        fields.append(
+                            (
+                                i == 0 ? "environment" : "",
+                                "\(name)=\(quoted(app.environment[name] ?? "", limit: Int.max))"
+                            ))
                     }
                 } else {
                     fields.append(("environment", names.joined(separator: ", ") + " (values hidden; --show-values)"))
@@ -56,7 +66,10 @@ public struct ManifestSummary: Sendable {
             if let command = app.command { fields.append(("command", command.map(displayWord).joined(separator: " "))) }
             let width = fields.map(\.0.count).max() ?? 0
             for (label, value) in fields {
-                let head = label.isEmpty ? String(repeating: " ", count: width + 1) : label + ":" + String(repeating: " ", count: width - label.count)
+                let head =
+                    label.isEmpty
+                    ? String(repeating: " ", count: width + 1)
+                    : label + ":" + String(repeating: " ", count: width - label.count)
                 lines.append("  \(head) \(value)")
             }
         }
@@ -64,7 +77,9 @@ public struct ManifestSummary: Sendable {
         lines.append("nodes")
         if manifests.deployment.nodes.isEmpty { lines.append("  (none)") }
         for node in manifests.deployment.nodes {
-            let apps = node.applications.isEmpty ? "nothing (anything flocker-deploy runs there is stopped)" : node.applications.joined(separator: ", ")
+            let apps =
+                node.applications.isEmpty
+                ? "nothing (anything flocker-deploy runs there is stopped)" : node.applications.joined(separator: ", ")
             lines.append("  \(node.name): \(apps)")
         }
         lines.append("")
@@ -90,11 +105,33 @@ public struct ManifestSummary: Sendable {
                 ("name", .string(app.name)),
                 ("image", .string(app.image)),
                 ("node", placement[app.name].map(JSON.string) ?? .null),
-                ("ports", .array(app.ports.map { .object([("external", .int($0.externalPort)), ("internal", .int($0.internalPort))]) })),
-                ("volumes", .array(app.volumes.map { v in
-                    .object([("name", .string(v.name)), ("mountpoint", .string(v.mountpoint)), ("maximumSize", v.maximumSize.map { .int(Int($0)) } ?? .null)])
-                })),
-                ("links", .array(app.links.map { .object([("alias", .string($0.alias)), ("localPort", .int($0.localPort)), ("remotePort", .int($0.remotePort))]) })),
+                (
+                    "ports",
+                    .array(
+                        app.ports.map {
+                            .object([("external", .int($0.externalPort)), ("internal", .int($0.internalPort))])
+                        })
+                ),
+                (
+                    "volumes",
+                    .array(
+                        app.volumes.map { v in
+                            .object([
+                                ("name", .string(v.name)), ("mountpoint", .string(v.mountpoint)),
+                                ("maximumSize", v.maximumSize.map { .int(Int($0)) } ?? .null),
+                            ])
+                        })
+                ),
+                (
+                    "links",
+                    .array(
+                        app.links.map {
+                            .object([
+                                ("alias", .string($0.alias)), ("localPort", .int($0.localPort)),
+                                ("remotePort", .int($0.remotePort)),
+                            ])
+                        })
+                ),
                 ("environment", .array(environment)),
                 ("memoryLimit", app.memoryLimit.map { .int(Int($0)) } ?? .null),
                 ("cpuShares", app.cpuShares.map(JSON.int) ?? .null),
@@ -122,7 +159,8 @@ public struct ManifestSummary: Sendable {
     public static func json(_ errors: ManifestErrors) -> String {
         let list: [JSON] = errors.errors.map { e in
             .object([
-                ("file", .string(e.file)), ("line", .int(e.line)), ("column", .int(e.column)), ("path", .string(e.path)),
+                ("file", .string(e.file)), ("line", .int(e.line)), ("column", .int(e.column)),
+                ("path", .string(e.path)),
                 ("message", .string(e.message)),
             ])
         }
@@ -141,9 +179,12 @@ public struct ManifestSummary: Sendable {
 
     /// A word as typed: bare when it is plainly safe to read, otherwise quoted with escapes.
     private func displayWord(_ word: String) -> String {
-        let safe = !word.isEmpty && word.unicodeScalars.allSatisfy { s in
-            (s >= "a" && s <= "z") || (s >= "A" && s <= "Z") || (s >= "0" && s <= "9") || "-_./:=,+@%".unicodeScalars.contains(s)
-        }
+        let safe =
+            !word.isEmpty
+            && word.unicodeScalars.allSatisfy { s in
+                (s >= "a" && s <= "z") || (s >= "A" && s <= "Z") || (s >= "0" && s <= "9")
+                    || "-_./:=,+@%".unicodeScalars.contains(s)
+            }
         return safe ? word : quoted(word, limit: Int.max)
     }
 }
@@ -167,10 +208,13 @@ enum JSON {
         case .string(let s): return JSON.escape(s)
         case .array(let items):
             if items.isEmpty { return "[]" }
-            return "[\n" + items.map { pad + $0.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n" + close + "]"
+            return "[\n" + items.map { pad + $0.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n" + close
+                + "]"
         case .object(let pairs):
             if pairs.isEmpty { return "{}" }
-            return "{\n" + pairs.map { pad + JSON.escape($0.0) + ": " + $0.1.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n" + close + "}"
+            return "{\n"
+                + pairs.map { pad + JSON.escape($0.0) + ": " + $0.1.rendered(indent: indent + 1) }.joined(
+                    separator: ",\n") + "\n" + close + "}"
         }
     }
 

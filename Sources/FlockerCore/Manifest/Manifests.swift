@@ -53,7 +53,8 @@ public struct Manifests: Sendable {
         guard case .success(let d) = deploymentBytes, case .success(let a) = applicationBytes else {
             throw ManifestErrors(errors: errors)
         }
-        return try decode(deploymentBytes: d, deploymentFile: deployment, applicationBytes: a, applicationFile: application)
+        return try decode(
+            deploymentBytes: d, deploymentFile: deployment, applicationBytes: a, applicationFile: application)
     }
 
     /// Decodes both manifests from memory.
