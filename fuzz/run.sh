@@ -12,7 +12,7 @@ shopt -s nullglob
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SWIFTC="${SWIFTC:-swiftc}"
-ALL_TARGETS=(yaml)
+ALL_TARGETS=(yaml manifest)
 
 die() { echo "fuzz/run.sh: $*" >&2; exit 2; }
 
@@ -33,13 +33,14 @@ configure() {
         LIBS=(-lyaml)
         DICT=fuzz/yaml/yaml.dict
         ;;
-    # manifest)  # the manifest decoder over the YAML parser, once it exists; for example:
-    #     MODULES=("FlockerYAML=Sources/FlockerYAML/*.swift" "FlockerManifest=Sources/FlockerCore/Manifest/*.swift")
-    #     ENTRY=("fuzz/manifest/*.swift")
-    #     SEEDS=(Tests/FlockerCoreTests/Fixtures Tests/FlockerYAMLTests/Fixtures/good)
-    #     LIBS=(-lyaml)
-    #     DICT=fuzz/yaml/yaml.dict
-    #     ;;
+    manifest)
+        MODULES=("FlockerYAML=Sources/FlockerYAML/*.swift"
+            "FlockerManifest=Sources/FlockerCore/Manifest/*.swift Sources/FlockerCore/Model/*.swift Sources/FlockerCore/Support/*.swift")
+        ENTRY=("fuzz/manifest/*.swift")
+        SEEDS=(fuzz/manifest/seeds Tests/FlockerCoreTests/Fixtures/manifests examples)
+        LIBS=(-lyaml)
+        DICT=fuzz/manifest/manifest.dict
+        ;;
     *) return 1 ;;
     esac
 }
@@ -79,7 +80,7 @@ build_steps() {
         echo "fuzz/run.sh: building module $name (${#FILES[@]} files)"
         "$SWIFTC" "${common[@]}" -module-name "$name" -emit-module -emit-module-path "$out/lib/$name.swiftmodule" \
             -emit-library -static -o "$out/lib/lib$name.a" "${FILES[@]}"
-        link+=("-l$name")
+        link=("-l$name" "${link[@]}")  # static archives: a module before the ones it imports
     done
     expand "${ENTRY[@]}"
     echo "fuzz/run.sh: linking fuzz-$target"

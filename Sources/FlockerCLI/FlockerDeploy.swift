@@ -7,7 +7,7 @@ public struct FlockerDeploy: AsyncParsableCommand {
         commandName: "flocker-deploy",
         abstract: "Deploy Docker containers to a cluster of nodes over SSH; their ZFS volumes follow them when they move.",
         version: FlockerVersion.string,
-        subcommands: [],
+        subcommands: [Validate.self],
         defaultSubcommand: nil
     )
 

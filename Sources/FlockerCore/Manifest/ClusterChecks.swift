@@ -1,0 +1,91 @@
+import FlockerYAML
+
+/// Checks that look at more than one value: within an application (ports, volumes, links that would clash) and
+/// across the cluster (external ports, link targets). Each error points at the later of two clashing values and
+/// names the earlier one.
+enum ClusterChecks {
+    static func checkApplication(_ draft: ApplicationDraft, _ d: inout Diagnostics) {
+        var internalPorts: [Int: PortOrigin] = [:]
+        for origin in draft.ports {
+            if let first = internalPorts[origin.port.internalPort] {
+                d.add(
+                    origin.internalMark, origin.internalPath,
+                    "internal port \(origin.port.internalPort) is already published (as external port \(first.port.externalPort), line \(first.internalMark.line)): each container port can be published once"
+                )
+            } else {
+                internalPorts[origin.port.internalPort] = origin
+            }
+        }
+        var names: [String: VolumeOrigin] = [:]
+        var mountpoints: [String: VolumeOrigin] = [:]
+        for origin in draft.volumes {
+            if let first = names[origin.volume.name] {
+                d.add(
+                    origin.nameMark, origin.namePath,
+                    "volume name \(quoted(origin.volume.name)) is already used by this application (line \(first.nameMark.line))"
+                )
+            } else {
+                names[origin.volume.name] = origin
+            }
+            if let first = mountpoints[origin.volume.mountpoint] {
+                d.add(
+                    origin.mountpointMark, origin.mountpointPath,
+                    "mountpoint \(quoted(origin.volume.mountpoint)) is already used by volume \(quoted(first.volume.name)) (line \(first.mountpointMark.line))"
+                )
+            } else {
+                mountpoints[origin.volume.mountpoint] = origin
+            }
+        }
+        var variables: [String: LinkOrigin] = [:]
+        for origin in draft.links {
+            let prefix = ManifestRules.linkVariablePrefix(origin.link.alias)
+            let key = "\(prefix)_PORT_\(origin.link.localPort)"
+            if let first = variables[key] {
+                d.add(
+                    origin.mark, origin.path,
+                    "this link sets the same environment variables (\(key)_TCP…) as the link at line \(first.mark.line): use another alias or local port"
+                )
+            } else {
+                variables[key] = origin
+            }
+        }
+    }
+
+    /// External ports are unique in the whole cluster (every node publishes every external port through the
+    /// routing mesh); with `checkLinkRemotePorts` (Flocker v1), every link's remote port is some application's
+    /// external port.
+    static func checkCluster(_ drafts: [ApplicationDraft], checkLinkRemotePorts: Bool, _ d: inout Diagnostics) {
+        var owners: [Int: (app: String, origin: PortOrigin)] = [:]
+        for draft in drafts {
+            for origin in draft.ports {
+                let port = origin.port.externalPort
+                if let first = owners[port] {
+                    let owner = first.app == draft.name ? "this application" : "application \(quoted(first.app))"
+                    d.add(
+                        origin.externalMark, origin.externalPath,
+                        "external port \(port) is already published by \(owner) (line \(first.origin.externalMark.line)): every node publishes every external port through the routing mesh, so each belongs to one application"
+                    )
+                } else {
+                    owners[port] = (draft.name, origin)
+                }
+            }
+        }
+        guard checkLinkRemotePorts, !drafts.contains(where: \.portsIncomplete) else { return }
+        for draft in drafts {
+            for origin in draft.links {
+                guard let mark = origin.remotePortMark, let path = origin.remotePortPath,
+                    owners[origin.link.remotePort] == nil
+                else { continue }
+                let published = owners.keys.sorted().map { "\($0) (\(owners[$0]?.app ?? ""))" }
+                let list =
+                    published.isEmpty
+                    ? "no application publishes any port"
+                    : "published: " + published.prefix(20).joined(separator: ", ") + (published.count > 20 ? ", …" : "")
+                d.add(
+                    mark, path,
+                    "no application publishes external port \(origin.link.remotePort): a link's remote_port must be another application's external port (\(list))"
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+/// What `flocker-deploy validate` prints: the manifests as understood, as text for people or JSON for CI.
+///
+/// Environment values can be secrets: only their names are shown unless `showValues` is set.
+public struct ManifestSummary: Sendable {
+    public var manifests: Manifests
+    public var showValues: Bool
+
+    public init(_ manifests: Manifests, showValues: Bool = false) {
+        self.manifests = manifests
+        self.showValues = showValues
+    }
+
+    /// The node each application runs on.
+    private var placement: [String: String] { manifests.desired.placement }
+
+    /// The last line: `ok: 3 applications on 2 nodes`.
+    public var okLine: String {
+        let apps = manifests.applications.count
+        let nodes = manifests.deployment.nodes.count
+        return "ok: \(apps) application\(apps == 1 ? "" : "s") on \(nodes) node\(nodes == 1 ? "" : "s")"
+    }
+
+    /// The human-readable summary, ending with the `ok:` line and a newline.
+    public func text() -> String {
+        var lines: [String] = []
+        lines.append("application file: \(manifests.applicationFile) (\(manifests.format.rawValue))")
+        lines.append("deployment file:  \(manifests.deploymentFile)")
+        for app in manifests.applications {
+            lines.append("")
+            lines.append("application \(app.name)")
+            var fields: [(String, String)] = [("image", app.image)]
+            fields.append(("node", placement[app.name] ?? "not placed: will be stopped if running; volumes kept"))
+            if !app.ports.isEmpty {
+                fields.append(
+                    ("ports", app.ports.map { "\($0.externalPort) -> \($0.internalPort)" }.joined(separator: ", ")))
+            }
+            for (i, volume) in app.volumes.enumerated() {
+                let quota = volume.maximumSize.map { "quota \(ManifestRules.humanBytes($0))" } ?? "no quota"
+                fields.append(
+                    (i == 0 ? "volumes" : "", "\(volume.name) at \(displayWord(volume.mountpoint)), \(quota)"))
+            }
+            for (i, link) in app.links.enumerated() {
+                fields.append(
+                    (
+                        i == 0 ? "links" : "",
+                        "\(link.alias): local port \(link.localPort) -> external port \(link.remotePort)"
+                    ))
+            }
+            if !app.environment.isEmpty {
+                let names = app.environment.keys.sorted()
+                if showValues {
+                    for (i, name) in names.enumerated() {
+                        fields.append(
+                            (
+                                i == 0 ? "environment" : "",
+                                "\(name)=\(quoted(app.environment[name] ?? "", limit: Int.max))"
+                            ))
+                    }
+                } else {
+                    fields.append(("environment", names.joined(separator: ", ") + " (values hidden; --show-values)"))
+                }
+            }
+            if let memory = app.memoryLimit { fields.append(("memory limit", ManifestRules.humanBytes(memory))) }
+            if let shares = app.cpuShares { fields.append(("cpu shares", String(shares))) }
+            fields.append(("restart", describe(app.restartPolicy)))
+            if let command = app.command { fields.append(("command", command.map(displayWord).joined(separator: " "))) }
+            let width = fields.map(\.0.count).max() ?? 0
+            for (label, value) in fields {
+                let head =
+                    label.isEmpty
+                    ? String(repeating: " ", count: width + 1)
+                    : label + ":" + String(repeating: " ", count: width - label.count)
+                lines.append("  \(head) \(value)")
+            }
+        }
+        lines.append("")
+        lines.append("nodes")
+        if manifests.deployment.nodes.isEmpty { lines.append("  (none)") }
+        for node in manifests.deployment.nodes {
+            let apps =
+                node.applications.isEmpty
+                ? "nothing (anything flocker-deploy runs there is stopped)" : node.applications.joined(separator: ", ")
+            lines.append("  \(node.name): \(apps)")
+        }
+        lines.append("")
+        lines.append(okLine)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The same as one JSON object with stable keys, followed by a newline.
+    ///
+    /// `{"ok": true, "format", "deploymentFile", "applicationFile", "hash", "applications": [...], "nodes": [...]}`;
+    /// each application has `name`, `image`, `node` (null when not placed), `ports` (`external`, `internal`),
+    /// `volumes` (`name`, `mountpoint`, `maximumSize` or null), `links` (`alias`, `localPort`, `remotePort`),
+    /// `environment` (a list of `{"name"}`, with `"value"` too under `--show-values`), `memoryLimit`, `cpuShares`,
+    /// `restart` (Docker's `--restart` value), `command` (a list or null) and `configHash`.
+    public func json() -> String {
+        let apps: [JSON] = manifests.applications.map { app in
+            let environment: [JSON] = app.environment.keys.sorted().map { name in
+                var entry: [(String, JSON)] = [("name", .string(name))]
+                if showValues { entry.append(("value", .string(app.environment[name] ?? ""))) }
+                return .object(entry)
+            }
+            return .object([
+                ("name", .string(app.name)),
+                ("image", .string(app.image)),
+                ("node", placement[app.name].map(JSON.string) ?? .null),
+                (
+                    "ports",
+                    .array(
+                        app.ports.map {
+                            .object([("external", .int($0.externalPort)), ("internal", .int($0.internalPort))])
+                        })
+                ),
+                (
+                    "volumes",
+                    .array(
+                        app.volumes.map { v in
+                            .object([
+                                ("name", .string(v.name)), ("mountpoint", .string(v.mountpoint)),
+                                ("maximumSize", v.maximumSize.map { .int(Int($0)) } ?? .null),
+                            ])
+                        })
+                ),
+                (
+                    "links",
+                    .array(
+                        app.links.map {
+                            .object([
+                                ("alias", .string($0.alias)), ("localPort", .int($0.localPort)),
+                                ("remotePort", .int($0.remotePort)),
+                            ])
+                        })
+                ),
+                ("environment", .array(environment)),
+                ("memoryLimit", app.memoryLimit.map { .int(Int($0)) } ?? .null),
+                ("cpuShares", app.cpuShares.map(JSON.int) ?? .null),
+                ("restart", .string(app.restartPolicy.dockerValue)),
+                ("command", app.command.map { .array($0.map(JSON.string)) } ?? .null),
+                ("configHash", .string(app.configHash)),
+            ])
+        }
+        let nodes: [JSON] = manifests.deployment.nodes.map { node in
+            .object([("name", .string(node.name)), ("applications", .array(node.applications.map(JSON.string)))])
+        }
+        let root = JSON.object([
+            ("ok", .bool(true)),
+            ("format", .string(manifests.format.rawValue)),
+            ("deploymentFile", .string(manifests.deploymentFile)),
+            ("applicationFile", .string(manifests.applicationFile)),
+            ("hash", .string(manifests.hash)),
+            ("applications", .array(apps)),
+            ("nodes", .array(nodes)),
+        ])
+        return root.rendered(indent: 0) + "\n"
+    }
+
+    /// Errors as one JSON object: `{"ok": false, "errors": [{"file", "line", "column", "path", "message"}]}`.
+    public static func json(_ errors: ManifestErrors) -> String {
+        let list: [JSON] = errors.errors.map { e in
+            .object([
+                ("file", .string(e.file)), ("line", .int(e.line)), ("column", .int(e.column)),
+                ("path", .string(e.path)),
+                ("message", .string(e.message)),
+            ])
+        }
+        return JSON.object([("ok", .bool(false)), ("errors", .array(list))]).rendered(indent: 0) + "\n"
+    }
+
+    private func describe(_ policy: RestartPolicy) -> String {
+        switch policy {
+        case .never: return "never"
+        case .always: return "always"
+        case .unlessStopped: return "unless stopped"
+        case .onFailure(nil): return "on failure, no retry limit"
+        case .onFailure(let n?): return "on failure, at most \(n) \(n == 1 ? "retry" : "retries")"
+        }
+    }
+
+    /// A word as typed: bare when it is plainly safe to read, otherwise quoted with escapes.
+    private func displayWord(_ word: String) -> String {
+        let safe =
+            !word.isEmpty
+            && word.unicodeScalars.allSatisfy { s in
+                (s >= "a" && s <= "z") || (s >= "A" && s <= "Z") || (s >= "0" && s <= "9")
+                    || "-_./:=,+@%".unicodeScalars.contains(s)
+            }
+        return safe ? word : quoted(word, limit: Int.max)
+    }
+}
+
+/// A minimal JSON value whose objects keep their key order, so output is stable byte for byte.
+enum JSON {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case string(String)
+    case array([JSON])
+    case object([(String, JSON)])
+
+    func rendered(indent: Int) -> String {
+        let pad = String(repeating: "  ", count: indent + 1)
+        let close = String(repeating: "  ", count: indent)
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let n): return String(n)
+        case .string(let s): return JSON.escape(s)
+        case .array(let items):
+            if items.isEmpty { return "[]" }
+            return "[\n" + items.map { pad + $0.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n" + close
+                + "]"
+        case .object(let pairs):
+            if pairs.isEmpty { return "{}" }
+            return "{\n"
+                + pairs.map { pad + JSON.escape($0.0) + ": " + $0.1.rendered(indent: indent + 1) }.joined(
+                    separator: ",\n") + "\n" + close + "}"
+        }
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,6 +1,0 @@
-import Testing
-@testable import FlockerSSH
-
-@Test func moduleLinks() {
-    #expect(Bool(true))
-}

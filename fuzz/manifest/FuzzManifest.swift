@@ -1,0 +1,134 @@
+// libFuzzer entry for the manifest layer: any bytes, read as a deployment file and an application file, must
+// give checked manifests or positioned errors, never a crash, and either result must satisfy the invariants
+// below. Built by fuzz/run.sh (target `manifest`).
+//
+// Input: the bytes before the first 0xFF are the deployment file, the bytes after it the application file
+// (0xFF never occurs in UTF-8, so valid YAML on both sides stays reachable). Without 0xFF, the same bytes are
+// given as both files.
+import FlockerManifest
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzManifest(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    let deployment: [UInt8]
+    let application: [UInt8]
+    if let cut = bytes.firstIndex(of: 0xFF) {
+        deployment = Array(bytes[..<cut])
+        application = Array(bytes[(cut + 1)...])
+    } else {
+        deployment = bytes
+        application = bytes
+    }
+    do {
+        let m = try Manifests.decode(
+            deploymentBytes: deployment, deploymentFile: "dep.yml", applicationBytes: application,
+            applicationFile: "app.yml")
+        checkManifests(m)
+    } catch {
+        checkErrors(error)
+    }
+    return 0
+}
+
+private func checkErrors(_ errors: ManifestErrors) {
+    check(!errors.errors.isEmpty, "thrown with no errors")
+    var seenApplicationFile = false
+    var previous: (file: String, line: Int, column: Int)?
+    for e in errors.errors {
+        check(e.line >= 1 && e.column >= 1, "position \(e.line):\(e.column): \(e)")
+        check(!e.message.isEmpty, "empty message: \(e)")
+        check(e.file == "dep.yml" || e.file == "app.yml", "file \(e.file)")
+        check(e.description.hasPrefix("\(e.file):\(e.line):\(e.column): error: "), "description: \(e)")
+        check(!e.description.contains("\n"), "line break in an error line: \(e.description.debugDescription)")
+        check(
+            !e.message.unicodeScalars.contains { $0.value < 0x20 }, "control character in \(e.message.debugDescription)"
+        )
+        if e.file == "app.yml" { seenApplicationFile = true }
+        check(!(seenApplicationFile && e.file == "dep.yml"), "a deployment error after an application error")
+        if let p = previous, p.file == e.file {
+            check((p.line, p.column) <= (e.line, e.column), "out of order: \(p.line):\(p.column) then \(e)")
+        }
+        previous = (e.file, e.line, e.column)
+    }
+}
+
+private func checkManifests(_ m: Manifests) {
+    check(m.hash.count == 64, "hash \(m.hash)")
+    var external = Set<Int>()
+    var names = Set<String>()
+    for app in m.applications {
+        check(names.insert(app.name).inserted, "application twice: \(app.name)")
+        check(isName(app.name, extra: "_.-", maximum: 63), "application name \(app.name.debugDescription)")
+        check(app.name.first.map { $0 != "_" && $0 != "." && $0 != "-" } ?? false, "application name \(app.name)")
+        check(!app.image.isEmpty && !app.image.hasPrefix("-"), "image \(app.image.debugDescription)")
+        check(
+            !app.image.unicodeScalars.contains { $0.value <= 0x20 || $0.value >= 0x7F },
+            "image \(app.image.debugDescription)")
+        var internalPorts = Set<Int>()
+        for p in app.ports {
+            check((1...65535).contains(p.internalPort) && (1...65535).contains(p.externalPort), "port \(p)")
+            check(external.insert(p.externalPort).inserted, "external port \(p.externalPort) twice")
+            check(internalPorts.insert(p.internalPort).inserted, "internal port \(p.internalPort) twice in \(app.name)")
+        }
+        var volumeNames = Set<String>()
+        var mountpoints = Set<String>()
+        for v in app.volumes {
+            check(isName(v.name, extra: "_-", maximum: 63), "volume name \(v.name.debugDescription)")
+            check(
+                volumeNames.insert(v.name).inserted && mountpoints.insert(v.mountpoint).inserted, "volume twice: \(v)")
+            check(v.mountpoint.hasPrefix("/") && v.mountpoint != "/" && !v.mountpoint.hasSuffix("/"), "mountpoint \(v)")
+            check(!v.mountpoint.split(separator: "/").contains { $0 == ".." || $0 == "." }, "mountpoint \(v)")
+            check(
+                !v.mountpoint.unicodeScalars.contains { $0.value < 0x20 || $0 == ":" || $0 == "," }, "mountpoint \(v)")
+            check(v.maximumSize.map { $0 >= 1 } ?? true, "quota \(v)")
+        }
+        for l in app.links {
+            check((1...65535).contains(l.localPort) && (1...65535).contains(l.remotePort), "link \(l)")
+            let aliasStart = l.alias.unicodeScalars.first.map { !($0 >= "0" && $0 <= "9") && $0 != "-" } ?? false
+            check(isName(l.alias, extra: "_-", maximum: Int.max) && aliasStart, "alias \(l.alias.debugDescription)")
+        }
+        for (key, value) in app.environment {
+            let keyStart = key.unicodeScalars.first.map { !($0 >= "0" && $0 <= "9") } ?? false
+            check(isName(key, extra: "_", maximum: Int.max) && keyStart, "variable \(key.debugDescription)")
+            check(!value.utf8.contains(0) && !value.utf8.contains(10) && !value.utf8.contains(13), "value of \(key)")
+        }
+        if let command = app.command {
+            check(!command.isEmpty && !command.contains { $0.utf8.contains(0) }, "command \(command)")
+        }
+        if let memory = app.memoryLimit { check(memory >= 6 << 20 && memory <= UInt64(Int64.max), "memory \(memory)") }
+        if let shares = app.cpuShares { check((2...262_144).contains(shares), "cpu shares \(shares)") }
+        _ = app.configHash
+    }
+    var placed = Set<String>()
+    var nodes = Set<String>()
+    for node in m.deployment.nodes {
+        let ends = [node.name.unicodeScalars.first, node.name.unicodeScalars.last].allSatisfy { c in
+            c.map { ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") } ?? false
+        }
+        check(isName(node.name, extra: "_.-", maximum: 253) && ends, "node \(node.name.debugDescription)")
+        check(nodes.insert(node.name.lowercased()).inserted, "node twice: \(node.name)")
+        for app in node.applications {
+            check(names.contains(app), "unknown application placed: \(app)")
+            check(placed.insert(app).inserted, "application placed twice: \(app)")
+        }
+    }
+    check(m.desired.placement.count == placed.count, "placement \(m.desired.placement)")
+    let summary = ManifestSummary(m, showValues: true)
+    check(summary.text().hasSuffix(summary.okLine + "\n"), "summary text")
+    check(summary.json().hasPrefix("{\n  \"ok\": true,"), "summary json")
+}
+
+/// ASCII letters and digits, plus `extra`; the first character a letter or digit (or `_` for variables).
+private func isName(_ s: String, extra: String, maximum: Int) -> Bool {
+    guard !s.isEmpty, s.utf8.count <= maximum else { return false }
+    return s.unicodeScalars.allSatisfy { c in
+        (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || extra.unicodeScalars.contains(c)
+    }
+}
+
+private func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition {
+        // A trap is what libFuzzer reports as a crash, with this message in its log.
+        fatalError("invariant broken: \(message())")
+    }
+}
