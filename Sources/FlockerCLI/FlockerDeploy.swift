@@ -1,26 +1,47 @@
 import ArgumentParser
 import FlockerCore
+import Foundation
 
-/// The root command. `flocker-deploy DEPLOYMENT APPLICATION` runs the `deploy` subcommand.
+/// The root command. `flocker-deploy DEPLOYMENT APPLICATION` runs `deploy`, Flocker's argument order.
 public struct FlockerDeploy: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "flocker-deploy",
-        abstract: "Deploy Docker containers to a cluster of nodes over SSH; their ZFS volumes follow them when they move.",
+        abstract: "Deploy Docker containers to nodes over SSH; their ZFS volumes follow them when they move.",
+        usage: """
+            flocker-deploy DEPLOYMENT APPLICATION [--dry-run] [--json] [--ssh-config <path>] [...]
+            flocker-deploy validate DEPLOYMENT APPLICATION [--json]
+            flocker-deploy <subcommand> [...]
+            """,
+        discussion: """
+            DEPLOYMENT says which node runs which application; APPLICATION says what each application runs \
+            (Flocker v1 or Compose format). See `flocker-deploy help deploy` for the deploy options and \
+            docs/configuration.md for both formats.
+            """,
         version: FlockerVersion.string,
-        subcommands: [Validate.self],
-        defaultSubcommand: nil
+        subcommands: [Deploy.self, Validate.self],
+        defaultSubcommand: Deploy.self
     )
-
-    @Argument(help: "The deployment file: which node runs which application.")
-    var deployment: String
-
-    @Argument(help: "The application file: what each application runs (Flocker v1 or Compose format).")
-    var application: String
 
     public init() {}
 
-    public mutating func run() async throws {
-        print("not implemented yet")
-        throw ExitCode(FlockerExit.stepFailed.rawValue)
+    /// Parses the command line, runs the command and exits with flocker-deploy's exit codes (usage errors
+    /// exit with 2, invalid input, rather than the parser's 64).
+    public static func runAndExit() async -> Never {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+            Foundation.exit(0)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                TextOutput.standardError.write(fullMessage(for: error) + "\n")
+                Foundation.exit(FlockerExit.invalidInput.rawValue)
+            }
+            exit(withError: error)
+        }
     }
 }

@@ -3,6 +3,6 @@ import FlockerCLI
 @main
 struct Entry {
     static func main() async {
-        await FlockerDeploy.main()
+        await FlockerDeploy.runAndExit()
     }
 }

@@ -20,7 +20,7 @@ public enum DiscoveryScript {
         ids=$(docker ps -aq --filter label=flocker.app 2>/dev/null)
         [ -n "$ids" ] && docker inspect --format '{{json .}}' $ids 2>/dev/null
         echo "${m}zfs"
-        zfs get -H -p -r -o name,property,value type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
+        zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
         echo "${m}nat"
         iptables-save -t nat 2>/dev/null | grep -F 'flocker-deploy:'
         echo "${m}filter"
@@ -105,12 +105,13 @@ public enum DiscoveryScript {
     }
 
     static func parseZFS(_ lines: [Substring]) -> ([VolumeID: DatasetState], String?, UInt64?) {
-        // name → property → value, in first-seen order of names.
+        // name → property → value. Lines are NAME, PROPERTY, VALUE and optionally SOURCE (tab-separated).
         var props: [String: [String: String]] = [:]
         for line in lines {
-            let f = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 3 else { continue }
+            let f = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 3 else { continue }
             props[f[0], default: [:]][f[1]] = f[2]
+            if f.count == 4 { props[f[0], default: [:]][f[1] + "@source"] = f[3] }
         }
         let poolMount = props["flocker"]?["mountpoint"]
         let poolAvailable = props["flocker"]?["available"].flatMap { UInt64($0) }
@@ -132,7 +133,7 @@ public enum DiscoveryScript {
                 id: id,
                 role: p["flocker:role"] == "primary" ? .primary : .copy,
                 epoch: Int(p["flocker:epoch"] ?? "") ?? 0,
-                readonly: p["readonly"] == "on",
+                readonly: Self.isReadOnly(value: p["readonly"], source: p["readonly@source"]),
                 mountpoint: p["mountpoint"] ?? "",
                 referenced: UInt64(p["referenced"] ?? "") ?? 0,
                 quota: quota == 0 ? nil : quota)
@@ -141,6 +142,15 @@ public enum DiscoveryScript {
             datasets[id]?.snapshots = snaps.sorted { ($0.createtxg, $0.sequence ?? 0) < ($1.createtxg, $1.sequence ?? 0) }
         }
         return (datasets, poolMount, poolAvailable)
+    }
+
+    /// Whether a dataset is read-only, from `zfs get readonly`'s value and source. A `temporary` source means
+    /// a mount option overrides what `zfs get` shows: zfs-fuse mounts every dataset `rw` at the FUSE level and
+    /// enforces `readonly=on` itself, so a dataset set read-only reads `off temporary` there (writes still
+    /// fail with EROFS). Either way the property was set to something the mount does not show; the only
+    /// flocker-deploy ever sets that way is `readonly=on`, so `temporary` reads as read-only.
+    static func isReadOnly(value: String?, source: String?) -> Bool {
+        value == "on" || source == "temporary"
     }
 
     /// Parses `iptables-save` lines carrying a flocker-deploy comment.

@@ -20,7 +20,11 @@ public final class TextReporter: RunObserver, Sendable {
         case .phaseStarted:
             break
         case .stepStarted(let step):
-            if !out.isTerminal { line("  ...     \(step.node)  \(StepText.describe(step))") }
+            // On a terminal the step in flight shows until its result replaces it; logs get only results.
+            if out.isTerminal {
+                progress.withLock { $0.drawn = true }
+                out.write("\r\u{1B}[2K  ...     \(step.node)  \(StepText.describe(step))")
+            }
         case .stepFinished(let result):
             let step = result.step
             switch result.outcome {

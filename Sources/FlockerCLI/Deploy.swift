@@ -1,0 +1,91 @@
+import ArgumentParser
+import FlockerCore
+import Foundation
+
+/// `flocker-deploy DEPLOYMENT APPLICATION`: make the cluster look like the two files say.
+struct Deploy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Make the nodes run what the two files say (the default command).",
+        discussion: """
+            Connects to every node of the deployment file over SSH, discovers what each runs, prints the plan and \
+            carries it out: images pulled, volumes created or moved with their applications (snapshot, send, \
+            hand over), containers started and stopped, routing rules switched. A cluster that already matches \
+            prints "No changes" and changes nothing.
+
+            Exit codes: 0 done; 1 a step failed; 2 invalid input; 3 a node unreachable or refused; \
+            4 locked by another run; 5 refused because acting could lose data; 130 interrupted.
+            """)
+
+    @Argument(help: "The deployment file: which node runs which application.")
+    var deployment: String
+
+    @Argument(help: "The application file: what each application runs (Flocker v1 or Compose format).")
+    var application: String
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Flag(help: "Print the plan and change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the plan, each step's result and a summary as JSON lines on stdout (for CI).")
+    var json = false
+
+    @Option(help: ArgumentHelp("Seconds a started application may take to run and accept connections on its ports.", valueName: "seconds"))
+    var readyTimeout: Int = 60
+
+    @Flag(help: "Do not compress volume transfers (by default zstd or lz4 is used when both nodes have it).")
+    var noCompression = false
+
+    @Flag(help: "Send volumes straight from node to node over SSH instead of relaying them through this machine (the source node needs its own key to reach the target as --direct-user).")
+    var directTransfer = false
+
+    @Option(help: ArgumentHelp("The user for --direct-transfer.", valueName: "user"))
+    var directUser = "root"
+
+    func run() async throws {
+        let manifests = try loadManifests(deployment: deployment, application: application, json: json)
+        let connector = try connection.connector()
+        var options = DeployRun.Options()
+        options.dryRun = dryRun
+        options.json = json
+        options.execution.readyTimeout = .seconds(max(1, readyTimeout))
+        options.execution.compression = !noCompression
+        options.execution.directTransfer = directTransfer
+        options.execution.directUser = directUser
+        let stop = StopRequest()
+        let signals = SignalWatcher(stop)
+        let code = await DeployRun(desired: manifests.desired, connector: connector, options: options, stopRequest: stop).run()
+        signals.cancel()
+        if code != .success { throw ExitCode(code.rawValue) }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a stop request: no new step starts, the steps in flight finish, a move
+/// stopped before its handoff is undone, and the run reports what was and was not done.
+final class SignalWatcher {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ stop: StopRequest) {
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if !stop.isRequested {
+                    TextOutput.standardError.write("\nflocker-deploy: stopping: no new step will start; finishing the steps in flight…\n")
+                }
+                stop.request()
+            }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    func cancel() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}
