@@ -34,6 +34,9 @@ struct Deploy: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds a started application may take to run and accept connections on its ports.", valueName: "seconds"))
     var readyTimeout: Int = 60
 
+    @Option(help: ArgumentHelp("Abandon a volume transfer that stands still (no byte moved) this many seconds.", valueName: "seconds"))
+    var transferTimeout: Int = 120
+
     @Flag(help: "Do not compress volume transfers (by default zstd or lz4 is used when both nodes have it).")
     var noCompression = false
 
@@ -43,6 +46,12 @@ struct Deploy: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The user for --direct-transfer.", valueName: "user"))
     var directUser = "root"
 
+    @Option(help: ArgumentHelp("If another run holds the lock on a node, wait up to this many seconds for it (default: fail at once).", valueName: "seconds"))
+    var lockWait: Int = 0
+
+    @Option(help: ArgumentHelp("Take over a lock whose holder has shown no sign of life for this many seconds (a run that died).", valueName: "seconds"))
+    var lockExpiry: Int = 600
+
     func run() async throws {
         let manifests = try loadManifests(deployment: deployment, application: application, json: json)
         let connector = try connection.connector()
@@ -51,8 +60,14 @@ struct Deploy: AsyncParsableCommand {
         options.json = json
         options.execution.readyTimeout = .seconds(max(1, readyTimeout))
         options.execution.compression = !noCompression
+        options.execution.transferIdleTimeout = .seconds(max(1, transferTimeout))
         options.execution.directTransfer = directTransfer
         options.execution.directUser = directUser
+        options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
+        options.lockWait = .seconds(max(0, lockWait))
+        options.lockExpiry = .seconds(max(30, lockExpiry))
+        options.manifestsHash = manifests.hash
+        options.commandLine = CommandLine.arguments.joined(separator: " ")
         let stop = StopRequest()
         let signals = SignalWatcher(stop)
         let code = await DeployRun(desired: manifests.desired, connector: connector, options: options, stopRequest: stop).run()

@@ -22,14 +22,7 @@ public struct Discovery: Sendable {
     /// Connects to `nodes` and discovers each. On any failure every connection opened is closed and the
     /// failures of all nodes are reported together.
     public func discover(_ nodes: [String]) async throws(Failure) -> Result {
-        let outcomes = await withTaskGroup(of: (String, Swift.Result<(any RemoteHost, NodeState), RemoteError>).self) { group in
-            for node in nodes {
-                group.addTask { (node, await self.discoverOne(node)) }
-            }
-            var all: [String: Swift.Result<(any RemoteHost, NodeState), RemoteError>] = [:]
-            for await (node, outcome) in group { all[node] = outcome }
-            return all
-        }
+        let outcomes = await discoverEach(nodes)
         var hosts: [String: any RemoteHost] = [:]
         var states: [String: NodeState] = [:]
         var errors: [RemoteError] = []
@@ -47,6 +40,19 @@ public struct Discovery: Sendable {
             throw Failure(errors: errors)
         }
         return Result(hosts: hosts, observed: ObservedState(nodes: states))
+    }
+
+    /// Connects to and discovers each node, reporting each node's outcome (for `status`, which shows the
+    /// nodes it can reach and names the others).
+    public func discoverEach(_ nodes: [String]) async -> [String: Swift.Result<(any RemoteHost, NodeState), RemoteError>] {
+        await withTaskGroup(of: (String, Swift.Result<(any RemoteHost, NodeState), RemoteError>).self) { group in
+            for node in nodes {
+                group.addTask { (node, await self.discoverOne(node)) }
+            }
+            var all: [String: Swift.Result<(any RemoteHost, NodeState), RemoteError>] = [:]
+            for await (node, outcome) in group { all[node] = outcome }
+            return all
+        }
     }
 
     /// Discovers one node with an already open connection (re-discovery under the lock).

@@ -19,6 +19,10 @@ public struct ExecutionOptions: Sendable {
     /// its own and the target's host key in its known_hosts.
     public var directTransfer = false
     public var directUser = "root"
+    /// Test aid (environment variable FLOCKER_TEST_HOLD=after:ACTION, e.g. `after:stop`, `after:handoff`):
+    /// after a step of that JSON action succeeds, print a line on stderr and stop doing anything, so a fault
+    /// test can kill the process at exactly that point. Never set in normal use.
+    public var holdAfter: String?
 
     public init() {}
 }

@@ -88,13 +88,14 @@ public struct Executor: Sendable {
         let start = clock.now
         let outcome: StepOutcome
         var detail = ""
+        let bytes = Mutex<UInt64?>(nil)
         do {
-            detail = try await perform(step, state: state)
+            detail = try await perform(step, state: state, bytes: { v in bytes.withLock { $0 = v } })
             outcome = .succeeded
         } catch {
             outcome = .failed(error)
         }
-        let result = StepResult(step: step, outcome: outcome, duration: clock.now - start, detail: detail)
+        let result = StepResult(step: step, outcome: outcome, duration: clock.now - start, detail: detail, bytes: bytes.withLock { $0 })
         state.withLock { s in
             s.results.append(result)
             if case .failed(let failure) = outcome {
@@ -104,6 +105,10 @@ public struct Executor: Sendable {
             }
         }
         observer.event(.stepFinished(result))
+        if outcome == .succeeded, let hold = options.holdAfter, hold == "after:" + ((StepJSON.object(step)["action"] as? String) ?? "") {
+            TextOutput.standardError.write("flocker-deploy: holding after \(StepText.describe(step)) on \(step.node) (FLOCKER_TEST_HOLD)\n")
+            try? await Task.sleep(for: .seconds(3600))
+        }
     }
 
     private func host(_ node: String, _ step: String) throws(StepFailure) -> any RemoteHost {
@@ -136,7 +141,7 @@ public struct Executor: Sendable {
         }
     }
 
-    private func perform(_ step: Step, state: Shared) async throws(StepFailure) -> String {
+    private func perform(_ step: Step, state: Shared, bytes: (UInt64) -> Void) async throws(StepFailure) -> String {
         let text = StepText.describe(step)
         let node = try host(step.node, text)
         switch step.action {
@@ -159,9 +164,11 @@ public struct Executor: Sendable {
             let target = try host(targetName, text)
             let transfer = VolumeTransfer(options: options)
             let observer = self.observer
-            return try await transfer.copy(
+            let (note, sent) = try await transfer.copy(
                 v, from: node, sourceFacts: facts(step.node), to: target, targetFacts: facts(targetName), final: final,
                 step: text, progress: { observer.event(.progress(step, $0)) })
+            bytes(sent)
+            return note
         case .stopApp(let app, let keep):
             try await check(node, NodeCommands.stop(app, keep: keep), step: text)
             if keep { state.withLock { $0.stoppedForMove[app] = step.node } }

@@ -39,12 +39,15 @@ public struct StepResult: Sendable, Hashable {
     public var duration: Duration
     /// A short note on what happened (e.g. "sent 12.1 MiB in 2 rounds").
     public var detail: String
+    /// Bytes a copy step carried (nil for other steps).
+    public var bytes: UInt64?
 
-    public init(step: Step, outcome: StepOutcome, duration: Duration, detail: String = "") {
+    public init(step: Step, outcome: StepOutcome, duration: Duration, detail: String = "", bytes: UInt64? = nil) {
         self.step = step
         self.outcome = outcome
         self.duration = duration
         self.detail = detail
+        self.bytes = bytes
     }
 }
 

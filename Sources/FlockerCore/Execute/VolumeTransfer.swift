@@ -9,7 +9,7 @@ struct VolumeTransfer: Sendable {
     func copy(
         _ volume: VolumeID, from source: any RemoteHost, sourceFacts: NodeFacts, to target: any RemoteHost,
         targetFacts: NodeFacts, final: Bool, step: String, progress: @escaping @Sendable (TransferProgress) -> Void
-    ) async throws(StepFailure) -> String {
+    ) async throws(StepFailure) -> (note: String, bytes: UInt64) {
         let rounds = final ? 1 : max(1, options.maxPreCopyRounds)
         var total: UInt64 = 0
         var done = 0
@@ -25,7 +25,7 @@ struct VolumeTransfer: Sendable {
         }
         let elapsed = clock.now - start
         let compressor = pickCompressor(sourceFacts, targetFacts).map { ", \($0)" } ?? ""
-        return "sent \(Bytes.human(total)) in \(done) round\(done == 1 ? "" : "s") (\(Bytes.rate(total, elapsed))\(compressor))"
+        return ("sent \(Bytes.human(total)) in \(done) round\(done == 1 ? "" : "s") (\(Bytes.rate(total, elapsed))\(compressor))", total)
     }
 
     private func oneRound(

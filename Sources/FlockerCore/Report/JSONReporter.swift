@@ -26,6 +26,7 @@ public final class JSONReporter: RunObserver, Sendable {
                 object["reason"] = why
             }
             if !r.detail.isEmpty { object["detail"] = r.detail }
+            if let b = r.bytes { object["bytes"] = b }
             emit(object)
         case .progress(let step, let p):
             var object: [String: Any] = ["event": "progress", "step": StepJSON.object(step), "bytes": p.bytes,

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One `flocker-deploy DEPLOYMENT APPLICATION` run: discover every node, plan, print the plan, execute it,
 /// report. The command-line layer parses options and calls `run`; everything else happens here.
@@ -9,6 +12,14 @@ public struct DeployRun: Sendable {
         /// JSON lines on stdout instead of text.
         public var json = false
         public var execution = ExecutionOptions()
+        /// How long to wait for another run's lock before giving up (zero: fail at once).
+        public var lockWait: Duration = .zero
+        /// A lock whose holder has not shown signs of life for this long is taken over.
+        public var lockExpiry: Duration = .seconds(600)
+        /// SHA-256 of the two manifests (recorded in locks and audit records).
+        public var manifestsHash = ""
+        /// The command line, for the lock's record.
+        public var commandLine = "flocker-deploy"
         public init() {}
     }
 
@@ -54,7 +65,7 @@ public struct DeployRun: Sendable {
         }
 
         // 2. Plan.
-        let plan: Plan
+        var plan: Plan
         do throws(PlanRefusal) {
             plan = try Planner.plan(desired: desired, observed: found.observed)
         } catch {
@@ -62,22 +73,96 @@ public struct DeployRun: Sendable {
             report(error: "refusing to act; nothing was changed", details: error.problems.map(\.description), code: code, json: json)
             return code
         }
-        if options.json { json.plan(plan) } else { text.plan(plan) }
         if plan.isEmpty || options.dryRun {
+            if options.json { json.plan(plan) } else { text.plan(plan) }
             if options.json { json.summary(RunReport(results: [], rollbacks: [], interrupted: false), elapsed: clock.now - start, exitCode: 0) }
             else if options.dryRun && !plan.isEmpty { out.write("Dry run: nothing was changed.\n") }
             return .success
         }
 
-        // 3. Execute.
+        // 3. Lock every node the plan touches, then look again: another run may have changed things while
+        //    this one waited. Plan anew under the lock (taking more locks if the new plan needs them).
+        let locks = LockSet(holder: LockHolder(
+            token: UUID().uuidString.lowercased(), user: ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
+            host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), started: Timestamp.now,
+            manifests: options.manifestsHash, command: options.commandLine))
+        var observed = found.observed
+        for _ in 0..<3 {
+            do throws(LockSet.Busy) {
+                try await locks.acquire(plan.nodes.sorted().compactMap { found.hosts[$0] }, wait: options.lockWait,
+                                        expiry: options.lockExpiry, stop: stopRequest) { [err] in err.write("warning: \($0)\n") }
+            } catch {
+                if stopRequest.isRequested {
+                    report(error: "interrupted while waiting for the lock; nothing was changed", details: error.description.split(separator: "\n").map(String.init), code: .interrupted, json: json)
+                    return .interrupted
+                }
+                report(error: error.failures.isEmpty ? "another run holds the lock; nothing was changed (wait for it with --lock-wait SECONDS, or see `flocker-deploy lock status`)" : "could not take the lock; nothing was changed",
+                       details: error.description.split(separator: "\n").map(String.init), code: error.failures.isEmpty ? .locked : .stepFailed, json: json)
+                return error.failures.isEmpty ? .locked : .stepFailed
+            }
+            for node in locks.nodes.sorted() {
+                guard let host = found.hosts[node] else { continue }
+                do { observed.nodes[node] = try await Discovery(connector: connector).rediscover(host) }
+                catch {
+                    await locks.release()
+                    report(error: "cannot reach every node; nothing was changed", details: [error.description], code: .nodeUnreachable, json: json)
+                    return .nodeUnreachable
+                }
+            }
+            do throws(PlanRefusal) {
+                plan = try Planner.plan(desired: desired, observed: observed)
+            } catch {
+                await locks.release()
+                let code: FlockerExit = error.unsafe ? .refusedUnsafe : .stepFailed
+                report(error: "refusing to act; nothing was changed", details: error.problems.map(\.description), code: code, json: json)
+                return code
+            }
+            if plan.nodes.isSubset(of: locks.nodes) { break }
+        }
+        if options.json { json.plan(plan) } else { text.plan(plan) }
+        if plan.isEmpty {
+            await locks.release()
+            if options.json { json.summary(RunReport(results: [], rollbacks: [], interrupted: false), elapsed: clock.now - start, exitCode: 0) }
+            return .success
+        }
+
+        // 4. Execute, keeping the locks alive.
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(30))
+                if Task.isCancelled { break }
+                await locks.heartbeat()
+            }
+        }
         let observer: any RunObserver = options.json ? json : text
-        let executor = Executor(hosts: found.hosts, desired: desired, observed: found.observed,
+        let executor = Executor(hosts: found.hosts, desired: desired, observed: observed,
                                 options: options.execution, observer: observer, stopRequest: stopRequest)
         let report = await executor.run(plan)
+        heartbeat.cancel()
         let code: FlockerExit = report.interrupted ? .interrupted : (report.failures.isEmpty ? .success : .stepFailed)
+
+        // 5. An audit record on every node the run changed, then release the locks.
+        await audit(report, code: code, hosts: found.hosts, elapsed: clock.now - start, holder: locks.holder)
+        await locks.release()
         if options.json { json.summary(report, elapsed: clock.now - start, exitCode: code.rawValue) }
         else { text.summary(report, elapsed: clock.now - start) }
         return code
+    }
+
+    private func audit(_ report: RunReport, code: FlockerExit, hosts: [String: any RemoteHost], elapsed: Duration, holder: LockHolder) async {
+        var changes: [String: [String]] = [:]
+        for r in report.results {
+            if case .skipped = r.outcome { continue }
+            for node in r.step.nodes { changes[node, default: []].append(StepText.describe(r.step)) }
+        }
+        let result = report.interrupted ? "interrupted" : (report.failures.isEmpty ? "succeeded" : "failed")
+        for (node, list) in changes.sorted(by: { $0.key < $1.key }) {
+            guard let host = hosts[node] else { continue }
+            let record = AuditRecord(time: Timestamp.now, user: holder.user, host: holder.host, manifests: holder.manifests,
+                                     result: result, steps: report.results.count, failed: report.failures.count,
+                                     seconds: Seconds.value(elapsed), changes: list)
+            _ = try? await host.run(AuditRecord.appendCommand, stdin: record.line, timeout: .seconds(15))
+        }
     }
 
     private func report(error: String, details: [String], code: FlockerExit, json: JSONReporter) {

@@ -1,0 +1,189 @@
+import Foundation
+
+/// What `flocker-deploy status` shows: per node its facts, lock and last run; every application's container;
+/// every volume's copies with role, epoch, size and newest snapshot (including volumes whose application was
+/// removed: they are kept, and reattached when it comes back).
+public struct ClusterStatus: Sendable {
+    public struct Node: Sendable {
+        public var name: String
+        public var state: NodeState?
+        public var error: String?
+        public var lock: LockState?
+        public var lastRun: AuditRecord?
+    }
+    public var nodes: [Node]
+    /// With an application file: the plan a deploy would carry out now (nil without one, or when refused).
+    public var pending: Plan?
+    public var refusal: PlanRefusal?
+    public var desired: DesiredState?
+    public var now: Int
+
+    /// Gathers the status of `nodes` (unreachable nodes are reported, not fatal).
+    public static func gather(nodes: [String], desired: DesiredState?, connector: any NodeConnector) async -> ClusterStatus {
+        let outcomes = await Discovery(connector: connector).discoverEach(nodes)
+        var result: [Node] = []
+        var observed: [String: NodeState] = [:]
+        for name in nodes {
+            switch outcomes[name] {
+            case .success(let (host, state))?:
+                var node = Node(name: name, state: state)
+                if let r = try? await host.run(RunLock.readCommand, stdin: [], timeout: .seconds(15)), r.status.isSuccess {
+                    let parsed = RunLock.parse(r.stdoutText)
+                    node.lock = parsed.status == "held" ? LockState(holder: parsed.holder, idleSeconds: parsed.idle) : nil
+                }
+                let tail = RemoteCommand.script("tail -n 1 \"$1\" 2>/dev/null; exit 0", name: "flocker-audit-tail", [AuditRecord.file])
+                if let r = try? await host.run(tail, stdin: [], timeout: .seconds(15)) {
+                    node.lastRun = r.stdoutText.split(separator: "\n").last.flatMap(AuditRecord.decode)
+                }
+                observed[name] = state
+                result.append(node)
+                await host.close()
+            case .failure(let error)?:
+                result.append(Node(name: name, error: error.message))
+            case nil:
+                result.append(Node(name: name, error: "not discovered"))
+            }
+        }
+        var status = ClusterStatus(nodes: result, desired: desired, now: Timestamp.now)
+        if let desired, observed.count == nodes.count {
+            do throws(PlanRefusal) {
+                status.pending = try Planner.plan(desired: desired, observed: ObservedState(nodes: observed))
+            } catch {
+                status.refusal = error
+            }
+        }
+        return status
+    }
+
+    var reachable: [(String, NodeState)] { nodes.compactMap { n in n.state.map { (n.name, $0) } } }
+
+    /// Every volume seen, with its copies (primary first, then by node).
+    var volumes: [(VolumeID, [(String, DatasetState)])] {
+        var all: [VolumeID: [(String, DatasetState)]] = [:]
+        for (name, state) in reachable { for (id, ds) in state.datasets { all[id, default: []].append((name, ds)) } }
+        return all.keys.sorted().map { id in
+            (id, (all[id] ?? []).sorted { a, b in
+                (a.1.role == .primary ? 0 : 1, -a.1.epoch, a.0) < (b.1.role == .primary ? 0 : 1, -b.1.epoch, b.0)
+            })
+        }
+    }
+
+    /// The status for people.
+    public func text() -> String {
+        var out = "Nodes\n"
+        let w = max(4, nodes.map(\.name.count).max() ?? 4)
+        for n in nodes {
+            let name = n.name.padding(toLength: w, withPad: " ", startingAt: 0)
+            guard let s = n.state else {
+                out += "  \(name)  unreachable: \(n.error ?? "")\n"
+                continue
+            }
+            var line = "  \(name)  \(s.address.padding(toLength: 15, withPad: " ", startingAt: 0))"
+            line += " docker \(s.facts.dockerVersion ?? "not answering")"
+            line += ", pool " + (s.facts.poolVersion.map { "v\($0), \(s.facts.poolAvailable.map(Bytes.human) ?? "?") free" } ?? "missing")
+            line += n.lock.map { ", LOCKED by \($0.holder?.description ?? "unknown") (active \($0.idleSeconds)s ago)" } ?? ", not locked"
+            out += line + "\n"
+            if let run = n.lastRun { out += "  \(String(repeating: " ", count: w))  last run: \(run.summary)\n" }
+            for p in s.facts.problems { out += "  \(String(repeating: " ", count: w))  problem: \(p)\n" }
+        }
+
+        out += "\nApplications\n"
+        var apps: [(String, String, ContainerState)] = []
+        for (name, state) in reachable { for (app, c) in state.containers { apps.append((app, name, c)) } }
+        apps.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+        let placed = Set(apps.map(\.0))
+        for (app, node, c) in apps {
+            var line = "  \(app)  on \(node): \(c.running ? "running" : c.status)"
+            if c.running, !c.startedAt.isEmpty { line += " since \(c.startedAt.prefix(19))Z" }
+            line += ", image \(c.image)"
+            if let desired {
+                if let want = desired.applications[app] {
+                    let there = desired.placement[app]
+                    if there == nil { line += " (not placed: a deploy stops it)" }
+                    else if there != node { line += " (a deploy moves it to \(there ?? ""))" }
+                    else if want.configHash != c.configHash { line += " (configuration changed: a deploy restarts it)" }
+                    else { line += " (up to date)" }
+                } else {
+                    line += " (not in the application file: a deploy stops it)"
+                }
+            }
+            out += line + "\n"
+        }
+        if let desired {
+            for app in desired.placement.keys.sorted() where !placed.contains(app) {
+                out += "  \(app)  not running (placed on \(desired.placement[app] ?? ""): a deploy starts it)\n"
+            }
+        }
+        if apps.isEmpty && desired == nil { out += "  none\n" }
+
+        out += "\nVolumes\n"
+        let vols = volumes
+        if vols.isEmpty { out += "  none\n" }
+        for (id, copies) in vols {
+            let orphan = !placed.contains(id.app) && desired?.placement[id.app] == nil
+            out += "  \(id)\(orphan ? " (its application is not running: kept, reattached when it comes back)" : "")\n"
+            for (node, ds) in copies {
+                var line = "    \(node.padding(toLength: w, withPad: " ", startingAt: 0))  \(ds.role.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) epoch \(ds.epoch)"
+                line += ", \(ds.readonly ? "read-only" : "writable"), \(Bytes.human(ds.referenced))"
+                if let q = ds.quota { line += " (max \(Bytes.human(q)))" }
+                if let snap = ds.newestSnapshot {
+                    line += ", newest snapshot \(snap.name) (\(age(now - snap.creation)) ago)"
+                } else {
+                    line += ", no snapshot"
+                }
+                out += line + "\n"
+            }
+        }
+
+        if let pending {
+            out += pending.isEmpty ? "\nUp to date: a deploy would change nothing.\n"
+                : "\nPending: a deploy would run \(pending.steps.count) step\(pending.steps.count == 1 ? "" : "s") (see them with --dry-run).\n"
+        }
+        if let refusal { out += "\nA deploy would refuse to act:\n" + refusal.problems.map { "  \($0.description)\n" }.joined() }
+        return out
+    }
+
+    /// The status as one JSON object.
+    public func json() -> String {
+        var nodesJSON: [[String: Any]] = []
+        for n in nodes {
+            var o: [String: Any] = ["name": n.name, "reachable": n.state != nil]
+            if let e = n.error { o["error"] = e }
+            if let s = n.state {
+                o["address"] = s.address
+                o["docker"] = s.facts.dockerVersion ?? NSNull()
+                o["pool_version"] = s.facts.poolVersion ?? NSNull()
+                o["pool_available"] = s.facts.poolAvailable.map { $0 as Any } ?? NSNull()
+                o["problems"] = s.facts.problems
+                o["containers"] = s.containers.values.sorted { $0.app < $1.app }.map {
+                    ["app": $0.app, "running": $0.running, "status": $0.status, "image": $0.image, "config_hash": $0.configHash] as [String: Any]
+                }
+            }
+            if let l = n.lock {
+                o["lock"] = ["holder": l.holder.map { ["user": $0.user, "host": $0.host, "pid": $0.pid, "started": $0.started] as [String: Any] } ?? NSNull(),
+                             "idle_seconds": l.idleSeconds] as [String: Any]
+            }
+            if let r = n.lastRun { o["last_run"] = ["time": r.time, "user": r.user, "host": r.host, "result": r.result, "steps": r.steps, "failed": r.failed] as [String: Any] }
+            nodesJSON.append(o)
+        }
+        let volumesJSON: [[String: Any]] = volumes.map { id, copies in
+            ["app": id.app, "volume": id.volume, "copies": copies.map { node, ds in
+                ["node": node, "role": ds.role.rawValue, "epoch": ds.epoch, "readonly": ds.readonly, "bytes": ds.referenced,
+                 "maximum_size": ds.quota.map { $0 as Any } ?? NSNull(),
+                 "newest_snapshot": ds.newestSnapshot.map { ["name": $0.name, "created": $0.creation] as [String: Any] } ?? NSNull()] as [String: Any]
+            }]
+        }
+        var root: [String: Any] = ["nodes": nodesJSON, "volumes": volumesJSON]
+        if let pending { root["pending_steps"] = pending.steps.count }
+        if let refusal { root["refusal"] = refusal.problems.map(\.description) }
+        let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return (String(data: data, encoding: .utf8) ?? "{}") + "\n"
+    }
+
+    private func age(_ seconds: Int) -> String {
+        if seconds < 120 { return "\(max(0, seconds))s" }
+        if seconds < 7200 { return "\(seconds / 60)m" }
+        if seconds < 172_800 { return "\(seconds / 3600)h" }
+        return "\(seconds / 86400)d"
+    }
+}

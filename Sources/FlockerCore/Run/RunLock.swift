@@ -1,0 +1,212 @@
+import Foundation
+import Synchronization
+
+/// Who holds a node's lock, as recorded in the lock's `info` file.
+public struct LockHolder: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var token: String
+    public var user: String
+    /// The machine flocker-deploy ran on.
+    public var host: String
+    public var pid: Int
+    /// Unix time the lock was taken.
+    public var started: Int
+    /// SHA-256 of the two manifests.
+    public var manifests: String
+    public var command: String
+
+    public var description: String {
+        "\(user)@\(host) (pid \(pid), since \(Timestamp.iso(started)), manifests \(manifests.prefix(12)))"
+    }
+}
+
+/// A lock found on a node.
+public struct LockState: Sendable, Hashable {
+    public var holder: LockHolder?
+    /// Seconds since the holder last showed signs of life (its heartbeat), by the node's clock.
+    public var idleSeconds: Int
+}
+
+/// The run lock: a directory created atomically (`mkdir`) on every node a plan touches, holding who took it.
+/// A second run fails fast naming the holder, or waits (`--lock-wait`). The holder touches a heartbeat file
+/// while it runs; a lock whose heartbeat is older than the expiry (default 10 minutes) is left by a run that
+/// died, and the next run takes it over with a warning. `flocker-deploy lock release` removes locks by hand.
+public enum RunLock {
+    public static let directory = "\(NodeCommands.stateDirectory)/lock"
+
+    /// Takes the lock, or reports the current holder: prints `acquired`, or `held SECONDS` then the holder's info.
+    /// An expired lock is moved aside atomically (only one contender wins the `mv`) and taken.
+    static func acquireCommand(expirySeconds: Int) -> RemoteCommand {
+        .script("""
+            d=$1; expiry=$2
+            mkdir -p "${d%/*}" || exit 3
+            take() { mkdir "$d" 2>/dev/null && cat > "$d/info" && touch "$d/heartbeat" && echo acquired; }
+            take && exit 0
+            now=$(date +%s)
+            hb=$(stat -c %Y "$d/heartbeat" 2>/dev/null || stat -c %Y "$d" 2>/dev/null || echo "$now")
+            idle=$((now - hb))
+            if [ "$idle" -gt "$expiry" ] && mv "$d" "$d.expired.$$" 2>/dev/null; then
+              echo "expired $idle"; cat "$d.expired.$$/info" 2>/dev/null; echo
+              rm -rf "$d.expired.$$"
+              take && exit 0
+            fi
+            echo "held $idle"
+            cat "$d/info" 2>/dev/null
+            exit 0
+            """, name: "flocker-lock", [directory, String(expirySeconds)])
+    }
+
+    /// Removes the lock if it is still ours.
+    static func releaseCommand(token: String) -> RemoteCommand {
+        .script("""
+            d=$1
+            grep -q "\\"token\\":\\"$2\\"" "$d/info" 2>/dev/null && rm -rf "$d"
+            exit 0
+            """, name: "flocker-unlock", [directory, token])
+    }
+
+    /// Touches the heartbeat if the lock is still ours.
+    static func heartbeatCommand(token: String) -> RemoteCommand {
+        .script("""
+            grep -q "\\"token\\":\\"$2\\"" "$1/info" 2>/dev/null && touch "$1/heartbeat"
+            exit 0
+            """, name: "flocker-heartbeat", [directory, token])
+    }
+
+    /// Removes the lock whoever holds it (`flocker-deploy lock release`).
+    static let forceReleaseCommand = RemoteCommand("rm", "-rf", directory)
+
+    /// Reads the lock: `none`, or `held SECONDS` and the info.
+    static let readCommand = RemoteCommand.script("""
+        d=$1
+        [ -d "$d" ] || { echo none; exit 0; }
+        now=$(date +%s)
+        hb=$(stat -c %Y "$d/heartbeat" 2>/dev/null || stat -c %Y "$d")
+        echo "held $((now - hb))"
+        cat "$d/info" 2>/dev/null
+        """, name: "flocker-lock-status", [directory])
+
+    /// Parses the output of the acquire and read commands.
+    static func parse(_ output: String) -> (status: String, idle: Int, holder: LockHolder?, expired: LockHolder?) {
+        var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var expired: LockHolder?
+        if let first = lines.first, first.hasPrefix("expired ") {
+            expired = lines.count > 1 ? decode(lines[1]) : nil
+            lines.removeFirst(min(2, lines.count))
+        }
+        guard let head = lines.first else { return ("none", 0, nil, expired) }
+        let parts = head.split(separator: " ")
+        let status = parts.first.map(String.init) ?? "none"
+        let idle = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+        let holder = lines.dropFirst().first.flatMap(decode)
+        return (status, idle, holder, expired)
+    }
+
+    static func decode(_ line: String) -> LockHolder? {
+        try? JSONDecoder().decode(LockHolder.self, from: Data(line.utf8))
+    }
+
+    static func encode(_ holder: LockHolder) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array((try? encoder.encode(holder)) ?? Data()) + [10]
+    }
+}
+
+/// Holds the locks of one run.
+public final class LockSet: Sendable {
+    /// Why the locks could not be taken.
+    public struct Busy: Error, Sendable, CustomStringConvertible {
+        public var held: [(node: String, holder: LockHolder?, idle: Int)]
+        public var failures: [String]
+        public var description: String {
+            var lines = held.map { "\($0.node): locked by \($0.holder?.description ?? "an unknown run") (last active \($0.idle)s ago)" }
+            lines += failures
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    public let holder: LockHolder
+    private let taken = Mutex<[String: any RemoteHost]>([:])
+
+    public init(holder: LockHolder) { self.holder = holder }
+
+    public var nodes: Set<String> { Set(taken.withLock { $0.keys }) }
+
+    /// Takes the lock on every host not yet locked. With `wait`, retries until the deadline (or a stop request).
+    /// On failure, locks taken by this call are released again.
+    public func acquire(
+        _ hosts: [any RemoteHost], wait: Duration, expiry: Duration, stop: StopRequest, warn: @Sendable (String) -> Void
+    ) async throws(Busy) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + wait
+        let wanted = hosts.filter { h in !nodes.contains(h.node) }
+        var pending = wanted
+        var notified = false
+        while true {
+            var held: [(String, LockHolder?, Int)] = []
+            var failures: [String] = []
+            var still: [any RemoteHost] = []
+            for host in pending {
+                do {
+                    let r = try await host.run(RunLock.acquireCommand(expirySeconds: Int(expiry.components.seconds)),
+                                               stdin: RunLock.encode(holder), timeout: .seconds(30))
+                    let parsed = RunLock.parse(r.stdoutText)
+                    if let expired = parsed.expired {
+                        warn("\(host.node): took over a lock left by a run that stopped answering: \(expired)")
+                    }
+                    if r.status.isSuccess && parsed.status == "acquired" {
+                        taken.withLock { $0[host.node] = host }
+                    } else if r.status.isSuccess && parsed.status == "held" {
+                        held.append((host.node, parsed.holder, parsed.idle))
+                        still.append(host)
+                    } else {
+                        failures.append("\(host.node): could not take the lock (\(r.status)): \(r.stderrText)")
+                    }
+                } catch {
+                    failures.append(error.description)
+                }
+            }
+            if still.isEmpty && failures.isEmpty { return }
+            if !failures.isEmpty || clock.now >= deadline || stop.isRequested {
+                await release(only: wanted.map(\.node))
+                throw Busy(held: held, failures: failures)
+            }
+            if !notified {
+                warn("waiting for the lock: " + held.map { "\($0.0) is locked by \($0.1?.description ?? "another run")" }.joined(separator: "; "))
+                notified = true
+            }
+            pending = still
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Touches the heartbeat on every locked node.
+    public func heartbeat() async {
+        for host in taken.withLock({ Array($0.values) }) {
+            _ = try? await host.run(RunLock.heartbeatCommand(token: holder.token), stdin: [], timeout: .seconds(15))
+        }
+    }
+
+    /// Releases the locks (all, or those on `only`).
+    public func release(only: [String]? = nil) async {
+        let hosts = taken.withLock { t -> [any RemoteHost] in
+            let names = only ?? Array(t.keys)
+            let hs = names.compactMap { t[$0] }
+            for n in names { t[n] = nil }
+            return hs
+        }
+        for host in hosts {
+            _ = try? await host.run(RunLock.releaseCommand(token: holder.token), stdin: [], timeout: .seconds(15))
+        }
+    }
+}
+
+/// Times for people and records.
+public enum Timestamp {
+    public static func iso(_ unix: Int) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: Date(timeIntervalSince1970: TimeInterval(unix)))
+    }
+    public static var now: Int { Int(Date().timeIntervalSince1970) }
+}
