@@ -703,6 +703,8 @@ struct ManifestErrorTests {
             v1("image: x\nenvironment:\n  \"A\\nB\":"),
             v1("image: \"re\\ndis\"\ncommand: \"a '\\n\""),
             "version: 1\napplications:\n  \"web\\n\": {image: x}\n",
+            "version: 1\napplications:\n  \"a\\tb\": {image: x, ports: [{internal: 1, external: 1}]}\n"
+                + "  c: {image: x, links: [{local_port: 1, remote_port: 2, alias: a}]}\n",
         ])
     func oneLine(_ app: String) {
         let errors = decodeErrors(app: app, deployment: "version: 1\nnodes:\n  \"n\\n\": [\"w\\n\"]\n")

@@ -76,7 +76,7 @@ enum ClusterChecks {
                 guard let mark = origin.remotePortMark, let path = origin.remotePortPath,
                     owners[origin.link.remotePort] == nil
                 else { continue }
-                let published = owners.keys.sorted().map { "\($0) (\(owners[$0]?.app ?? ""))" }
+                let published = owners.keys.sorted().map { "\($0) (\(display(owners[$0]?.app ?? "")))" }
                 let list =
                     published.isEmpty
                     ? "no application publishes any port"
