@@ -121,7 +121,7 @@ public struct Manifests: Sendable {
         return String(h.finalize().flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
-    private static func readFile(_ path: String) -> Result<[UInt8], ManifestError> {
+    static func readFile(_ path: String) -> Result<[UInt8], ManifestError> {
         func failure(_ message: String) -> Result<[UInt8], ManifestError> {
             .failure(ManifestError(file: path, line: 0, column: 0, path: "", message: message))
         }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Who holds a node's lock, as recorded in the lock's `info` file.
@@ -70,6 +73,22 @@ public enum RunLock {
             grep -q "\\"token\\":\\"$2\\"" "$1/info" 2>/dev/null && touch "$1/heartbeat"
             exit 0
             """, name: "flocker-heartbeat", [directory, token])
+    }
+
+    /// Removes the lock if `token` still holds it (taking over from a holder known to be dead).
+    static func takeOverCommand(token: String) -> RemoteCommand {
+        .script("""
+            d=$1
+            grep -q "\\"token\\":\\"$2\\"" "$d/info" 2>/dev/null && mv "$d" "$d.dead.$$" 2>/dev/null && rm -rf "$d.dead.$$"
+            exit 0
+            """, name: "flocker-lock-takeover", [directory, token])
+    }
+
+    /// Whether `holder` was a process of this machine that no longer exists (a run killed here): its lock can be
+    /// taken over at once rather than after the expiry.
+    static func isDeadLocalHolder(_ holder: LockHolder?) -> Bool {
+        guard let holder, holder.host == ProcessInfo.processInfo.hostName, holder.pid > 0 else { return false }
+        return kill(pid_t(holder.pid), 0) != 0 && errno == ESRCH
     }
 
     /// Removes the lock whoever holds it (`flocker-deploy lock release`).
@@ -146,6 +165,7 @@ public final class LockSet: Sendable {
             var held: [(String, LockHolder?, Int)] = []
             var failures: [String] = []
             var still: [any RemoteHost] = []
+            var retryNow = false
             for host in pending {
                 do {
                     let r = try await host.run(RunLock.acquireCommand(expirySeconds: Int(expiry.components.seconds)),
@@ -156,6 +176,11 @@ public final class LockSet: Sendable {
                     }
                     if r.status.isSuccess && parsed.status == "acquired" {
                         taken.withLock { $0[host.node] = host }
+                    } else if r.status.isSuccess && parsed.status == "held", RunLock.isDeadLocalHolder(parsed.holder), let dead = parsed.holder {
+                        warn("\(host.node): taking over the lock of a run on this machine that no longer exists: \(dead)")
+                        _ = try await host.run(RunLock.takeOverCommand(token: dead.token), stdin: [], timeout: .seconds(15))
+                        still.append(host)
+                        retryNow = true
                     } else if r.status.isSuccess && parsed.status == "held" {
                         held.append((host.node, parsed.holder, parsed.idle))
                         still.append(host)
@@ -167,6 +192,10 @@ public final class LockSet: Sendable {
                 }
             }
             if still.isEmpty && failures.isEmpty { return }
+            if retryNow && failures.isEmpty && held.isEmpty {
+                pending = still
+                continue
+            }
             if !failures.isEmpty || clock.now >= deadline || stop.isRequested {
                 await release(only: wanted.map(\.node))
                 throw Busy(held: held, failures: failures)
