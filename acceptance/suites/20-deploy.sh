@@ -14,7 +14,7 @@ trap 'rm -rf "$W"' EXIT
 # Start from an empty cluster: no managed containers, datasets or rules from an earlier suite.
 clean_nodes() {
   for n in node1 node2 node3; do
-    node "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; zfs destroy -r flocker/web.default >/dev/null 2>&1; for d in $(zfs list -H -o name -r flocker | grep "^flocker/"); do zfs destroy -r "$d"; done; for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done' >/dev/null 2>&1
+    node "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; sleep 0.5; for d in $(zfs list -H -o name -r flocker | grep "^flocker/" | sort -r); do zfs destroy -f -r "$d" || { sleep 1; zfs destroy -f -r "$d"; }; done; rm -rf /var/lib/flocker-deploy/lock; for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done' >/dev/null 2>&1
   done
 }
 clean_nodes

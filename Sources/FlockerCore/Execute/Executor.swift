@@ -245,11 +245,13 @@ public struct Executor: Sendable {
             for v in volumes {
                 try await check(source, NodeCommands.setProperties(VolumeID(app: app, volume: v.volume).dataset, ["readonly=on"]), step: step)
             }
-            // 2. Promote the target: the new epoch first, then the role, then writable.
+            // 2. Promote the target: the new epoch first, then the role, then writable; then a fresh mount, so the
+            //    application starts on exactly what was received (see NodeCommands.remount).
             for v in volumes {
                 attempted.append(v)
-                try await check(target, NodeCommands.setProperties(VolumeID(app: app, volume: v.volume).dataset,
-                    ["flocker:epoch=\(v.epoch)", "flocker:role=primary", "readonly=off"]), step: step)
+                let ds = VolumeID(app: app, volume: v.volume).dataset
+                try await check(target, NodeCommands.setProperties(ds, ["flocker:epoch=\(v.epoch)", "flocker:role=primary", "readonly=off"]), step: step)
+                try await check(target, NodeCommands.remount(ds), step: step)
             }
         } catch {
             // Not every volume was promoted: undo, so the application can restart on the source.

@@ -156,6 +156,16 @@ public enum NodeCommands {
         RemoteCommand(["zfs", "recv"] + (force ? ["-F"] : []) + [dataset])
     }
 
+    /// Unmounts and mounts a dataset again. After `zfs recv` into a mounted dataset, zfs-fuse leaves the
+    /// kernel's FUSE caches describing the files as they were (a replaced file reads as `??????????`, and a
+    /// program starting there sees stale or missing files); a fresh mount drops them. Copies are never in use,
+    /// so the unmount cannot be busy unless something outside flocker-deploy holds the copy open.
+    public static func remount(_ dataset: String) -> RemoteCommand {
+        .script("""
+            zfs umount "$1" && zfs mount "$1"
+            """, name: "flocker-remount", [dataset])
+    }
+
     /// Compress and decompress commands for a stream compressor both ends have.
     public static func compressor(_ name: String) -> (compress: RemoteCommand, decompress: RemoteCommand)? {
         switch name {

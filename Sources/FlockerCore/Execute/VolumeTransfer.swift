@@ -100,7 +100,9 @@ struct VolumeTransfer: Sendable {
             }
             bytes = result.bytes
         }
-        if targetState == nil {
+        if targetState != nil {
+            try await check(target, NodeCommands.remount(ds), step: step)
+        } else {
             // A new copy: label it and make it read-only at once.
             try await check(target, NodeCommands.setProperties(ds, [
                 "readonly=on", "flocker:app=\(volume.app)", "flocker:volume=\(volume.volume)",
