@@ -37,6 +37,9 @@ struct Deploy: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Abandon a volume transfer that stands still (no byte moved) this many seconds.", valueName: "seconds"))
     var transferTimeout: Int = 120
 
+    @Option(help: ArgumentHelp("Pre-copy a moving volume while its application runs, repeating while the last round sent more than 8 MiB, at most this many times (0: stop first and copy everything while it is down).", valueName: "n"))
+    var preCopyRounds: Int = 4
+
     @Flag(help: "Do not compress volume transfers (by default zstd or lz4 is used when both nodes have it).")
     var noCompression = false
 
@@ -60,6 +63,7 @@ struct Deploy: AsyncParsableCommand {
         options.json = json
         options.execution.readyTimeout = .seconds(max(1, readyTimeout))
         options.execution.compression = !noCompression
+        options.execution.maxPreCopyRounds = max(0, preCopyRounds)
         options.execution.transferIdleTimeout = .seconds(max(1, transferTimeout))
         options.execution.directTransfer = directTransfer
         options.execution.directUser = directUser

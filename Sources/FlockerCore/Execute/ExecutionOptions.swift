@@ -10,7 +10,8 @@ public struct ExecutionOptions: Sendable {
     public var transferIdleTimeout: Duration = .seconds(120)
     /// A pre-copy repeats while its last round sent more than this many bytes…
     public var preCopyThreshold: UInt64 = 8 << 20
-    /// …but at most this many rounds.
+    /// …but at most this many rounds. Zero skips the pre-copy: the application stops first and everything is
+    /// copied while it is down (Flocker 0.1's way; the baseline of the downtime benchmark).
     public var maxPreCopyRounds = 4
     /// Compress transfers when both nodes have zstd or lz4.
     public var compression = true

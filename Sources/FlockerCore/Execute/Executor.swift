@@ -161,6 +161,7 @@ public struct Executor: Sendable {
             try await check(node, NodeCommands.setProperties(v.dataset, ["readonly=on", "flocker:role=copy", "refquota=none"]), step: text)
             return ""
         case .copyVolume(let v, let targetName, let final):
+            if !final && options.maxPreCopyRounds == 0 { return "skipped (--pre-copy-rounds 0: everything is copied after the stop)" }
             let target = try host(targetName, text)
             let transfer = VolumeTransfer(options: options)
             let observer = self.observer

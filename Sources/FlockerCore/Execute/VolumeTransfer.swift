@@ -10,7 +10,7 @@ struct VolumeTransfer: Sendable {
         _ volume: VolumeID, from source: any RemoteHost, sourceFacts: NodeFacts, to target: any RemoteHost,
         targetFacts: NodeFacts, final: Bool, step: String, progress: @escaping @Sendable (TransferProgress) -> Void
     ) async throws(StepFailure) -> (note: String, bytes: UInt64) {
-        let rounds = final ? 1 : max(1, options.maxPreCopyRounds)
+        let rounds = final ? 1 : options.maxPreCopyRounds
         var total: UInt64 = 0
         var done = 0
         let clock = ContinuousClock()
