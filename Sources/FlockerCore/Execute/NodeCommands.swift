@@ -16,7 +16,8 @@ public enum NodeCommands {
     /// image and command. The environment travels in a file (see `startScript`), never on the command line.
     public static func runArguments(_ app: Application, mounts: [(host: String, container: String)], envFile: String?) -> [String] {
         var args = ["run", "--detach", "--name", containerName(app.name),
-                    "--label", "flocker.app=\(app.name)", "--label", "flocker.config-hash=\(app.configHash)"]
+                    "--label", "flocker.app=\(app.name)", "--label", "flocker.config-hash=\(app.configHash)",
+                    "--label", "flocker.restart=\(app.restartPolicy.dockerValue)"]
         if let envFile { args += ["--env-file", envFile] }
         for p in app.ports { args += ["--publish", "\(p.externalPort):\(p.internalPort)"] }
         for m in mounts { args += ["--volume", "\(m.host):\(m.container)"] }
