@@ -14,8 +14,10 @@ public enum NodeCommands {
 
     /// The arguments of `docker run` for `app` (after `docker`): labels, ports, volumes, limits, restart policy,
     /// image and command. The environment travels in a file (see `startScript`), never on the command line.
-    public static func runArguments(_ app: Application, mounts: [(host: String, container: String)], envFile: String?) -> [String] {
-        var args = ["run", "--detach", "--name", containerName(app.name),
+    public static func runArguments(
+        _ app: Application, mounts: [(host: String, container: String)], envFile: String?, createOnly: Bool = false
+    ) -> [String] {
+        var args = (createOnly ? ["create"] : ["run", "--detach"]) + ["--name", containerName(app.name),
                     "--label", "flocker.app=\(app.name)", "--label", "flocker.config-hash=\(app.configHash)",
                     "--label", "flocker.restart=\(app.restartPolicy.dockerValue)"]
         if let envFile { args += ["--env-file", envFile] }

@@ -23,6 +23,12 @@ struct VolumeTransfer: Sendable {
             done = round
             if sent <= options.preCopyThreshold { break }
         }
+        if !final && total > options.preCopyThreshold {
+            // Write what was received (and sent) out to disk now, while the application still runs, so that the
+            // writeback of a large pre-copy does not slow the stop, final copy and start that follow.
+            _ = try? await source.run(RemoteCommand("sync"), stdin: [], timeout: .seconds(300))
+            _ = try? await target.run(RemoteCommand("sync"), stdin: [], timeout: .seconds(300))
+        }
         let elapsed = clock.now - start
         let compressor = pickCompressor(sourceFacts, targetFacts).map { ", \($0)" } ?? ""
         return ("sent \(Bytes.human(total)) in \(done) round\(done == 1 ? "" : "s") (\(Bytes.rate(total, elapsed))\(compressor))", total)

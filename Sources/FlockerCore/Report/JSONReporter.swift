@@ -81,7 +81,8 @@ public enum StepJSON {
         case .handoff(_, let t, let vs):
             o["action"] = "handoff"; o["target"] = t
             o["volumes"] = vs.map { ["volume": $0.volume, "epoch": $0.epoch] as [String: Any] }
-        case .startApp: o["action"] = "start"
+        case .startApp, .startCreated: o["action"] = "start"
+        case .createApp: o["action"] = "create"
         case .restartApp: o["action"] = "restart"
         case .removeContainer: o["action"] = "remove-container"
         case .setRoutes(let add, let remove):
