@@ -6,6 +6,9 @@
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdint.h>
 
 /* Small helpers for what Swift cannot reach directly (function-like macros, ioctl requests). */
 
@@ -27,6 +30,26 @@ static inline int flocker_channel_has_exit_signal(LIBSSH2_CHANNEL *channel) {
     libssh2_channel_get_exit_signal(channel, NULL, &length, NULL, NULL, NULL, NULL);
     return length > 0;
 }
+/* libssh2's socket reader, plus a count of the bytes it took from the socket. libssh2 reads the socket
+   inside most calls and queues what it finds for every channel, so a call made for one channel can consume
+   the data, EOF or CLOSE another channel is waiting for; the count tells the worker that happened, so it
+   does not go to sleep in poll() on a socket that was already drained. The session's abstract pointer
+   (libssh2_session_init_ex) points at the uint64_t counter. Same return convention as libssh2's own. */
+static inline ssize_t flocker_counting_recv(libssh2_socket_t sock, void *buffer, size_t length, int flags,
+                                            void **abstract) {
+    ssize_t rc = recv(sock, buffer, length, flags);
+    if (rc < 0) {
+        if (errno == ENOENT || errno == EWOULDBLOCK) return -EAGAIN;
+        return -errno;
+    }
+    if (rc > 0 && abstract && *abstract) *(uint64_t *)(*abstract) += (uint64_t)rc;
+    return rc;
+}
+
+static inline void flocker_install_counting_recv(LIBSSH2_SESSION *session) {
+    libssh2_session_callback_set(session, LIBSSH2_CALLBACK_RECV, (void *)flocker_counting_recv);
+}
+
 /* Names the calling thread (visible in top -H, gdb); at most 15 characters are kept. */
 static inline void flocker_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);

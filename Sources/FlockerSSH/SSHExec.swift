@@ -86,9 +86,10 @@ public struct SSHConnectOptions: Sendable {
     /// At most this many commands run at once on one connection; more wait their turn.
     /// (OpenSSH's sshd allows 10 sessions per connection by default, `MaxSessions`.)
     public var maxConcurrentChannels: Int = 8
-    /// The receive window offered for each channel, in bytes. Bigger windows let the server send further
-    /// ahead of us; it also bounds how much unread output libssh2 buffers per channel.
-    public var channelWindowSize: Int = 16 << 20
+    /// The receive window offered for each channel, in bytes: how far the server may send ahead of us, and
+    /// so also how much unread output libssh2 may buffer per channel. 2 MiB (OpenSSH's size) measured best
+    /// on loopback; 16 MiB was slower (bench/README.md).
+    public var channelWindowSize: Int = 2 << 20
     /// Preferred ciphers, most preferred first (comma-separated libssh2 names); nil keeps FlockerSSH's order.
     public var cipherPreference: String? = nil
     /// Preferred MACs, most preferred first (comma-separated libssh2 names); nil keeps FlockerSSH's order.
@@ -96,4 +97,24 @@ public struct SSHConnectOptions: Sendable {
 
     /// Default options.
     public init() {}
+}
+
+/// The algorithms negotiated for a connection (as libssh2 names them).
+public struct SSHAlgorithms: Sendable, Hashable, CustomStringConvertible {
+    /// Key exchange, e.g. `curve25519-sha256`.
+    public var keyExchange: String
+    /// Host key type, e.g. `ssh-ed25519`.
+    public var hostKey: String
+    /// Cipher from us to the server, e.g. `aes128-ctr`.
+    public var cipherClientToServer: String
+    /// Cipher from the server to us.
+    public var cipherServerToClient: String
+    /// MAC from us to the server, e.g. `hmac-sha2-256`.
+    public var macClientToServer: String
+    /// MAC from the server to us.
+    public var macServerToClient: String
+
+    public var description: String {
+        "kex \(keyExchange), host key \(hostKey), cipher \(cipherServerToClient)/\(cipherClientToServer), MAC \(macServerToClient)/\(macClientToServer)"
+    }
 }
