@@ -106,7 +106,8 @@ openssh_run() {   # extra ssh options...
 }
 
 # What each side negotiates.
-openssh_kex=$(ssh -v -F "$work/ssh_config" bench true 2>&1 | sed -n 's/^debug1: kex: server->client cipher: \(.*\) compression.*/\1/p' | head -1)
+openssh_algorithms=$(ssh -v -F "$work/ssh_config" bench true 2>&1 |
+  sed -n 's/^debug1: kex: server->client cipher: \(.*\) MAC: \(.*\) compression.*/\1 \/ \2/p' | head -1)
 ours_run >/dev/null
 ours_cipher=$(echo "$ours_negotiated" | sed -n 's/.*cipher \([^/]*\)\/.*/\1/p')
 ours_mac=$(echo "$ours_negotiated" | sed -n 's/.*MAC \([^/]*\)\/.*/\1/p')
@@ -126,8 +127,8 @@ echo "ssh-stream: $mib MiB of /dev/zero from a loopback sshd ($(ssh -V 2>&1 | cu
 echo "  machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '  %-32s %-44s %8s MiB/s  (runs: %s)\n' \
   "FlockerSSH (libssh2 $(pkg-config --modversion libssh2 2>/dev/null || echo '?'))" "$ours_cipher / $ours_mac" "$m_ours" "${ours[*]}" \
-  "OpenSSH ssh (defaults)" "$openssh_kex" "$m_openssh" "${openssh[*]}" \
+  "OpenSSH ssh (defaults)" "$openssh_algorithms" "$m_openssh" "${openssh[*]}" \
   "OpenSSH ssh (same algorithms)" "$ours_cipher / $ours_mac" "$m_same" "${same[*]}"
 echo "  FlockerSSH negotiated: $ours_negotiated"
-echo "  ratio FlockerSSH / OpenSSH defaults:        $(echo "scale=2; $m_ours / $m_openssh" | bc)"
-echo "  ratio FlockerSSH / OpenSSH same algorithms: $(echo "scale=2; $m_ours / $m_same" | bc)"
+printf '  ratio FlockerSSH / OpenSSH defaults:        %.2f\n' "$(echo "scale=4; $m_ours / $m_openssh" | bc)"
+printf '  ratio FlockerSSH / OpenSSH same algorithms: %.2f\n' "$(echo "scale=4; $m_ours / $m_same" | bc)"

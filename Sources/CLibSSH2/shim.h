@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Small helpers for what Swift cannot reach directly (function-like macros, ioctl requests). */
 
@@ -30,19 +31,51 @@ static inline int flocker_channel_has_exit_signal(LIBSSH2_CHANNEL *channel) {
     libssh2_channel_get_exit_signal(channel, NULL, &length, NULL, NULL, NULL, NULL);
     return length > 0;
 }
-/* libssh2's socket reader, plus a count of the bytes it took from the socket. libssh2 reads the socket
-   inside most calls and queues what it finds for every channel, so a call made for one channel can consume
-   the data, EOF or CLOSE another channel is waiting for; the count tells the worker that happened, so it
-   does not go to sleep in poll() on a socket that was already drained. The session's abstract pointer
-   (libssh2_session_init_ex) points at the uint64_t counter. Same return convention as libssh2's own. */
+/* libssh2's socket reader (LIBSSH2_CALLBACK_RECV), with two additions:
+   - a count of the bytes taken from the socket. libssh2 reads the socket inside most calls and queues what it
+     finds for every channel, so a call made for one channel can consume the data, EOF or CLOSE another
+     channel is waiting for; the count tells the worker that happened, so it does not go to sleep in poll()
+     on a socket that was already drained;
+   - a read-ahead buffer: libssh2 asks for small pieces, and one large recv() serves several of them.
+     It returns -EAGAIN only when the buffer is empty and the socket has nothing, so after libssh2 reports
+     EAGAIN the socket's readiness is again the truth.
+   The session's abstract pointer (libssh2_session_init_ex) points at the flocker_recv_state.
+   Same return convention as libssh2's own reader: bytes, 0 at end of stream, or -errno. */
+typedef struct {
+    uint64_t received;      /* bytes taken from the socket so far */
+    unsigned char *buffer;  /* read-ahead buffer (capacity bytes), or NULL */
+    size_t capacity, start, end;
+} flocker_recv_state;
+
 static inline ssize_t flocker_counting_recv(libssh2_socket_t sock, void *buffer, size_t length, int flags,
                                             void **abstract) {
+    flocker_recv_state *state = (abstract && *abstract) ? (flocker_recv_state *)*abstract : NULL;
+    if (state && state->buffer) {
+        if (state->start == state->end && length < state->capacity / 2) {
+            ssize_t n = recv(sock, state->buffer, state->capacity, flags);
+            if (n < 0) {
+                if (errno == ENOENT || errno == EWOULDBLOCK) return -EAGAIN;
+                return -errno;
+            }
+            if (n == 0) return 0;
+            state->received += (uint64_t)n;
+            state->start = 0;
+            state->end = (size_t)n;
+        }
+        if (state->start < state->end) {
+            size_t n = state->end - state->start;
+            if (n > length) n = length;
+            memcpy(buffer, state->buffer + state->start, n);
+            state->start += n;
+            return (ssize_t)n;
+        }
+    }
     ssize_t rc = recv(sock, buffer, length, flags);
     if (rc < 0) {
         if (errno == ENOENT || errno == EWOULDBLOCK) return -EAGAIN;
         return -errno;
     }
-    if (rc > 0 && abstract && *abstract) *(uint64_t *)(*abstract) += (uint64_t)rc;
+    if (rc > 0 && state) state->received += (uint64_t)rc;
     return rc;
 }
 

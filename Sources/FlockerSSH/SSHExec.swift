@@ -87,9 +87,10 @@ public struct SSHConnectOptions: Sendable {
     /// (OpenSSH's sshd allows 10 sessions per connection by default, `MaxSessions`.)
     public var maxConcurrentChannels: Int = 8
     /// The receive window offered for each channel, in bytes: how far the server may send ahead of us, and
-    /// so also how much unread output libssh2 may buffer per channel. 2 MiB (OpenSSH's size) measured best
-    /// on loopback; 16 MiB was slower (bench/README.md).
-    public var channelWindowSize: Int = 2 << 20
+    /// so also how much unread output libssh2 may buffer per channel. 4 MiB measured best on loopback
+    /// (2 MiB, OpenSSH's size, made us wait for the server more often; 16 MiB slowed sshd down); see
+    /// bench/README.md.
+    public var channelWindowSize: Int = 4 << 20
     /// Preferred ciphers, most preferred first (comma-separated libssh2 names); nil keeps FlockerSSH's order.
     public var cipherPreference: String? = nil
     /// Preferred MACs, most preferred first (comma-separated libssh2 names); nil keeps FlockerSSH's order.
