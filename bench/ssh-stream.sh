@@ -82,7 +82,6 @@ Host bench
 CONF
 
 mib=$(echo "scale=1; $BYTES / 1048576" | bc)
-rate() { echo "scale=1; $BYTES * 1000 / 1048576 / (($2 - $1) / 1000000)" | bc; }   # start_ns end_ns
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 
 ours_args=(ssh-stream --host 127.0.0.1 --port "$port" --user "$user" --identity "$work/user_key"
@@ -91,18 +90,19 @@ ours_args=(ssh-stream --host 127.0.0.1 --port "$port" --user "$user" --identity 
 [ -n "${FLOCKER_BENCH_MAC:-}" ] && ours_args+=(--mac "$FLOCKER_BENCH_MAC")
 [ -n "${FLOCKER_BENCH_WINDOW:-}" ] && ours_args+=(--window "$FLOCKER_BENCH_WINDOW")
 
+# Each run prints "MiB/s CPU-seconds-per-GiB" (client side: our process; for OpenSSH, ssh plus head).
 ours_run() {
   local out
   out=$("$bench" "${ours_args[@]}") || { echo "$out" >&2; exit 1; }
   ours_negotiated=$(echo "$out" | sed -n 's/^negotiated: //p')
-  echo "$out" | sed -n 's/^median: \([0-9.]*\) MiB\/s$/\1/p'
+  echo "$out" | sed -n 's/^run 1: .* = \([0-9.]*\) MiB\/s .* = \([0-9.]*\) s\/GiB)$/\1 \2/p'
 }
 openssh_run() {   # extra ssh options...
-  local s e
-  s=$(date +%s%N)
-  { ssh -F "$work/ssh_config" "$@" bench 'cat /dev/zero' || true; } | head -c "$BYTES" >/dev/null
-  e=$(date +%s%N)
-  rate "$s" "$e"
+  local t real user sys
+  t=$( { TIMEFORMAT='%3R %3U %3S'; time { { ssh -F "$work/ssh_config" "$@" bench 'cat /dev/zero' || true; } |
+    head -c "$BYTES" >/dev/null; }; } 2>&1 )
+  read -r real user sys <<<"$t"
+  echo "$(echo "scale=1; $BYTES / 1048576 / $real" | bc) $(echo "scale=3; ($user + $sys) * 1073741824 / $BYTES" | bc)"
 }
 
 # What each side negotiates.
@@ -112,11 +112,11 @@ ours_run >/dev/null
 ours_cipher=$(echo "$ours_negotiated" | sed -n 's/.*cipher \([^/]*\)\/.*/\1/p')
 ours_mac=$(echo "$ours_negotiated" | sed -n 's/.*MAC \([^/]*\)\/.*/\1/p')
 
-ours=() ; openssh=() ; same=()
+ours=() ; openssh=() ; same=() ; ours_cpu=() ; openssh_cpu=() ; same_cpu=()
 for i in $(seq "$RUNS"); do
-  ours+=("$(ours_run)")
-  openssh+=("$(openssh_run)")
-  same+=("$(openssh_run -c "$ours_cipher" -m "$ours_mac")")
+  read -r r c <<<"$(ours_run)"; ours+=("$r"); ours_cpu+=("$c")
+  read -r r c <<<"$(openssh_run)"; openssh+=("$r"); openssh_cpu+=("$c")
+  read -r r c <<<"$(openssh_run -c "$ours_cipher" -m "$ours_mac")"; same+=("$r"); same_cpu+=("$c")
   echo "ssh-stream: run $i/$RUNS: FlockerSSH ${ours[-1]}, OpenSSH ${openssh[-1]}, OpenSSH same algorithms ${same[-1]} MiB/s" >&2
 done
 m_ours=$(median "${ours[@]}")
@@ -125,10 +125,11 @@ m_same=$(median "${same[@]}")
 
 echo "ssh-stream: $mib MiB of /dev/zero from a loopback sshd ($(ssh -V 2>&1 | cut -d, -f1)), $RUNS runs each, median"
 echo "  machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '  %-32s %-44s %8s MiB/s  (runs: %s)\n' \
-  "FlockerSSH (libssh2 $(pkg-config --modversion libssh2 2>/dev/null || echo '?'))" "$ours_cipher / $ours_mac" "$m_ours" "${ours[*]}" \
-  "OpenSSH ssh (defaults)" "$openssh_algorithms" "$m_openssh" "${openssh[*]}" \
-  "OpenSSH ssh (same algorithms)" "$ours_cipher / $ours_mac" "$m_same" "${same[*]}"
+printf '  %-32s %-44s %8s MiB/s  client CPU %5s s/GiB  (runs: %s)\n' \
+  "FlockerSSH (libssh2 $(pkg-config --modversion libssh2 2>/dev/null || echo '?'))" "$ours_cipher / $ours_mac" \
+  "$m_ours" "$(median "${ours_cpu[@]}")" "${ours[*]}" \
+  "OpenSSH ssh (defaults)" "$openssh_algorithms" "$m_openssh" "$(median "${openssh_cpu[@]}")" "${openssh[*]}" \
+  "OpenSSH ssh (same algorithms)" "$ours_cipher / $ours_mac" "$m_same" "$(median "${same_cpu[@]}")" "${same[*]}"
 echo "  FlockerSSH negotiated: $ours_negotiated"
 printf '  ratio FlockerSSH / OpenSSH defaults:        %.2f\n' "$(echo "scale=4; $m_ours / $m_openssh" | bc)"
 printf '  ratio FlockerSSH / OpenSSH same algorithms: %.2f\n' "$(echo "scale=4; $m_ours / $m_same" | bc)"

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Small helpers for what Swift cannot reach directly (function-like macros, ioctl requests). */
@@ -45,6 +46,8 @@ typedef struct {
     uint64_t received;      /* bytes taken from the socket so far */
     unsigned char *buffer;  /* read-ahead buffer (capacity bytes), or NULL */
     size_t capacity, start, end;
+    void *free_blocks;      /* allocator cache: a list of free packet-sized blocks (see below) */
+    size_t free_count;
 } flocker_recv_state;
 
 static inline ssize_t flocker_counting_recv(libssh2_socket_t sock, void *buffer, size_t length, int flags,
@@ -81,6 +84,79 @@ static inline ssize_t flocker_counting_recv(libssh2_socket_t sock, void *buffer,
 
 static inline void flocker_install_counting_recv(LIBSSH2_SESSION *session) {
     libssh2_session_callback_set(session, LIBSSH2_CALLBACK_RECV, (void *)flocker_counting_recv);
+}
+
+/* The session's allocator (libssh2_session_init_ex). libssh2 mallocs a buffer for every SSH packet it
+   receives (up to ~35000 bytes) and frees it once the data is read; at hundreds of MiB/s, glibc keeps
+   giving that memory back to the kernel and faulting it in again. Packet-sized requests are therefore
+   served from a small per-session cache of fixed 40 KiB blocks (at most FLOCKER_BLOCK_CACHE of them);
+   everything else goes to malloc. Each block carries a 16-byte header with its size class. Used only by
+   the session's worker thread, like the session itself. */
+#define FLOCKER_BLOCK_SIZE 40960
+#define FLOCKER_BLOCK_MIN 8192
+#define FLOCKER_BLOCK_CACHE 64
+#define FLOCKER_HEADER 16
+
+static inline void *flocker_alloc(size_t count, void **abstract) {
+    flocker_recv_state *state = (abstract && *abstract) ? (flocker_recv_state *)*abstract : NULL;
+    size_t *header;
+    if (state && count >= FLOCKER_BLOCK_MIN && count <= FLOCKER_BLOCK_SIZE) {
+        if (state->free_blocks) {
+            header = (size_t *)state->free_blocks;
+            state->free_blocks = *(void **)(header + 2);
+            state->free_count--;
+        } else {
+            header = (size_t *)malloc(FLOCKER_HEADER + FLOCKER_BLOCK_SIZE);
+            if (!header) return NULL;
+        }
+        header[0] = FLOCKER_BLOCK_SIZE;
+        header[1] = 1;  /* cached class */
+        return (unsigned char *)header + FLOCKER_HEADER;
+    }
+    header = (size_t *)malloc(FLOCKER_HEADER + (count ? count : 1));
+    if (!header) return NULL;
+    header[0] = count;
+    header[1] = 0;
+    return (unsigned char *)header + FLOCKER_HEADER;
+}
+
+static inline void flocker_free(void *ptr, void **abstract) {
+    if (!ptr) return;
+    flocker_recv_state *state = (abstract && *abstract) ? (flocker_recv_state *)*abstract : NULL;
+    size_t *header = (size_t *)((unsigned char *)ptr - FLOCKER_HEADER);
+    if (header[1] == 1 && state && state->free_count < FLOCKER_BLOCK_CACHE) {
+        *(void **)(header + 2) = state->free_blocks;
+        state->free_blocks = header;
+        state->free_count++;
+        return;
+    }
+    free(header);
+}
+
+static inline void *flocker_realloc(void *ptr, size_t count, void **abstract) {
+    if (!ptr) return flocker_alloc(count, abstract);
+    size_t *header = (size_t *)((unsigned char *)ptr - FLOCKER_HEADER);
+    if (count <= header[0]) return ptr;
+    void *fresh = flocker_alloc(count, abstract);
+    if (!fresh) return NULL;
+    memcpy(fresh, ptr, header[0]);
+    flocker_free(ptr, abstract);
+    return fresh;
+}
+
+/* A session whose abstract pointer is `state`, using the allocator above. */
+static inline LIBSSH2_SESSION *flocker_session_init(flocker_recv_state *state) {
+    return libssh2_session_init_ex(flocker_alloc, flocker_free, flocker_realloc, state);
+}
+
+/* Frees the cached blocks (after libssh2_session_free). */
+static inline void flocker_release_block_cache(flocker_recv_state *state) {
+    while (state->free_blocks) {
+        void *next = *(void **)((size_t *)state->free_blocks + 2);
+        free(state->free_blocks);
+        state->free_blocks = next;
+    }
+    state->free_count = 0;
 }
 
 /* Names the calling thread (visible in top -H, gdb); at most 15 characters are kept. */

@@ -19,7 +19,7 @@ extension SessionWorker {
     func establish() throws(SSHError) -> Connected {
         let deadline = POSIX.monotonicNanos() + connectTimeout.nanoseconds
         let peer = try openSocket(deadline: deadline)
-        guard let session = libssh2_session_init_ex(nil, nil, nil, UnsafeMutableRawPointer(recvState)) else {
+        guard let session = flocker_session_init(recvState) else {
             throw error(.protocolError, "libssh2 could not create a session (out of memory?)")
         }
         self.session = session

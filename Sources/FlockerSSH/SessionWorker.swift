@@ -115,12 +115,13 @@ final class SessionWorker: @unchecked Sendable {
         recvState.initialize(
             to: flocker_recv_state(
                 received: 0, buffer: UnsafeMutablePointer<UInt8>.allocate(capacity: Self.readAhead),
-                capacity: Self.readAhead, start: 0, end: 0))
+                capacity: Self.readAhead, start: 0, end: 0, free_blocks: nil, free_count: 0))
     }
 
     deinit {
         readBuffer.deallocate()
         recvState.pointee.buffer?.deallocate()
+        flocker_release_block_cache(recvState)
         recvState.deallocate()
     }
 
@@ -277,6 +278,9 @@ final class SessionWorker: @unchecked Sendable {
             // than sleep. Only a round that moved nothing and received nothing may end in poll().
             if round.progressed || bytesReceived != receivedBefore { continue }
 
+            if jobs.isEmpty && recvState.pointee.free_count > 0 {
+                flocker_release_block_cache(recvState)   // an idle connection keeps no packet buffers
+            }
             var timeout = jobs.compactMap { $0.nextDeadline }.min().map { $0 > now ? $0 - now : 0 }
             if round.directions & LIBSSH2_SESSION_BLOCK_OUTBOUND == 0 && sendQueueIsShort() {
                 // Sending a keepalive only while nothing waits to go out means its small packet is never

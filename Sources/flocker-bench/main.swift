@@ -11,12 +11,14 @@ func usage() -> Never {
         """
         usage: flocker-bench ssh-stream --host H --port P --user U --identity KEY --known-hosts FILE
                                         [--bytes N] [--runs N] [--cipher LIST] [--mac LIST] [--window BYTES]
+                                        [--sink handler|pipe]
                flocker-bench free-port
 
         ssh-stream  streams N bytes (default 1 GiB) of `head -c N /dev/zero` from the host through one exec
                     channel, --runs times (default 3), each on a new connection (connect and authentication are
                     inside the timing, as for `ssh HOST cat`). Prints the negotiated algorithms, every run and the
-                    median in MiB/s.
+                    median in MiB/s, and the client's CPU time per GiB. --sink pipe sends the output through a
+                    BytePipe drained by a task (the relay path) instead of a handler closure.
         free-port   prints a TCP port on 127.0.0.1 that was free a moment ago.
         """)
     exit(2)
@@ -53,15 +55,26 @@ func sshStream(_ arguments: [String]) async -> Int32 {
     var rates: [Double] = []
     for run in 1...runs {
         let clock = ContinuousClock()
+        let cpuStart = cpuSeconds()
         let start = clock.now
         do {
             let connection = try await SSHConnection.connect(settings, options: connectOptions)
             if run == 1 { print("negotiated: \(connection.algorithms)") }
             let counted = Atomic<Int>(0)
             let streamStart = clock.now
-            let result = try await connection.execute(
-                "head -c \(bytes) /dev/zero",
-                stdout: .handler { chunk in counted.add(chunk.count, ordering: .relaxed) })
+            let sink: SSHOutput
+            switch options["sink"] ?? "handler" {
+            case "pipe":
+                // Into a BytePipe drained by a task (the relay path: no per-chunk arrays on the worker).
+                let pipe = BytePipe(capacity: 4 << 20)
+                sink = .pipe(pipe)
+                Task {
+                    while let chunk = try? await pipe.read(upTo: 1 << 20) { counted.add(chunk.count, ordering: .relaxed) }
+                }
+            default:
+                sink = .handler { chunk in counted.add(chunk.count, ordering: .relaxed) }
+            }
+            let result = try await connection.execute("head -c \(bytes) /dev/zero", stdout: sink)
             let end = clock.now
             await connection.close()
             let total = counted.load(ordering: .relaxed)
@@ -72,9 +85,11 @@ func sshStream(_ arguments: [String]) async -> Int32 {
             let mib = Double(bytes) / 1_048_576
             let rate = mib / seconds(end - start)
             rates.append(rate)
+            let cpu = cpuSeconds() - cpuStart
             print(
                 "run \(run): \(bytes) bytes in \(format3(seconds(end - start))) s = \(format1(rate)) MiB/s"
-                    + " (streaming alone: \(format1(mib / seconds(end - streamStart))) MiB/s)")
+                    + " (streaming alone: \(format1(mib / seconds(end - streamStart))) MiB/s;"
+                    + " client CPU \(format3(cpu)) s = \(format3(cpu / mib * 1024)) s/GiB)")
         } catch {
             print("run \(run): FAILED: \(error)")
             return 1
@@ -83,6 +98,14 @@ func sshStream(_ arguments: [String]) async -> Int32 {
     let median = rates.sorted()[rates.count / 2]
     print("median: \(format1(median)) MiB/s")
     return 0
+}
+
+/// User + system CPU time of this process so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return s(usage.ru_utime) + s(usage.ru_stime)
 }
 
 func format1(_ x: Double) -> String {
