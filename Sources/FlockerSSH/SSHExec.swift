@@ -39,6 +39,7 @@ public enum RemoteExit: Sendable, Hashable, CustomStringConvertible {
     /// True for `exited(0)`.
     public var isSuccess: Bool { self == .exited(0) }
 
+    /// `exit status 3` or `killed by signal KILL`.
     public var description: String {
         switch self {
         case .exited(let code): return "exit status \(code)"
@@ -115,6 +116,7 @@ public struct SSHAlgorithms: Sendable, Hashable, CustomStringConvertible {
     /// MAC from the server to us.
     public var macServerToClient: String
 
+    /// One line naming every negotiated algorithm.
     public var description: String {
         "kex \(keyExchange), host key \(hostKey), cipher \(cipherServerToClient)/\(cipherClientToServer), MAC \(macServerToClient)/\(macClientToServer)"
     }
