@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import FlockerSSH
@@ -20,7 +21,10 @@ final class SSHDFixture: @unchecked Sendable {
     }
 
     init(extraConfig: String = "") throws {
-        directory = try Self.makeTempDirectory(prefix: "flocker-sshd")
+        let directory = try Self.makeTempDirectory(prefix: "flocker-sshd")
+        var started = false
+        defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
+        self.directory = directory
         hostKey = directory + "/ssh_host_ed25519_key"
         userKey = directory + "/id_ed25519"
         knownHosts = directory + "/known_hosts"
@@ -58,6 +62,7 @@ final class SSHDFixture: @unchecked Sendable {
                 let hostPublic = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8)
                     .split(separator: " ").prefix(2).joined(separator: " ")
                 try "[127.0.0.1]:\(candidate) \(hostPublic)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+                started = true
                 return
             }
             process.terminate()
@@ -218,9 +223,20 @@ final class SSHDFixture: @unchecked Sendable {
 }
 
 /// A child process started with posix_spawn, waited for by pid.
+///
+/// Every live child is also listed in `ChildProcess.live`, and an `atexit` handler terminates whatever is
+/// still listed when the test process exits, so no sshd or ssh-agent outlives a run.
 final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
-    private var exitStatus: Int32?
+    private let state = Mutex<Int32?>(nil)   // exit status once reaped
+
+    private static let live = Mutex<Set<pid_t>>([])
+    private static let cleanupAtExit: Void = {
+        atexit {
+            let pids = ChildProcess.live.withLock { $0 }
+            for pid in pids { kill(pid, SIGKILL) }
+        }
+    }()
 
     private init(pid: pid_t) { self.pid = pid }
 
@@ -228,6 +244,7 @@ final class ChildProcess: @unchecked Sendable {
     static func spawn(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, output: String? = nil
     ) throws -> ChildProcess {
+        _ = cleanupAtExit
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -245,32 +262,33 @@ final class ChildProcess: @unchecked Sendable {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard rc == 0 else { throw SSHDFixture.Failure(description: "posix_spawn \(executable): \(String(cString: strerror(rc)))") }
+        live.withLock { _ = $0.insert(pid) }
         return ChildProcess(pid: pid)
+    }
+
+    /// Reaps the child if it has exited (blocking: waits for it). Returns the exit status (128 + signal).
+    private func reap(blocking: Bool) -> Int32? {
+        state.withLock { status -> Int32? in
+            if let status { return status }
+            var raw: Int32 = 0
+            var rc: pid_t
+            repeat { rc = waitpid(pid, &raw, blocking ? 0 : WNOHANG) } while rc < 0 && errno == EINTR
+            if rc == pid || (rc < 0 && errno == ECHILD) {
+                status = rc == pid ? ((raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)) : -1
+                ChildProcess.live.withLock { _ = $0.remove(pid) }
+            }
+            return status
+        }
     }
 
     /// Waits for the exit; returns the exit status (128 + signal when killed).
     @discardableResult
-    func wait() -> Int32 {
-        if let exitStatus { return exitStatus }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        exitStatus = code
-        return code
-    }
+    func wait() -> Int32 { reap(blocking: true) ?? -1 }
 
-    var isRunning: Bool {
-        if exitStatus != nil { return false }
-        var status: Int32 = 0
-        let rc = waitpid(pid, &status, WNOHANG)
-        if rc == pid {
-            exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-            return false
-        }
-        return rc == 0
-    }
+    var isRunning: Bool { reap(blocking: false) == nil }
 
-    /// SIGTERM, then waits (SIGKILL after 5 s).
+    /// Sends `signal` (SIGTERM by default), then waits; SIGKILL after 5 s. The pid cannot have been reused:
+    /// it stays ours until we reap it.
     func terminate(signal: Int32 = SIGTERM) {
         guard isRunning else { return }
         kill(pid, signal)
