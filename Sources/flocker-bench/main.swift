@@ -13,6 +13,7 @@ func usage() -> Never {
                                         [--bytes N] [--runs N] [--cipher LIST] [--mac LIST] [--window BYTES]
                                         [--sink handler|pipe]
                flocker-bench free-port
+               flocker-bench relay --ssh-config CFG --from NODE --to NODE --dataset flocker/bench… --snapshot S [--compress zstd|lz4|none]
 
         ssh-stream  streams N bytes (default 1 GiB) of `head -c N /dev/zero` from the host through one exec
                     channel, --runs times (default 3), each on a new connection (connect and authentication are
@@ -20,6 +21,8 @@ func usage() -> Never {
                     median in MiB/s, and the client's CPU time per GiB. --sink pipe sends the output through a
                     BytePipe drained by a task (the relay path) instead of a handler closure.
         free-port   prints a TCP port on 127.0.0.1 that was free a moment ago.
+        relay       relays `zfs send DATASET@S` on one node into `zfs recv DATASET` on another through this machine,
+                    as flocker-deploy moves a volume (the target dataset is destroyed first). See bench/relay.sh.
         """)
     exit(2)
 }
@@ -142,6 +145,8 @@ case "ssh-stream":
     exit(await sshStream(Array(arguments.dropFirst())))
 case "free-port":
     exit(freePort())
+case "relay":
+    exit(await relayBenchmark(Array(arguments.dropFirst())))
 default:
     usage()
 }

@@ -95,7 +95,7 @@ struct VolumeTransfer: Sendable {
             }
             guard result.isSuccess else {
                 var parts: [String] = []
-                if !result.sender.status.isSuccess {
+                if !result.sender.status.isSuccess && !(result.sender.status == .signaled("PIPE") && !result.receiver.status.isSuccess) {
                     parts.append("\(source.node): \(send.programs): \(result.sender.status): \(trim(result.sender.stderrText))")
                 }
                 if !result.receiver.status.isSuccess {
