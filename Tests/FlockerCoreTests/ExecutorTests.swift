@@ -106,7 +106,7 @@ struct ExecutorTests {
                 let text = node == "node1" ? listing(ds, snapshots: ["flocker-00000001"], readonly: false) : listing(ds, snapshots: ["flocker-00000001"], readonly: true, role: "copy")
                 return CommandResult(status: .exited(0), stdout: Array(text.utf8))
             }
-            if command.shellText.contains("zfs recv") {
+            if command.stages.last?.first == "zfs", command.stages.last?.dropFirst().first == "recv" {
                 receives.append(.init(node: node, command: command, stdin: []))
                 if receives.all.count > 1 { return CommandResult(status: .exited(1), stderr: Array("cannot receive: out of space".utf8)) }
             }

@@ -169,6 +169,28 @@ public enum NodeCommands {
             """, name: "flocker-remount", [dataset])
     }
 
+    /// Stops `zfs recv` processes still receiving into `dataset`, and waits (up to 10 s) until they are gone;
+    /// prints the pids it stopped. Under the run lock no other run receives into it, so such a process is a
+    /// leftover of a run that died or lost its connection (its sshd has not noticed yet) and would make the
+    /// next receive fail with "dataset is busy".
+    public static func stopLeftoverReceives(_ dataset: String) -> RemoteCommand {
+        .script("""
+            ds=$1; stopped=""
+            for p in $(pgrep -x zfs 2>/dev/null); do
+              args=$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null) || continue
+              case "$args" in "zfs recv "*"$ds "|"zfs receive "*"$ds ") kill "$p" 2>/dev/null && stopped="$stopped $p";; esac
+            done
+            [ -z "$stopped" ] && exit 0
+            i=0
+            while [ $i -lt 100 ]; do
+              alive=""; for p in $stopped; do [ -d /proc/$p ] && alive=1; done
+              [ -z "$alive" ] && break
+              sleep 0.1; i=$((i + 1))
+            done
+            echo "stopped$stopped"
+            """, name: "flocker-stop-receives", [dataset])
+    }
+
     /// Compress and decompress commands for a stream compressor both ends have.
     public static func compressor(_ name: String) -> (compress: RemoteCommand, decompress: RemoteCommand)? {
         switch name {

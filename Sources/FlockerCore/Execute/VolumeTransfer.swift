@@ -60,6 +60,11 @@ struct VolumeTransfer: Sendable {
                 try await check(target, NodeCommands.setProperties(ds, ["refquota=none"]), step: step)
             }
         }
+        // A receive left running by an interrupted run would make this one fail ("dataset is busy").
+        let leftovers = try await run(target, NodeCommands.stopLeftoverReceives(ds), step: step, timeout: .seconds(30))
+        if leftovers.stdoutText.hasPrefix("stopped") {
+            progress(TransferProgress(bytes: 0, expected: nil, elapsed: .zero, round: round, note: "stopped a receive left by an interrupted run (pid\(leftovers.stdoutText.dropFirst("stopped".count).trimmingCharacters(in: .whitespacesAndNewlines)))"))
+        }
         let sequence = ((sourceState.snapshots + (targetState?.snapshots ?? [])).compactMap(\.sequence).max() ?? 0) + 1
         let name = "flocker-" + String(format: "%08d", sequence)
         try await check(source, NodeCommands.snapshot(ds, name: name), step: step)
