@@ -21,18 +21,14 @@ trap 'rm -rf "$W"; [ -n "${KEEP:-}" ] || "$SANDBOX" down >/dev/null 2>&1 || true
 eval "$("$SANDBOX" env)"
 N1=$("$SANDBOX" addr node1)
 S="ssh -F $FLOCKER_SSH_CONFIG"
+source "$ROOT/acceptance/lib.sh"   # reset_nodes, node
 EX="$ROOT/examples/redis"
 
-reset() {
-  for n in node1 node2; do
-    $S "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; sleep 0.3; for d in $(zfs list -H -o name -r flocker | grep "^flocker/" | sort -r); do zfs destroy -f -r "$d" || { sleep 1; zfs destroy -f -r "$d"; }; done; for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done' >/dev/null 2>&1
-  done
-}
 
 # one_move SIZE_MIB EXTRA_ARGS…: prints "downtime move_seconds"
 one_move() {
   local size=$1; shift
-  reset
+  reset_nodes node1 node2
   "$FLOCKER" "$EX/deployment-node1.yml" "$EX/application.yml" >/dev/null
   $S node1 "docker exec flocker--redis sh -c 'head -c $((size * 1048576)) /dev/urandom > /data/filler'"
   python3 "$ROOT/bench/redis_probe.py" "$N1" 6379 600 > "$W/probe.json" &

@@ -238,8 +238,8 @@ no_cgroups() { ! ls -d /sys/fs/cgroup/*/"flocker-sandbox-$ID" 2>/dev/null; }
 # environment; anything else names its state folder. Other instances (engineers testing in parallel) don't count.
 no_procs() {
   local p id found=""
-  for p in $(pgrep -f -- "_node-init|$STATE"); do
-    if grep -qa -- "$STATE" "/proc/$p/cmdline" 2>/dev/null; then found="$found $p"; continue; fi
+  for p in $(pgrep -f -- "_node-init|$STATE/"); do
+    if grep -qa -- "$STATE/" "/proc/$p/cmdline" 2>/dev/null; then found="$found $p"; continue; fi
     id=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | sed -n 's/^FLOCKER_SANDBOX_ID=//p')
     [ "${id:-0}" = "${FLOCKER_SANDBOX_ID:-0}" ] && found="$found $p"
   done

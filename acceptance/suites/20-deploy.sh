@@ -12,12 +12,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
 # Start from an empty cluster: no managed containers, datasets or rules from an earlier suite.
-clean_nodes() {
-  for n in node1 node2 node3; do
-    node "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; sleep 0.5; for d in $(zfs list -H -o name -r flocker | grep "^flocker/" | sort -r); do zfs destroy -f -r "$d" || { sleep 1; zfs destroy -f -r "$d"; }; done; rm -rf /var/lib/flocker-deploy/lock; for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done' >/dev/null 2>&1
-  done
-}
-clean_nodes
+reset_nodes node1 node2 node3
 
 HOSTILE='$(touch /tmp/pwned-by-flocker) `touch /tmp/pwned2` ; rm -rf / && echo "x" | cat'
 write_app() { # $1: extra env line for web, $2: command of web
@@ -187,5 +182,5 @@ expect_contains "the node is named" "node2" "$out"
 expect_contains "nothing was changed" "nothing was changed" "$out"
 expect_eq "web still runs on node3, same container" "$web_before" "$(cid node3 web)"
 
-clean_nodes
+reset_nodes node1 node2 node3
 finish

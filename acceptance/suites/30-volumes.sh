@@ -15,12 +15,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 EX="$ROOT/examples/redis"
 
-clean_nodes() {
-  for n in node1 node2; do
-    node "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; sleep 0.5; for d in $(zfs list -H -o name -r flocker | grep "^flocker/" | sort -r); do zfs destroy -f -r "$d" || { sleep 1; zfs destroy -f -r "$d"; }; done; rm -rf /var/lib/flocker-deploy/lock; for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done' >/dev/null 2>&1
-  done
-}
-clean_nodes
+reset_nodes node1 node2
 
 rcli() { redis-cli -h "$1" -p 6379 "${@:2}" 2>&1; }
 # converged APP NODE: one running container (on NODE), one writable primary per volume (on NODE).
@@ -174,5 +169,5 @@ out=$(deploy "$EX/deployment-node1.yml" "$EX/application.yml" --direct-transfer 
 expect_contains "and says so, naming the node" "direct transfer to node1 failed" "$out"
 expect_eq "redis still serves from node2" "value50" "$(rcli "$N2" get key50)"
 
-clean_nodes
+reset_nodes node1 node2
 finish

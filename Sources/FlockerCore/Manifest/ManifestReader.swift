@@ -29,34 +29,7 @@ struct ManifestPath: Hashable, Sendable, CustomStringConvertible {
 
 /// `s` in double quotes, with `"`, `\` and control characters escaped, cut to `limit` characters: safe to print
 /// on one terminal line whatever the manifest holds.
-func quoted(_ s: String, limit: Int = 80) -> String {
-    var out = "\""
-    var count = 0
-    for scalar in s.unicodeScalars {
-        if count == limit {
-            out += "…"
-            break
-        }
-        count += 1
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case "\0": out += "\\0"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
-                || scalar.value == 0x2028 || scalar.value == 0x2029
-            {
-                out += "\\u{" + String(scalar.value, radix: 16) + "}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
+func quoted(_ s: String, limit: Int = 80) -> String { MessageQuoting.quoted(s, limit: limit) }
 
 /// `s` as it is when it is plainly printable (letters, digits and `_.-/:@+=`), otherwise `quoted(s)`: for
 /// names that are usually valid but may not be.
