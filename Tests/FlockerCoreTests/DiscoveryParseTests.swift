@@ -11,7 +11,7 @@ struct DiscoveryParseTests {
         has zstd
         has bash
         @@flocker-discovery containers
-        abc123\tflocker--redis\trunning\tredis:7\tredis\th1\talways\tUp 5 minutes
+        abc123\tflocker--redis\trunning\tredis:7\tredis\th1\talways\tUp 5 minutes\t0.0.0.0:6379->6379/tcp\t/flocker/redis.default
         def456\tflocker--web\texited\tbusybox\tweb\th2\t\tExited (0) 2 hours ago
         zzz\timpostor\trunning\tbusybox\tredis\th3\tno\tUp 1 second
         short\tline
@@ -68,7 +68,8 @@ struct DiscoveryParseTests {
 
         #expect(s.containers.count == 2, "the impostor's name does not match its label")
         #expect(s.containers["redis"] == ContainerState(app: "redis", id: "abc123", configHash: "h1", running: true, status: "running",
-                                                         image: "redis:7", restartPolicy: "always", startedAt: "Up 5 minutes"))
+                                                         image: "redis:7", restartPolicy: "always", startedAt: "Up 5 minutes",
+                                                         ports: "0.0.0.0:6379->6379/tcp", mounts: "/flocker/redis.default"))
         #expect(s.containers["web"]?.running == false)
         #expect(s.containers["web"]?.restartPolicy == "no")
 

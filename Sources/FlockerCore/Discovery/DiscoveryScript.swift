@@ -17,7 +17,7 @@ public enum DiscoveryScript {
         if v=$(zpool get version flocker 2>/dev/null | awk 'NR==2{print $3}') && [ -n "$v" ]; then echo "pool $v"; else echo "problem pool flocker not found (zpool get version flocker)"; fi
         for c in zstd lz4 bash; do command -v "$c" >/dev/null 2>&1 && echo "has $c"; done
         echo "${m}containers"
-        docker ps -a --no-trunc --filter label=flocker.app --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}' 2>/dev/null
+        docker ps -a --no-trunc --filter label=flocker.app --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}\t{{.Ports}}\t{{.Mounts}}' 2>/dev/null
         echo "${m}zfs"
         zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
         echo "${m}nat"
@@ -80,7 +80,8 @@ public enum DiscoveryScript {
 
     /// Parses `docker ps --format` lines: ID, name, state, image, and the labels flocker.app, flocker.config-hash
     /// and flocker.restart (the restart policy the container was started with; a fallback kept after a move has
-    /// Docker's policy set to `no`, and a rollback restores this one), then Docker's status text.
+    /// Docker's policy set to `no`, and a rollback restores this one), Docker's status text, published ports and
+    /// mounts.
     static func parseContainers(_ lines: [Substring]) -> [String: ContainerState] {
         var result: [String: ContainerState] = [:]
         for line in lines {
@@ -88,7 +89,8 @@ public enum DiscoveryScript {
             guard f.count >= 8, !f[4].isEmpty, f[1] == NodeCommands.containerName(f[4]) else { continue }
             result[f[4]] = ContainerState(
                 app: f[4], id: f[0], configHash: f[5], running: f[2] == "running", status: f[2], image: f[3],
-                restartPolicy: f[6].isEmpty ? "no" : f[6], startedAt: f[7])
+                restartPolicy: f[6].isEmpty ? "no" : f[6], startedAt: f[7],
+                ports: f.count > 8 ? f[8] : "", mounts: f.count > 9 ? f[9] : "")
         }
         return result
     }

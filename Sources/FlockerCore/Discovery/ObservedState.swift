@@ -83,10 +83,16 @@ public struct ContainerState: Sendable, Hashable {
     public var restartPolicy: String
     /// Docker's status text (e.g. `Up 5 minutes`, `Exited (0) 2 hours ago`).
     public var startedAt: String
+    /// Published ports as Docker lists them (e.g. `0.0.0.0:6379->6379/tcp`).
+    public var ports: String
+    /// Mount sources as Docker lists them (e.g. `/flocker/redis.default`).
+    public var mounts: String
     public init(
         app: String, id: String, configHash: String, running: Bool, status: String = "", image: String = "",
-        restartPolicy: String = "no", startedAt: String = ""
+        restartPolicy: String = "no", startedAt: String = "", ports: String = "", mounts: String = ""
     ) {
+        self.ports = ports
+        self.mounts = mounts
         self.app = app
         self.id = id
         self.configHash = configHash

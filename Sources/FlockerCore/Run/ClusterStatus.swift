@@ -96,6 +96,9 @@ public struct ClusterStatus: Sendable {
             var line = "  \(app)  on \(node): \(c.running ? "running" : c.status)"
             if !c.startedAt.isEmpty { line += " (\(c.startedAt))" }
             line += ", image \(c.image)"
+            let v4 = c.ports.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix(":::") && !$0.hasPrefix("[::]") }
+            if !v4.isEmpty { line += ", ports \(v4.joined(separator: ", "))" }
+            if !c.mounts.isEmpty { line += ", mounts \(c.mounts)" }
             if let desired {
                 if let want = desired.applications[app] {
                     let there = desired.placement[app]
@@ -156,7 +159,8 @@ public struct ClusterStatus: Sendable {
                 o["pool_available"] = s.facts.poolAvailable.map { $0 as Any } ?? NSNull()
                 o["problems"] = s.facts.problems
                 o["containers"] = s.containers.values.sorted { $0.app < $1.app }.map {
-                    ["app": $0.app, "running": $0.running, "status": $0.status, "image": $0.image, "config_hash": $0.configHash] as [String: Any]
+                    ["app": $0.app, "running": $0.running, "status": $0.status, "image": $0.image, "config_hash": $0.configHash,
+                     "ports": $0.ports, "mounts": $0.mounts] as [String: Any]
                 }
             }
             if let l = n.lock {
