@@ -106,8 +106,9 @@ public struct Executor: Sendable {
         }
         observer.event(.stepFinished(result))
         if outcome == .succeeded, let hold = options.holdAfter, hold == "after:" + ((StepJSON.object(step)["action"] as? String) ?? "") {
-            TextOutput.standardError.write("flocker-deploy: holding after \(StepText.describe(step)) on \(step.node) (FLOCKER_TEST_HOLD)\n")
-            try? await Task.sleep(for: .seconds(3600))
+            await TestHold.wait(stop: stopRequest) {
+                TextOutput.standardError.write("flocker-deploy: holding after \(StepText.describe(step)) on \(step.node) (FLOCKER_TEST_HOLD)\n")
+            }
         }
     }
 
