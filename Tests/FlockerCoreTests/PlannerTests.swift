@@ -205,6 +205,28 @@ struct PlannerTests {
         }
     }
 
+    @Test func targetCopyWithSomeoneElsesNewerSnapshotIsRefused() {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", epoch: 2, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.dataset(redis, on: "node2", role: .copy, epoch: 1, snapshots: ["flocker-00000001"])
+        let id = VolumeID(app: "redis", volume: "default")
+        c.observed["node2"]?.datasets[id]?.otherSnapshots = [SnapshotState(name: "mine", guid: "g-mine", createtxg: 500)]
+        c.placement = ["redis": "node2"]
+        do {
+            _ = try Planner.plan(desired: c.desired, observed: c.observedState)
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.unsafe)
+            #expect(error.description.contains("has snapshot mine, taken after its last copy from the primary"))
+        }
+        // One taken before the last receive does not stand in the way.
+        c.observed["node2"]?.datasets[id]?.otherSnapshots = [SnapshotState(name: "old", guid: "g-old", createtxg: 50)]
+        #expect(throws: Never.self) { try Planner.plan(desired: c.desired, observed: c.observedState) }
+    }
+
     @Test func writableTargetCopyIsRefused() {
         var c = Cluster()
         let redis = Cluster.redis()

@@ -171,6 +171,10 @@ public enum Planner {
             if !primary.snapshots.contains(where: { $0.guid == newest.guid }) {
                 return "has snapshot \(newest.name) that the primary lacks (the two have diverged)"
             }
+            // A snapshot someone took on the copy after its last receive: `zfs recv` cannot go past it.
+            if let other = copy.otherSnapshots.last, other.createtxg > newest.createtxg {
+                return "has snapshot \(other.name), taken after its last copy from the primary (the two have diverged)"
+            }
             return nil
         }
 
