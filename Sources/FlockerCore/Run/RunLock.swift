@@ -166,7 +166,15 @@ public final class LockSet: Sendable {
             var failures: [String] = []
             var still: [any RemoteHost] = []
             var retryNow = false
+            // In the given (sorted) order, and never past a node that is held: two runs that want overlapping
+            // nodes then meet at the first node they share, so one of them gets them all (taking the others
+            // anyway left each run holding a part of the other's nodes: both gave up, or both waited forever).
+            var blocked = false
             for host in pending {
+                if blocked {
+                    still.append(host)
+                    continue
+                }
                 do {
                     let r = try await host.run(RunLock.acquireCommand(expirySeconds: Int(expiry.components.seconds)),
                                                stdin: RunLock.encode(holder), timeout: .seconds(30))
@@ -181,9 +189,11 @@ public final class LockSet: Sendable {
                         _ = try await host.run(RunLock.takeOverCommand(token: dead.token), stdin: [], timeout: .seconds(15))
                         still.append(host)
                         retryNow = true
+                        blocked = true
                     } else if r.status.isSuccess && parsed.status == "held" {
                         held.append((host.node, parsed.holder, parsed.idle))
                         still.append(host)
+                        blocked = true
                     } else {
                         failures.append("\(host.node): could not take the lock (\(r.status)): \(r.stderrText)")
                     }
