@@ -95,6 +95,20 @@ struct PlannerTests {
         #expect(plan.phase(.handoff).first?.action == .handoff("redis", to: "node1", volumes: [VolumeHandoff(volume: "default", epoch: 3)]))
     }
 
+    @Test func bothEndsOfAMoveKeepTheOtherCopiesBases() throws {
+        var c = Cluster(nodes: ["node1", "node2", "node3"])
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node2")
+        c.dataset(redis, on: "node2", epoch: 2, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.dataset(redis, on: "node1", role: .copy, epoch: 1, snapshots: ["flocker-00000001"])
+        c.placement = ["redis": "node3"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let v = VolumeID(app: "redis", volume: "default")
+        #expect(plan.phase(.cleanup).contains(Step(node: "node3", .pruneSnapshots(v, keep: ["flocker-00000001"]))))
+        #expect(plan.phase(.cleanup).contains(Step(node: "node2", .pruneSnapshots(v, keep: ["flocker-00000001"]))))
+    }
+
     @Test func removedAppIsStoppedAndItsVolumeKept() throws {
         var c = Cluster()
         let redis = Cluster.redis()

@@ -286,12 +286,13 @@ public enum Planner {
                 add(.handoff, Step(node: h.source, .handoff(app, to: h.target, volumes: h.volumes)))
             }
             // Prune snapshots of moved volumes on both ends, keeping the newest (the executor always keeps the
-            // newest) and, on the new primary, the newest snapshot of every other copy (their next base).
+            // newest) and the newest snapshot of every other copy (their next base), on the source too: it may be
+            // the primary again one day, and then the other copies receive from it.
             for (volume, ends) in copied.sorted(by: { $0.key < $1.key }) {
                 let others = observed.datasets(of: volume).filter { $0.node != ends.source && $0.node != ends.target }
                 let keep = others.compactMap { $0.dataset.newestSnapshot?.name }
                 add(.cleanup, Step(node: ends.target, .pruneSnapshots(volume, keep: keep)))
-                add(.cleanup, Step(node: ends.source, .pruneSnapshots(volume, keep: [])))
+                add(.cleanup, Step(node: ends.source, .pruneSnapshots(volume, keep: keep)))
             }
             return Plan(phases: PhaseName.allCases.map { Phase($0, steps[$0] ?? []) })
         }
