@@ -48,7 +48,7 @@ public enum RunLock {
             hb=$(stat -c %Y "$d/heartbeat" 2>/dev/null || stat -c %Y "$d" 2>/dev/null || echo "$now")
             idle=$((now - hb))
             if [ "$idle" -gt "$expiry" ] && mv "$d" "$d.expired.$$" 2>/dev/null; then
-              echo "expired $idle"; cat "$d.expired.$$/info" 2>/dev/null; echo
+              echo "expired $idle"; printf '%s\\n' "$(cat "$d.expired.$$/info" 2>/dev/null)"
               rm -rf "$d.expired.$$"
               take && exit 0
             fi
