@@ -87,6 +87,39 @@ struct ExecutorTests {
         #expect(report.rollbacks.isEmpty)
     }
 
+    @Test func aStatelessMoveIsNotRolledBackOnceItRunsOnItsTarget() async throws {
+        var c = Cluster()
+        let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)])
+        c.apps = [web]
+        c.run(web, on: "node1")
+        c.converge(routesFor: ["web": "node1"])
+        c.placement = ["web": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let report = await Executor(hosts: hosts(c, log: log), desired: c.desired, observed: c.observedState,
+                                    options: ExecutionOptions(), observer: EventLog()).run(plan)
+        #expect(report.isSuccess, "\(report.failures)")
+        #expect(report.rollbacks.isEmpty, "\(report.rollbacks)")
+        #expect(log.index(of: "flocker-restart", on: "node1") == nil, "never restarted on the node it left")
+    }
+
+    @Test func aStatelessMoveWhoseStartFailsGoesBack() async throws {
+        var c = Cluster()
+        let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)])
+        c.apps = [web]
+        c.run(web, on: "node1")
+        c.converge(routesFor: ["web": "node1"])
+        c.placement = ["web": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let h = hosts(c, log: log) { node, command, _ in
+            node == "node2" && command.stages[0].contains("flocker-ready") ? CommandResult(status: .exited(1)) : CommandResult(status: .exited(0))
+        }
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: ExecutionOptions(), observer: EventLog()).run(plan)
+        #expect(!report.isSuccess)
+        #expect(report.rollbacks.count == 1 && report.rollbacks[0].contains("restarted on node1"), "\(report.rollbacks)")
+    }
+
     @Test func aNewCopyGetsTheOldestSnapshotThenEveryLaterOne() async throws {
         var c = Cluster()
         let redis = Cluster.redis()

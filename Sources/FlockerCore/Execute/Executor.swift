@@ -182,11 +182,15 @@ public struct Executor: Sendable {
             let app = try application(name, step.node, text)
             try await start(app, on: node, step: text)
             try await waitReady(app, on: node, step: text)
+            // Ready where it belongs: the container stopped elsewhere for the move is no fallback any more (an
+            // application without volumes has no handoff to say so).
+            state.withLock { $0.stoppedForMove[name] = nil }
             return ""
         case .restartApp(let name):
             let app = try application(name, step.node, text)
             try await check(node, NodeCommands.restart(name, restartPolicy: app.restartPolicy.dockerValue), step: text)
             try await waitReady(app, on: node, step: text)
+            state.withLock { $0.stoppedForMove[name] = nil }
             return ""
         case .removeContainer(let app):
             try await check(node, NodeCommands.remove(app), step: text)
