@@ -38,6 +38,11 @@ expect_eq() {
   if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2" "actual:   $3"; fi
 }
 
+# expect_rc NAME EXPECTED_RC ACTUAL_RC OUTPUT: an exit code, showing the command's output when it differs.
+expect_rc() {
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected exit $2, got $3; output:" "$(printf '%s' "$4" | tail -n 25)"; fi
+}
+
 # expect_contains NAME NEEDLE HAYSTACK
 expect_contains() {
   case "$3" in *"$2"*) pass "$1" ;; *) fail "$1" "expected to contain: $2" "actual: $(printf '%s' "$3" | tail -n 15)" ;; esac

@@ -18,5 +18,7 @@ for suite in "$here"/suites/*.sh; do
   passed=$((passed + p)); failed=$((failed + f))
   rm -f "$out"
 done
+# Leave no sandbox behind (suites bring it up as they need it).
+"$here/../sandbox/flocker-sandbox" down >/dev/null 2>&1 || true
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -15,15 +15,16 @@ extension SessionWorker {
 
     var connectTimeout: Duration { settings.connectTimeout ?? options.connectTimeout }
 
-    /// Connects and authenticates. Returns the peer's numeric IP address.
-    func establish() throws(SSHError) -> String {
+    /// Connects and authenticates. Returns the peer's numeric IP address and the negotiated algorithms.
+    func establish() throws(SSHError) -> Connected {
         let deadline = POSIX.monotonicNanos() + connectTimeout.nanoseconds
         let peer = try openSocket(deadline: deadline)
-        guard let session = libssh2_session_init_ex(nil, nil, nil, nil) else {
+        guard let session = flocker_session_init(recvState) else {
             throw error(.protocolError, "libssh2 could not create a session (out of memory?)")
         }
         self.session = session
         libssh2_session_set_blocking(session, 0)
+        flocker_install_counting_recv(session)
 
         let knownHosts = KnownHostsStore(session: session, paths: settings.knownHostsFiles)
         defer { knownHosts.free() }
@@ -53,7 +54,14 @@ extension SessionWorker {
         }
         try verifyHostKey(knownHosts)
         try authenticate(deadline: deadline)
-        return peer
+        func method(_ type: Int32) -> String {
+            libssh2_session_methods(session, type).map { String(cString: $0) } ?? "?"
+        }
+        let algorithms = SSHAlgorithms(
+            keyExchange: method(LIBSSH2_METHOD_KEX), hostKey: method(LIBSSH2_METHOD_HOSTKEY),
+            cipherClientToServer: method(LIBSSH2_METHOD_CRYPT_CS), cipherServerToClient: method(LIBSSH2_METHOD_CRYPT_SC),
+            macClientToServer: method(LIBSSH2_METHOD_MAC_CS), macServerToClient: method(LIBSSH2_METHOD_MAC_SC))
+        return Connected(address: peer, algorithms: algorithms)
     }
 
     /// Waits (poll) for the directions libssh2 is blocked on, or for a cancellation, until the deadline.

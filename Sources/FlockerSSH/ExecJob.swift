@@ -241,13 +241,10 @@ final class ExecJob {
     }
 
     private func stepOpen(_ session: OpaquePointer, _ round: inout SessionWorker.Round) {
-        if let ch = openChannel(session, &round) {
-            channel = ch
-            phase = .starting
-            moved(&round)
-        } else if !isOpening {
-            return
-        }
+        guard let ch = openChannel(session, &round) else { return }
+        channel = ch
+        phase = .starting
+        moved(&round)
     }
 
     /// One call of libssh2_channel_open_ex. Returns the channel when open; on failure answers the caller.
@@ -622,15 +619,8 @@ final class ExecJob {
 
     private func stepClose(_ session: OpaquePointer, _ round: inout SessionWorker.Round) {
         guard let ch = channel else { return }
-        if case .write(let p, let n) = inflight {
-            // Input was abandoned while a packet was half-sent: finish sending it first.
-            let rc = libssh2_channel_write_ex(ch, 0, p.assumingMemoryBound(to: CChar.self), n)
-            if rc == Int(LIBSSH2_ERROR_EAGAIN) {
-                blocked(session, &round)
-                return
-            }
-            inflight = nil
-        }
+        // Input may have been abandoned while a packet was half-sent: finish sending it first.
+        guard finishInflightSend(session, ch, &round) else { return }
         let rc = libssh2_channel_close(ch)
         if rc == LIBSSH2_ERROR_EAGAIN {
             blocked(session, &round, inbound: true)
@@ -660,6 +650,27 @@ final class ExecJob {
             if length > 0 { return .signaled(String(cString: signal)) }
         }
         return .exited(libssh2_channel_get_exit_status(ch))
+    }
+
+    /// Repeats a write or EOF that returned EAGAIN (its packet may be half-sent, and libssh2 sends nothing
+    /// else until it is done). Returns true when nothing is pending any more.
+    private func finishInflightSend(_ session: OpaquePointer, _ ch: OpaquePointer, _ round: inout SessionWorker.Round) -> Bool {
+        let rc: Int
+        switch inflight {
+        case .write(let p, let n):
+            rc = libssh2_channel_write_ex(ch, 0, p.assumingMemoryBound(to: CChar.self), n)
+        case .eof:
+            rc = Int(libssh2_channel_send_eof(ch))
+        default:
+            return true
+        }
+        if rc == Int(LIBSSH2_ERROR_EAGAIN) {
+            blocked(session, &round)
+            return false
+        }
+        inflight = nil
+        round.progressed = true
+        return true
     }
 
     /// Answers the caller with `error` and turns the job into a zombie that winds the channel down.
@@ -712,13 +723,10 @@ final class ExecJob {
         guard let session = worker.session else { return }
         switch inflight {
         case .open:
-            if let ch = openChannel(session, &round) {
-                channel = ch
-                round.progressed = true
-            } else {
-                if phase == .done { return }
-                return
-            }
+            // Still the session's open slot: finish the open (or see it fail), then close what it gave.
+            guard let ch = openChannel(session, &round) else { return }
+            channel = ch
+            round.progressed = true
         case .startup:
             guard let ch = channel else { break }
             let rc = libssh2_channel_process_startup(ch, "exec", 4, command, UInt32(command.utf8.count))
@@ -727,21 +735,11 @@ final class ExecJob {
                 return
             }
             inflight = nil
-        case .write(let p, let n):
-            guard let ch = channel else { break }
-            let rc = libssh2_channel_write_ex(ch, 0, p.assumingMemoryBound(to: CChar.self), n)
-            if rc == Int(LIBSSH2_ERROR_EAGAIN) {
-                blocked(session, &round)
+        case .write, .eof:
+            guard let ch = channel, finishInflightSend(session, ch, &round) else {
+                if channel == nil { inflight = nil }
                 return
             }
-            inflight = nil
-        case .eof:
-            guard let ch = channel else { break }
-            if libssh2_channel_send_eof(ch) == LIBSSH2_ERROR_EAGAIN {
-                blocked(session, &round)
-                return
-            }
-            inflight = nil
         case nil:
             break
         }

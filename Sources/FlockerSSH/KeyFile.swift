@@ -63,7 +63,7 @@ struct KeyFileInfo: Equatable {
     private static func inspectOpenSSH(_ text: String) -> KeyFileInfo {
         var body = ""
         var inside = false
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(whereSeparator: \.isNewline) {
             if line.hasPrefix("-----BEGIN") { inside = true; continue }
             if line.hasPrefix("-----END") { break }
             if inside { body += line }

@@ -84,7 +84,7 @@ final class KnownHostsStore {
                 file.exists = true
                 file.collection = libssh2_knownhost_init(session)
                 let text = String(decoding: bytes, as: UTF8.self)
-                file.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                file.lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
                 for (index, line) in file.lines.enumerated() {
                     let trimmed = line.drop { $0 == " " || $0 == "\t" }
                     if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }

@@ -271,7 +271,7 @@ public struct SSHClientConfig: Sendable {
             var current: [HostPattern]? = nil     // nil: before any Host line (applies to all)
             var skippingMatch = false
             var lineNumber = 0
-            for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
                 lineNumber += 1
                 let fail = { (message: String) -> SSHError in
                     SSHError(code: .configInvalid, host: "", message: "\(file):\(lineNumber): error: \(message)")

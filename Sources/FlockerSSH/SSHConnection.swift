@@ -9,11 +9,14 @@ public final class SSHConnection: Sendable {
     public let settings: SSHHostSettings
     /// The numeric IP address of the peer actually connected (e.g. `10.77.0.12`).
     public let remoteAddress: String
+    /// The key exchange, host key, cipher and MAC that were negotiated.
+    public let algorithms: SSHAlgorithms
     private let worker: SessionWorker
 
-    private init(settings: SSHHostSettings, remoteAddress: String, worker: SessionWorker) {
+    private init(settings: SSHHostSettings, connected: Connected, worker: SessionWorker) {
         self.settings = settings
-        self.remoteAddress = remoteAddress
+        self.remoteAddress = connected.address
+        self.algorithms = connected.algorithms
         self.worker = worker
     }
 
@@ -34,15 +37,14 @@ public final class SSHConnection: Sendable {
     {
         let worker = SessionWorker(settings: settings, options: options)
         let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Result<String, SSHError>, Never>) in
+            await withCheckedContinuation { (c: CheckedContinuation<Result<Connected, SSHError>, Never>) in
                 worker.start(connect: c)
             }
         } onCancel: {
             worker.connectCancel.cancel()
             worker.wake.wake()
         }
-        let address = try result.get()
-        return SSHConnection(settings: settings, remoteAddress: address, worker: worker)
+        return SSHConnection(settings: settings, connected: try result.get(), worker: worker)
     }
 
     /// Runs one command on a new channel.

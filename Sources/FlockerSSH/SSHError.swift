@@ -47,6 +47,7 @@ public struct SSHError: Error, Sendable, CustomStringConvertible {
         /// The calling task was cancelled.
         public static let cancelled = Code(.cancelled)
 
+        /// The code's name, e.g. `hostKeyChanged`.
         public var description: String { storage.rawValue }
     }
 

@@ -39,6 +39,7 @@ public enum RemoteExit: Sendable, Hashable, CustomStringConvertible {
     /// True for `exited(0)`.
     public var isSuccess: Bool { self == .exited(0) }
 
+    /// `exit status 3` or `killed by signal KILL`.
     public var description: String {
         switch self {
         case .exited(let code): return "exit status \(code)"
@@ -86,9 +87,11 @@ public struct SSHConnectOptions: Sendable {
     /// At most this many commands run at once on one connection; more wait their turn.
     /// (OpenSSH's sshd allows 10 sessions per connection by default, `MaxSessions`.)
     public var maxConcurrentChannels: Int = 8
-    /// The receive window offered for each channel, in bytes. Bigger windows let the server send further
-    /// ahead of us; it also bounds how much unread output libssh2 buffers per channel.
-    public var channelWindowSize: Int = 16 << 20
+    /// The receive window offered for each channel, in bytes: how far the server may send ahead of us, and
+    /// so also how much unread output libssh2 may buffer per channel. 4 MiB measured best on loopback
+    /// (2 MiB, OpenSSH's size, made us wait for the server more often; 16 MiB slowed sshd down); see
+    /// bench/README.md.
+    public var channelWindowSize: Int = 4 << 20
     /// Preferred ciphers, most preferred first (comma-separated libssh2 names); nil keeps FlockerSSH's order.
     public var cipherPreference: String? = nil
     /// Preferred MACs, most preferred first (comma-separated libssh2 names); nil keeps FlockerSSH's order.
@@ -96,4 +99,25 @@ public struct SSHConnectOptions: Sendable {
 
     /// Default options.
     public init() {}
+}
+
+/// The algorithms negotiated for a connection (as libssh2 names them).
+public struct SSHAlgorithms: Sendable, Hashable, CustomStringConvertible {
+    /// Key exchange, e.g. `curve25519-sha256`.
+    public var keyExchange: String
+    /// Host key type, e.g. `ssh-ed25519`.
+    public var hostKey: String
+    /// Cipher from us to the server, e.g. `aes128-ctr`.
+    public var cipherClientToServer: String
+    /// Cipher from the server to us.
+    public var cipherServerToClient: String
+    /// MAC from us to the server, e.g. `hmac-sha2-256`.
+    public var macClientToServer: String
+    /// MAC from the server to us.
+    public var macServerToClient: String
+
+    /// One line naming every negotiated algorithm.
+    public var description: String {
+        "kex \(keyExchange), host key \(hostKey), cipher \(cipherServerToClient)/\(cipherClientToServer), MAC \(macServerToClient)/\(macClientToServer)"
+    }
 }

@@ -35,6 +35,12 @@ final class CancelFlag: Sendable {
     var isCancelled: Bool { flag.load(ordering: .acquiring) }
 }
 
+/// What a successful connect reports back to the caller.
+struct Connected: Sendable {
+    var address: String
+    var algorithms: SSHAlgorithms
+}
+
 /// One `execute` call as handed to the worker.
 struct ExecRequest: Sendable {
     var command: String
@@ -90,7 +96,14 @@ final class SessionWorker: @unchecked Sendable {
     /// Set when the session failed; every job fails with it and the worker stops.
     var sessionError: SSHError?
     let readBuffer: UnsafeMutableRawPointer
-    static let readBufferSize = 256 << 10
+    static let readBufferSize = 64 << 10
+    /// Bytes libssh2 has taken from the socket (counted by our recv callback, see shim.h).
+    /// Our socket reader's state (see shim.h): a count of the bytes libssh2 took from the socket, and a
+    /// read-ahead buffer, so libssh2's small reads (it asks for at most one 16 KiB packet buffer at a time)
+    /// cost a third of the recv() calls.
+    let recvState: UnsafeMutablePointer<flocker_recv_state>
+    static let readAhead = 128 << 10
+    var bytesReceived: UInt64 { recvState.pointee.received }
     /// Largest chunk taken from `.bytes` stdin per write (libssh2 sends at most one 32 KiB packet per call).
     static let stdinChunk = 256 << 10
 
@@ -98,10 +111,18 @@ final class SessionWorker: @unchecked Sendable {
         self.settings = settings
         self.options = options
         readBuffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferSize, alignment: 16)
+        recvState = UnsafeMutablePointer<flocker_recv_state>.allocate(capacity: 1)
+        recvState.initialize(
+            to: flocker_recv_state(
+                received: 0, buffer: UnsafeMutablePointer<UInt8>.allocate(capacity: Self.readAhead),
+                capacity: Self.readAhead, start: 0, end: 0, free_blocks: nil, free_count: 0))
     }
 
     deinit {
         readBuffer.deallocate()
+        recvState.pointee.buffer?.deallocate()
+        flocker_release_block_cache(recvState)
+        recvState.deallocate()
     }
 
     /// The address part of error messages: the connected `ip:port`, else `host:port`.
@@ -114,7 +135,7 @@ final class SessionWorker: @unchecked Sendable {
     // MARK: - Other threads
 
     /// Starts the worker thread, which connects and reports the peer's numeric address (or the error).
-    func start(connect continuation: CheckedContinuation<Result<String, SSHError>, Never>) {
+    func start(connect continuation: CheckedContinuation<Result<Connected, SSHError>, Never>) {
         _ = LibSSH2.initialized
         let name = "ssh:" + settings.alias.prefix(11)
         Thread.detach(name: name) { [self] in
@@ -158,8 +179,8 @@ final class SessionWorker: @unchecked Sendable {
 
     // MARK: - Worker thread
 
-    private func threadMain(connect continuation: CheckedContinuation<Result<String, SSHError>, Never>) {
-        let result: Result<String, SSHError>
+    private func threadMain(connect continuation: CheckedContinuation<Result<Connected, SSHError>, Never>) {
+        let result: Result<Connected, SSHError>
         do {
             result = .success(try establish())
         } catch {
@@ -245,14 +266,21 @@ final class SessionWorker: @unchecked Sendable {
             let now = POSIX.monotonicNanos()
             schedule()
             var round = Round()
+            let receivedBefore = bytesReceived
             for job in jobs {
                 job.step(now: now, round: &round)
                 if sessionError != nil { break }
             }
             jobs.removeAll { $0.finished }
             if sessionError != nil { continue }
-            if round.progressed { continue }
+            // If any call took bytes from the socket, a job stepped earlier in the round may now have data,
+            // an EOF or a CLOSE waiting inside libssh2 while the socket looks idle: go round again rather
+            // than sleep. Only a round that moved nothing and received nothing may end in poll().
+            if round.progressed || bytesReceived != receivedBefore { continue }
 
+            if jobs.isEmpty && recvState.pointee.free_count > 0 {
+                flocker_release_block_cache(recvState)   // an idle connection keeps no packet buffers
+            }
             var timeout = jobs.compactMap { $0.nextDeadline }.min().map { $0 > now ? $0 - now : 0 }
             if round.directions & LIBSSH2_SESSION_BLOCK_OUTBOUND == 0 && sendQueueIsShort() {
                 // Sending a keepalive only while nothing waits to go out means its small packet is never

@@ -11,9 +11,10 @@ struct DiscoveryParseTests {
         has zstd
         has bash
         @@flocker-discovery containers
-        {"Id":"abc123","Name":"/flocker--redis","State":{"Status":"running","Running":true,"StartedAt":"2026-11-21T08:00:00Z"},"HostConfig":{"RestartPolicy":{"Name":"always","MaximumRetryCount":0}},"Config":{"Image":"redis:7","Labels":{"flocker.app":"redis","flocker.config-hash":"h1"}}}
-        {"Id":"def456","Name":"/flocker--web","State":{"Status":"exited","Running":false},"HostConfig":{"RestartPolicy":{"Name":"","MaximumRetryCount":0}},"Config":{"Image":"busybox","Labels":{"flocker.app":"web","flocker.config-hash":"h2"}}}
-        {"Id":"zzz","Name":"/impostor","State":{"Running":true},"Config":{"Labels":{"flocker.app":"redis"}}}
+        abc123\tflocker--redis\trunning\tredis:7\tredis\th1\talways\tUp 5 minutes
+        def456\tflocker--web\texited\tbusybox\tweb\th2\t\tExited (0) 2 hours ago
+        zzz\timpostor\trunning\tbusybox\tredis\th3\tno\tUp 1 second
+        short\tline
         @@flocker-discovery zfs
         flocker\ttype\tfilesystem
         flocker\tmountpoint\t/flocker
@@ -67,7 +68,7 @@ struct DiscoveryParseTests {
 
         #expect(s.containers.count == 2, "the impostor's name does not match its label")
         #expect(s.containers["redis"] == ContainerState(app: "redis", id: "abc123", configHash: "h1", running: true, status: "running",
-                                                         image: "redis:7", restartPolicy: "always", startedAt: "2026-11-21T08:00:00Z"))
+                                                         image: "redis:7", restartPolicy: "always", startedAt: "Up 5 minutes"))
         #expect(s.containers["web"]?.running == false)
         #expect(s.containers["web"]?.restartPolicy == "no")
 

@@ -72,11 +72,12 @@ struct ExecutorTests {
         #expect(report.isSuccess, "\(report.failures)")
         let order = [
             log.index(of: "zfs send", on: "node1"),            // pre-copy
+            log.index(of: "docker create", on: "node2"),       // stage: created ahead, not started
             log.index(of: "flocker-stop", on: "node1"),        // stop (kept)
             log.index(of: "readonly=on", on: "node1"),         // handoff: source read-only first
             log.index(of: "flocker:role=primary", on: "node2"),// promote target
             log.index(of: "flocker:role=copy", on: "node1"),   // demote source
-            log.index(of: "docker run", on: "node2"),          // start on target
+            log.index(of: "docker start", on: "node2"),        // start on target
             log.index(of: "iptables-restore", on: nil),        // routes last
             log.index(of: "docker rm flocker--redis", on: "node1"), // cleanup
         ]
@@ -170,7 +171,7 @@ struct ExecutorTests {
                 let text = node == "node1" ? listing(ds, snapshots: ["flocker-00000001"], readonly: false) : listing(ds, snapshots: ["flocker-00000001"], readonly: true, role: "copy")
                 return CommandResult(status: .exited(0), stdout: Array(text.utf8))
             }
-            if command.shellText.contains("zfs recv") {
+            if command.stages.last?.first == "zfs", command.stages.last?.dropFirst().first == "recv" {
                 receives.append(.init(node: node, command: command, stdin: []))
                 if receives.all.count > 1 { return CommandResult(status: .exited(1), stderr: Array("cannot receive: out of space".utf8)) }
             }
@@ -184,7 +185,8 @@ struct ExecutorTests {
         #expect(log.index(of: "flocker:role=primary") == nil, "never promoted")
         #expect(log.index(of: "flocker-start", on: "node2") == nil, "never started on the target")
         #expect(log.index(of: "iptables-restore") == nil, "routes untouched")
-        #expect(log.index(of: "docker rm") == nil, "the fallback container is kept")
+        #expect(log.index(of: "docker rm", on: "node1") == nil, "the fallback container is kept")
+        #expect(log.on("node2").contains { $0.contains("docker rm flocker--redis") }, "the container staged on the target is removed")
         // Rolled back: restarted on node1 with its original restart policy.
         #expect(log.on("node1").last?.contains("flocker-restart") == true)
         #expect(report.rollbacks.count == 1 && report.rollbacks[0].contains("restarted on node1"))

@@ -65,12 +65,13 @@ struct PlannerTests {
         c.placement = ["redis": "node2"]
         let v = VolumeID(app: "redis", volume: "default")
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
-        #expect(plan.phases.map(\.name) == [.preCopy, .stop, .finalCopy, .handoff, .start, .routes, .cleanup])
+        #expect(plan.phases.map(\.name) == [.preCopy, .stage, .stop, .finalCopy, .handoff, .start, .routes, .cleanup])
+        #expect(plan.phase(.stage) == [Step(node: "node2", .createApp("redis"))], "created ahead, while redis still runs on node1")
         #expect(plan.phase(.preCopy) == [Step(node: "node1", .copyVolume(v, to: "node2", final: false))])
         #expect(plan.phase(.stop) == [Step(node: "node1", .stopApp("redis", keep: true))])
         #expect(plan.phase(.finalCopy) == [Step(node: "node1", .copyVolume(v, to: "node2", final: true))])
         #expect(plan.phase(.handoff) == [Step(node: "node1", .handoff("redis", to: "node2", volumes: [VolumeHandoff(volume: "default", epoch: 4)]))])
-        #expect(plan.phase(.start) == [Step(node: "node2", .startApp("redis"))])
+        #expect(plan.phase(.start) == [Step(node: "node2", .startCreated("redis"))])
         // Routes: node1 now forwards to node2; node2 drops its forward to node1.
         let routes = Dictionary(uniqueKeysWithValues: plan.phase(.routes).map { ($0.node, $0.action) })
         guard case .setRoutes(let add1, let remove1)? = routes["node1"], case .setRoutes(let add2, let remove2)? = routes["node2"] else {
@@ -142,6 +143,32 @@ struct PlannerTests {
         c.converge(routesFor: c.placement)
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
         #expect(plan.steps == [Step(node: "node1", .restartApp("redis"))])
+    }
+
+    @Test func noStagingWhenTheVolumeWouldNotBeThereYet() throws {
+        // Nothing runs, so there is no pre-copy: the target's dataset appears only in the final copy, and a
+        // container created earlier would bind-mount a path that does not exist yet.
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1", running: false)
+        c.dataset(redis, on: "node1")
+        c.placement = ["redis": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.stage).isEmpty)
+        #expect(plan.phase(.start) == [Step(node: "node2", .startApp("redis"))])
+    }
+
+    @Test func statelessMovesAreStagedToo() throws {
+        var c = Cluster()
+        let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 80, external: 80)])
+        c.apps = [web]
+        c.run(web, on: "node1")
+        c.placement = ["web": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.stage) == [Step(node: "node2", .createApp("web"))])
+        #expect(plan.phase(.stop) == [Step(node: "node1", .stopApp("web", keep: true))])
+        #expect(plan.phase(.start) == [Step(node: "node2", .startCreated("web"))])
     }
 
     @Test func reAddedAppGetsItsOldVolumeOnAnotherNode() throws {

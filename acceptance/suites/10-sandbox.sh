@@ -234,7 +234,17 @@ no_mounts()  { ! grep -E "/fl$ID-|$STATE" /proc/mounts; }
 no_links()   { ! ip -o link show | grep -E ": (flbr$ID|fl$ID-n[0-9]+)[:@]"; }
 no_rules()   { ! iptables-save | grep -E -- "flocker-sandbox-$ID( |\"|\$)"; }
 no_cgroups() { ! ls -d /sys/fs/cgroup/*/"flocker-sandbox-$ID" 2>/dev/null; }
-no_procs()   { ! pgrep -a -f -- "_node-init|$STATE"; }
+# Processes of THIS instance: its node inits carry its FLOCKER_SANDBOX_ID (none for instance 0) in their
+# environment; anything else names its state folder. Other instances (engineers testing in parallel) don't count.
+no_procs() {
+  local p id found=""
+  for p in $(pgrep -f -- "_node-init|$STATE"); do
+    if grep -qa -- "$STATE" "/proc/$p/cmdline" 2>/dev/null; then found="$found $p"; continue; fi
+    id=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | sed -n 's/^FLOCKER_SANDBOX_ID=//p')
+    [ "${id:-0}" = "${FLOCKER_SANDBOX_ID:-0}" ] && found="$found $p"
+  done
+  [ -z "$found" ] || { ps -o pid,args -p "$(echo $found | tr ' ' ',')"; return 1; }
+}
 check "down" SB down
 check "no namespace of the instance (ip netns)" no_netns
 check "no mount of the instance (/proc/mounts)" no_mounts

@@ -63,7 +63,7 @@ section "first deploy"
 write_app hi
 write_deploy "web, redis" "client" ""
 out=$(deploy 2>&1); rc=$?
-expect_eq "deploy exits 0" 0 "$rc"
+expect_rc "deploy exits 0" 0 "$rc" "$out"
 expect_contains "plan is printed" "Plan:" "$out"
 expect_contains "steps are reported with their node" "ok      node1  start web" "$out"
 expect_contains "summary line" "Done:" "$out"
@@ -74,7 +74,7 @@ expect_eq "labels carry the app name" "web" "$(node node1 "docker inspect --form
 section "re-run is a no-op"
 before=$(cid node1 web)
 out=$(deploy -v 2>&1); rc=$?
-expect_eq "re-run exits 0" 0 "$rc"
+expect_rc "re-run exits 0" 0 "$rc" "$out"
 expect_contains "re-run says no changes" "No changes" "$out"
 traced=$(printf '%s\n' "$out" | grep '^trace ' || true)
 expect_eq "only discovery ran (one command per node)" 3 "$(printf '%s\n' "$traced" | grep -c 'flocker-discovery')"
@@ -116,7 +116,7 @@ section "move redis (stateless here) and web"
 client_before=$(cid node2 client)
 write_deploy "" "client" "web, redis"
 out=$(deploy 2>&1); rc=$?
-expect_eq "move exits 0" 0 "$rc"
+expect_rc "move exits 0" 0 "$rc" "$out"
 expect_eq "web left node1" "" "$(node node1 docker ps -aq --filter name=flocker--web)"
 check "web runs on node3" node node3 docker inspect --format '{{.State.Running}}' flocker--web
 web_host=$(node node3 docker inspect --format '{{.Config.Hostname}}' flocker--web)
@@ -130,7 +130,7 @@ section "a change restarts only that app"
 web_before=$(cid node3 web); redis_before=$(cid node3 redis)
 write_app changed
 out=$(deploy 2>&1); rc=$?
-expect_eq "change exits 0" 0 "$rc"
+expect_rc "change exits 0" 0 "$rc" "$out"
 expect_contains "plan stops and starts web" "stop and remove web" "$out"
 expect_not_contains "plan leaves redis alone" "redis" "$(printf '%s\n' "$out" | grep -E '^\s+node[0-9]' || true)"
 [ "$web_before" != "$(cid node3 web)" ] && pass "web got a new container" || fail "web got a new container"
@@ -140,12 +140,12 @@ expect_contains "new environment visible" "GREETING=changed" "$(node node3 docke
 section "dry run and JSON"
 write_deploy "web" "client" "redis"
 out=$(deploy --dry-run 2>&1); rc=$?
-expect_eq "dry run exits 0" 0 "$rc"
+expect_rc "dry run exits 0" 0 "$rc" "$out"
 expect_contains "dry run prints the plan" "start web" "$out"
 expect_contains "dry run says nothing changed" "Dry run: nothing was changed." "$out"
 check "dry run changed nothing: web still on node3" node node3 docker inspect --format '{{.State.Running}}' flocker--web
 json=$(deploy --json 2>/dev/null); rc=$?
-expect_eq "JSON run exits 0" 0 "$rc"
+expect_rc "JSON run exits 0" 0 "$rc" "$out"
 expect_eq "every JSON line parses" "" "$(printf '%s\n' "$json" | jq -c . >/dev/null 2>&1 || echo bad)"
 expect_eq "JSON plan event first" "plan" "$(printf '%s\n' "$json" | head -n1 | jq -r .event)"
 expect_eq "JSON summary last, exit code 0" "summary 0" "$(printf '%s\n' "$json" | tail -n1 | jq -r '"\(.event) \(.exit_code)"')"
@@ -171,7 +171,7 @@ YAML
 check "keeper runs" node node1 docker inspect flocker--keeper
 printf 'version: 1\nnodes:\n  node1: []\n  node2: []\n  node3: []\n' > "$W/vol-deploy.yml"
 out=$("$FLOCKER" "$W/vol-deploy.yml" "$W/vol-app.yml" 2>&1); rc=$?
-expect_eq "removal exits 0" 0 "$rc"
+expect_rc "removal exits 0" 0 "$rc" "$out"
 expect_eq "keeper's container is gone" "" "$(node node1 docker ps -aq --filter name=flocker--keeper)"
 check "keeper's volume is kept" node node1 zfs list flocker/keeper.default
 expect_eq "keeper's data is kept" "kept" "$(node node1 cat /flocker/keeper.default/file)"
@@ -182,7 +182,7 @@ web_before=$(cid node3 web)
 "$SANDBOX" cut node2 >/dev/null
 out=$(deploy --connect-timeout 3 2>&1); rc=$?
 "$SANDBOX" heal node2 >/dev/null
-expect_eq "exit code 3" 3 "$rc"
+expect_rc "exit code 3" 3 "$rc" "$out"
 expect_contains "the node is named" "node2" "$out"
 expect_contains "nothing was changed" "nothing was changed" "$out"
 expect_eq "web still runs on node3, same container" "$web_before" "$(cid node3 web)"

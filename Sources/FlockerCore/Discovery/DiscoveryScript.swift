@@ -17,8 +17,7 @@ public enum DiscoveryScript {
         if v=$(zpool get version flocker 2>/dev/null | awk 'NR==2{print $3}') && [ -n "$v" ]; then echo "pool $v"; else echo "problem pool flocker not found (zpool get version flocker)"; fi
         for c in zstd lz4 bash; do command -v "$c" >/dev/null 2>&1 && echo "has $c"; done
         echo "${m}containers"
-        ids=$(docker ps -aq --filter label=flocker.app 2>/dev/null)
-        [ -n "$ids" ] && docker inspect --format '{{json .}}' $ids 2>/dev/null
+        docker ps -a --no-trunc --filter label=flocker.app --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}' 2>/dev/null
         echo "${m}zfs"
         zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
         echo "${m}nat"
@@ -79,27 +78,17 @@ public enum DiscoveryScript {
         return facts
     }
 
+    /// Parses `docker ps --format` lines: ID, name, state, image, and the labels flocker.app, flocker.config-hash
+    /// and flocker.restart (the restart policy the container was started with; a fallback kept after a move has
+    /// Docker's policy set to `no`, and a rollback restores this one), then Docker's status text.
     static func parseContainers(_ lines: [Substring]) -> [String: ContainerState] {
         var result: [String: ContainerState] = [:]
-        for line in lines where line.hasPrefix("{") {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let config = object["Config"] as? [String: Any],
-                let labels = config["Labels"] as? [String: Any],
-                let app = labels["flocker.app"] as? String,
-                let name = object["Name"] as? String, name == "/flocker--\(app)"
-            else { continue }
-            let state = object["State"] as? [String: Any] ?? [:]
-            let host = object["HostConfig"] as? [String: Any] ?? [:]
-            let restart = host["RestartPolicy"] as? [String: Any] ?? [:]
-            result[app] = ContainerState(
-                app: app,
-                id: object["Id"] as? String ?? "",
-                configHash: labels["flocker.config-hash"] as? String ?? "",
-                running: state["Running"] as? Bool ?? false,
-                status: state["Status"] as? String ?? "",
-                image: config["Image"] as? String ?? "",
-                restartPolicy: (restart["Name"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "no",
-                startedAt: state["StartedAt"] as? String ?? "")
+        for line in lines {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 8, !f[4].isEmpty, f[1] == NodeCommands.containerName(f[4]) else { continue }
+            result[f[4]] = ContainerState(
+                app: f[4], id: f[0], configHash: f[5], running: f[2] == "running", status: f[2], image: f[3],
+                restartPolicy: f[6].isEmpty ? "no" : f[6], startedAt: f[7])
         }
         return result
     }

@@ -78,8 +78,10 @@ public struct ContainerState: Sendable, Hashable {
     /// Docker's state word (running, exited, created, restarting…).
     public var status: String
     public var image: String
-    /// Restart policy name as Docker holds it (`no`, `always`…); `no` after flocker-deploy stopped it for a move.
+    /// The restart policy it was started with (label `flocker.restart`, e.g. `on-failure:3`); Docker's own is
+    /// set to `no` while a moved application's stopped container is kept as the fallback.
     public var restartPolicy: String
+    /// Docker's status text (e.g. `Up 5 minutes`, `Exited (0) 2 hours ago`).
     public var startedAt: String
     public init(
         app: String, id: String, configHash: String, running: Bool, status: String = "", image: String = "",

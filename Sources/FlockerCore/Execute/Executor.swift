@@ -35,6 +35,8 @@ public struct Executor: Sendable {
         var stoppedForMove: [String: String] = [:]
         var promoted: Set<String> = []
         var rollbacks: [String] = []
+        /// Application → the node where its container was created ahead of time and not started yet.
+        var staged: [String: String] = [:]
     }
 
     /// The run's shared bookkeeping, locked.
@@ -186,6 +188,18 @@ public struct Executor: Sendable {
             // application without volumes has no handoff to say so).
             state.withLock { $0.stoppedForMove[name] = nil }
             return ""
+        case .createApp(let name):
+            let app = try application(name, step.node, text)
+            try await start(app, on: node, step: text, createOnly: true)
+            state.withLock { $0.staged[name] = step.node }
+            return ""
+        case .startCreated(let name):
+            let app = try application(name, step.node, text)
+            try await check(node, RemoteCommand("docker", "start", NodeCommands.containerName(name)), step: text)
+            state.withLock { $0.staged[name] = nil }
+            try await waitReady(app, on: node, step: text)
+            state.withLock { $0.stoppedForMove[name] = nil }
+            return ""
         case .restartApp(let name):
             let app = try application(name, step.node, text)
             try await check(node, NodeCommands.restart(name, restartPolicy: app.restartPolicy.dockerValue), step: text)
@@ -212,7 +226,7 @@ public struct Executor: Sendable {
 
     // MARK: start
 
-    private func start(_ app: Application, on node: any RemoteHost, step: String) async throws(StepFailure) {
+    private func start(_ app: Application, on node: any RemoteHost, step: String, createOnly: Bool = false) async throws(StepFailure) {
         let nodeState = observed.nodes[node.node]
         let poolMount = nodeState?.facts.poolMountpoint ?? "/flocker"
         let mounts = app.volumes.map { spec -> (host: String, container: String) in
@@ -223,11 +237,11 @@ public struct Executor: Sendable {
         }
         let environment = LinkEnvironment.environment(of: app, nodeAddress: node.address)
         if environment.isEmpty {
-            try await check(node, RemoteCommand(["docker"] + NodeCommands.runArguments(app, mounts: mounts, envFile: nil)), step: step)
+            try await check(node, RemoteCommand(["docker"] + NodeCommands.runArguments(app, mounts: mounts, envFile: nil, createOnly: createOnly)), step: step)
         } else {
             let file = "\(NodeCommands.stateDirectory)/env/\(app.name).env"
             try await check(node,
-                NodeCommands.startWithEnvironment(envFile: file, dockerArguments: NodeCommands.runArguments(app, mounts: mounts, envFile: file)),
+                NodeCommands.startWithEnvironment(envFile: file, dockerArguments: NodeCommands.runArguments(app, mounts: mounts, envFile: file, createOnly: createOnly)),
                 stdin: NodeCommands.environmentFile(environment), step: step)
         }
     }
@@ -313,6 +327,11 @@ public struct Executor: Sendable {
 
     /// Applications stopped for a move that was not promoted go back to their source.
     private func compensate(state: Shared) async {
+        // Containers created ahead of a start that did not happen are removed (the volume stays a copy there).
+        let staged = state.withLock { s in s.staged.filter { !s.promoted.contains($0.key) } }
+        for (app, nodeName) in staged.sorted(by: { $0.key < $1.key }) {
+            if let h = hosts[nodeName] { _ = try? await h.run(NodeCommands.remove(app), stdin: [], timeout: .seconds(60)) }
+        }
         let pending = state.withLock { s in s.stoppedForMove.filter { !s.promoted.contains($0.key) } }
         for (app, sourceName) in pending.sorted(by: { $0.key < $1.key }) {
             let step = "restart \(app) on \(sourceName) (rollback)"

@@ -14,9 +14,12 @@ public enum NodeCommands {
 
     /// The arguments of `docker run` for `app` (after `docker`): labels, ports, volumes, limits, restart policy,
     /// image and command. The environment travels in a file (see `startScript`), never on the command line.
-    public static func runArguments(_ app: Application, mounts: [(host: String, container: String)], envFile: String?) -> [String] {
-        var args = ["run", "--detach", "--name", containerName(app.name),
-                    "--label", "flocker.app=\(app.name)", "--label", "flocker.config-hash=\(app.configHash)"]
+    public static func runArguments(
+        _ app: Application, mounts: [(host: String, container: String)], envFile: String?, createOnly: Bool = false
+    ) -> [String] {
+        var args = (createOnly ? ["create"] : ["run", "--detach"]) + ["--name", containerName(app.name),
+                    "--label", "flocker.app=\(app.name)", "--label", "flocker.config-hash=\(app.configHash)",
+                    "--label", "flocker.restart=\(app.restartPolicy.dockerValue)"]
         if let envFile { args += ["--env-file", envFile] }
         for p in app.ports { args += ["--publish", "\(p.externalPort):\(p.internalPort)"] }
         for m in mounts { args += ["--volume", "\(m.host):\(m.container)"] }
@@ -164,6 +167,28 @@ public enum NodeCommands {
         .script("""
             zfs umount "$1" && zfs mount "$1"
             """, name: "flocker-remount", [dataset])
+    }
+
+    /// Stops `zfs recv` processes still receiving into `dataset`, and waits (up to 10 s) until they are gone;
+    /// prints the pids it stopped. Under the run lock no other run receives into it, so such a process is a
+    /// leftover of a run that died or lost its connection (its sshd has not noticed yet) and would make the
+    /// next receive fail with "dataset is busy".
+    public static func stopLeftoverReceives(_ dataset: String) -> RemoteCommand {
+        .script("""
+            ds=$1; stopped=""
+            for p in $(pgrep -x zfs 2>/dev/null); do
+              args=$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null) || continue
+              case "$args" in "zfs recv "*"$ds "|"zfs receive "*"$ds ") kill "$p" 2>/dev/null && stopped="$stopped $p";; esac
+            done
+            [ -z "$stopped" ] && exit 0
+            i=0
+            while [ $i -lt 100 ]; do
+              alive=""; for p in $stopped; do [ -d /proc/$p ] && alive=1; done
+              [ -z "$alive" ] && break
+              sleep 0.1; i=$((i + 1))
+            done
+            echo "stopped$stopped"
+            """, name: "flocker-stop-receives", [dataset])
     }
 
     /// Compress and decompress commands for a stream compressor both ends have.

@@ -58,6 +58,8 @@ public struct TransferProgress: Sendable, Hashable {
     public var expected: UInt64?
     public var elapsed: Duration
     public var round: Int
+    /// Something worth a line of its own (e.g. a leftover receive stopped).
+    public var note: String? = nil
 
     public var bytesPerSecond: Double {
         let s = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -23,6 +23,12 @@ struct VolumeTransfer: Sendable {
             done = round
             if sent <= options.preCopyThreshold { break }
         }
+        if !final && total > options.preCopyThreshold {
+            // Write what was received (and sent) out to disk now, while the application still runs, so that the
+            // writeback of a large pre-copy does not slow the stop, final copy and start that follow.
+            _ = try? await source.run(RemoteCommand("sync"), stdin: [], timeout: .seconds(300))
+            _ = try? await target.run(RemoteCommand("sync"), stdin: [], timeout: .seconds(300))
+        }
         let elapsed = clock.now - start
         let compressor = pickCompressor(sourceFacts, targetFacts).map { ", \($0)" } ?? ""
         return ("sent \(Bytes.human(total)) in \(done) round\(done == 1 ? "" : "s") (\(Bytes.rate(total, elapsed))\(compressor))", total)
@@ -53,6 +59,11 @@ struct VolumeTransfer: Sendable {
             if targetState.quota != nil {
                 try await check(target, NodeCommands.setProperties(ds, ["refquota=none"]), step: step)
             }
+        }
+        // A receive left running by an interrupted run would make this one fail ("dataset is busy").
+        let leftovers = try await run(target, NodeCommands.stopLeftoverReceives(ds), step: step, timeout: .seconds(30))
+        if leftovers.stdoutText.hasPrefix("stopped") {
+            progress(TransferProgress(bytes: 0, expected: nil, elapsed: .zero, round: round, note: "stopped a receive left by an interrupted run (pid\(leftovers.stdoutText.dropFirst("stopped".count).trimmingCharacters(in: .whitespacesAndNewlines)))"))
         }
         let sequence = ((sourceState.snapshots + (targetState?.snapshots ?? [])).compactMap(\.sequence).max() ?? 0) + 1
         let name = "flocker-" + String(format: "%08d", sequence)
@@ -105,7 +116,7 @@ struct VolumeTransfer: Sendable {
                 }
                 guard result.isSuccess else {
                     var parts: [String] = []
-                    if !result.sender.status.isSuccess {
+                    if !result.sender.status.isSuccess && !(result.sender.status == .signaled("PIPE") && !result.receiver.status.isSuccess) {
                         parts.append("\(source.node): \(send.programs): \(result.sender.status): \(trim(result.sender.stderrText))")
                     }
                     if !result.receiver.status.isSuccess {

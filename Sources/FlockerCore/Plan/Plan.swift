@@ -19,6 +19,9 @@ public enum PhaseName: String, Sendable, Hashable, Codable, CaseIterable {
     case prepare
     /// Copy moving volumes while their applications still run.
     case preCopy = "pre-copy"
+    /// Create the containers of moving applications on their targets, not started, while the applications
+    /// still run on their sources: the downtime then holds a `docker start`, not a `docker run`.
+    case stage
     /// Stop applications that move, change or go away.
     case stop
     /// Copy what changed since the pre-copy, now that the application is stopped.
@@ -68,7 +71,7 @@ public struct Step: Sendable, Hashable, Codable {
             .copyVolume(let v, _, _), .pruneSnapshots(let v, _):
             return v.app
         case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
-            .handoff(let app, _, _):
+            .handoff(let app, _, _), .createApp(let app), .startCreated(let app):
             return app
         case .setRoutes: return ""
         }
@@ -98,6 +101,10 @@ public enum Action: Sendable, Hashable, Codable {
     case handoff(String, to: String, volumes: [VolumeHandoff])
     /// Create and start the application's container, then wait until it is ready.
     case startApp(String)
+    /// Create the application's container without starting it (a move's target, ahead of the stop).
+    case createApp(String)
+    /// Start the container created ahead of time, then wait until it is ready.
+    case startCreated(String)
     /// Start the existing, stopped container again (its configuration is unchanged), then wait until ready.
     case restartApp(String)
     /// Remove a stopped container left behind (a moved application's fallback).

@@ -15,6 +15,8 @@ public enum StepText {
             let names = volumes.map(\.volume).joined(separator: ", ")
             return "hand \(app)'s volume\(volumes.count == 1 ? "" : "s") \(names) over to \(target) (epoch \(volumes.map(\.epoch).max() ?? 0))"
         case .startApp(let app): return "start \(app)"
+        case .createApp(let app): return "create \(app)'s container, not started yet"
+        case .startCreated(let app): return "start \(app)"
         case .restartApp(let app): return "restart \(app) (container was not running)"
         case .removeContainer(let app): return "remove \(app)'s stopped container"
         case .setRoutes(let add, let remove): return "routes: " + routeSummary(add: add, remove: remove)

@@ -229,7 +229,28 @@ public enum Planner {
                 if let images = observed.nodes[target]?.images, !images.contains(ImageName.normalized(application.image)) {
                     add(.prepare, Step(node: target, .pullImage(image: application.image, app: app)))
                 }
-                add(.start, Step(node: target, .startApp(app)))
+                if stageable(app, application, target: target) {
+                    add(.stage, Step(node: target, .createApp(app)))
+                    add(.start, Step(node: target, .startCreated(app)))
+                } else {
+                    add(.start, Step(node: target, .startApp(app)))
+                }
+            }
+        }
+
+        /// Whether the application's new container can be created ahead of its start: it moves here from a node
+        /// where it runs now (so the stage saves downtime), there is no container of it here, and each of its
+        /// volumes already has a dataset here or gets one in the pre-copy (a bind mount needs its source).
+        func stageable(_ app: String, _ application: Application, target: String) -> Bool {
+            let runsElsewhere = observed.containers(of: app).contains { $0.node != target && $0.container.running }
+            guard runsElsewhere, observed.nodes[target]?.containers[app] == nil else { return false }
+            let preCopied = Set(steps[.preCopy, default: []].compactMap { step -> VolumeID? in
+                if case .copyVolume(let v, let t, false) = step.action, t == target { return v }
+                return nil
+            })
+            return application.volumes.allSatisfy { spec in
+                let id = VolumeID(app: app, volume: spec.name)
+                return preCopied.contains(id) || observed.nodes[target]?.datasets[id] != nil
             }
         }
 

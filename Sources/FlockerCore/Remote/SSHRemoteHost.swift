@@ -63,9 +63,13 @@ public final class SSHRemoteHost: RemoteHost {
                                receiver: CommandResult(status: Self.status(b.exit), stdout: b.stdout, stderr: b.stderr),
                                bytes: pipe.bytesTransferred)
         case (.failure(let e), .success(let b)):
-            // The sender's connection failed; the receiver saw a broken stream.
+            // Either the receiver ended first (the sender was stopped: outputAborted) or the sender's connection
+            // failed and the receiver saw a broken stream.
             if b.exit.isSuccess { throw Self.remoteError(e, node: node) }
-            return RelayResult(sender: CommandResult(status: .exited(255), stderr: Array(e.message.utf8)),
+            let sender = e.code == .outputAborted
+                ? CommandResult(status: .signaled("PIPE"), stderr: Array("stopped sending: the receiver ended first".utf8))
+                : CommandResult(status: .exited(255), stderr: Array(e.message.utf8))
+            return RelayResult(sender: sender,
                                receiver: CommandResult(status: Self.status(b.exit), stdout: b.stdout, stderr: b.stderr),
                                bytes: pipe.bytesTransferred)
         case (.success(let a), .failure(let e)):

@@ -32,6 +32,7 @@ public final class JSONReporter: RunObserver, Sendable {
             var object: [String: Any] = ["event": "progress", "step": StepJSON.object(step), "bytes": p.bytes,
                                          "seconds": Seconds.value(p.elapsed), "round": p.round]
             if let e = p.expected { object["expected_bytes"] = e }
+            if let n = p.note { object["note"] = n }
             emit(object)
         case .note(let text):
             emit(["event": "note", "message": text])
@@ -81,7 +82,8 @@ public enum StepJSON {
         case .handoff(_, let t, let vs):
             o["action"] = "handoff"; o["target"] = t
             o["volumes"] = vs.map { ["volume": $0.volume, "epoch": $0.epoch] as [String: Any] }
-        case .startApp: o["action"] = "start"
+        case .startApp, .startCreated: o["action"] = "start"
+        case .createApp: o["action"] = "create"
         case .restartApp: o["action"] = "restart"
         case .removeContainer: o["action"] = "remove-container"
         case .setRoutes(let add, let remove):

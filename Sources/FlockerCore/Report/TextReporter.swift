@@ -78,6 +78,10 @@ public final class TextReporter: RunObserver, Sendable {
     }
 
     private func showProgress(_ step: Step, _ p: TransferProgress) {
+        if let note = p.note {
+            line("  note    \(step.node)  \(StepText.describe(step)): \(note)")
+            return
+        }
         var text = "  ...     \(step.node)  \(StepText.describe(step)): \(Bytes.human(p.bytes))"
         if let expected = p.expected, expected > 0 {
             text += " of ~\(Bytes.human(expected))"

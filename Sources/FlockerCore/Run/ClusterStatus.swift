@@ -94,7 +94,7 @@ public struct ClusterStatus: Sendable {
         let placed = Set(apps.map(\.0))
         for (app, node, c) in apps {
             var line = "  \(app)  on \(node): \(c.running ? "running" : c.status)"
-            if c.running, !c.startedAt.isEmpty { line += " since \(c.startedAt.prefix(19))Z" }
+            if !c.startedAt.isEmpty { line += " (\(c.startedAt))" }
             line += ", image \(c.image)"
             if let desired {
                 if let want = desired.applications[app] {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import FlockerSSH
@@ -13,14 +14,17 @@ final class SSHDFixture: @unchecked Sendable {
     let knownHosts: String
     let authorizedKeys: String
     let logFile: String
-    private let process: Process
+    private let process: ChildProcess
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
     init(extraConfig: String = "") throws {
-        directory = try Self.makeTempDirectory(prefix: "flocker-sshd")
+        let directory = try Self.makeTempDirectory(prefix: "flocker-sshd")
+        var started = false
+        defer { if !started { try? FileManager.default.removeItem(atPath: directory) } }
+        self.directory = directory
         hostKey = directory + "/ssh_host_ed25519_key"
         userKey = directory + "/id_ed25519"
         knownHosts = directory + "/known_hosts"
@@ -51,24 +55,17 @@ final class SSHDFixture: @unchecked Sendable {
                 LogLevel VERBOSE
                 \(extraConfig)
                 """.write(toFile: config, atomically: true, encoding: .utf8)
-            _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/sshd")
-            process.arguments = ["-D", "-e", "-f", config]
-            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
+            let process = try ChildProcess.spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], output: logFile)
             if Self.waitForListener(port: candidate, process: process) {
                 self.process = process
                 self.port = candidate
                 let hostPublic = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8)
                     .split(separator: " ").prefix(2).joined(separator: " ")
                 try "[127.0.0.1]:\(candidate) \(hostPublic)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+                started = true
                 return
             }
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
+            process.terminate()
             lastError = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
         }
         throw Failure(description: "sshd did not start: \(lastError)")
@@ -77,17 +74,14 @@ final class SSHDFixture: @unchecked Sendable {
     deinit { stop() }
 
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        process.terminate()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// Kills (SIGKILL) every descendant process of this fixture's sshd, i.e. the server side of every
     /// connection, leaving the listener running. Processes are found through /proc by parent pid.
     func killConnections() {
-        var parents: Set<Int32> = [process.processIdentifier]
+        var parents: Set<Int32> = [process.pid]
         var found = true
         var victims: [Int32] = []
         while found {
@@ -144,23 +138,21 @@ final class SSHDFixture: @unchecked Sendable {
         return String(cString: result)
     }
 
+    /// Runs a program to completion (stdin from /dev/null) and returns its stdout and stderr together.
+    ///
+    /// Foundation's `Process` is not used anywhere in these tests: when a child closes every inherited fd
+    /// (sshd does), swift-corelibs-foundation takes it for exited and blocks in `waitpid` on it, which hangs
+    /// every later `Process.waitUntilExit`.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "\(executable) \(arguments) failed (\(process.terminationStatus)): \(output)")
+        let directory = try makeTempDirectory(prefix: "flocker-run")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let outputFile = directory + "/output"
+        let child = try ChildProcess.spawn(executable, arguments, environment: environment, output: outputFile)
+        let status = child.wait()
+        let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw Failure(description: "\(executable) \(arguments) failed (\(status)): \(output)")
         }
         return output
     }
@@ -208,7 +200,7 @@ final class SSHDFixture: @unchecked Sendable {
         return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
-    private static func waitForListener(port: Int, process: Process) -> Bool {
+    private static func waitForListener(port: Int, process: ChildProcess) -> Bool {
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
             if !process.isRunning { return false }
@@ -227,6 +219,82 @@ final class SSHDFixture: @unchecked Sendable {
             usleep(20_000)
         }
         return false
+    }
+}
+
+/// A child process started with posix_spawn, waited for by pid.
+///
+/// Every live child is also listed in `ChildProcess.live`, and an `atexit` handler terminates whatever is
+/// still listed when the test process exits, so no sshd or ssh-agent outlives a run.
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+    private let state = Mutex<Int32?>(nil)   // exit status once reaped
+
+    private static let live = Mutex<Set<pid_t>>([])
+    private static let cleanupAtExit: Void = {
+        atexit {
+            let pids = ChildProcess.live.withLock { $0 }
+            for pid in pids { kill(pid, SIGKILL) }
+        }
+    }()
+
+    private init(pid: pid_t) { self.pid = pid }
+
+    /// Starts `executable` with stdin from /dev/null and stdout+stderr appended to `output` (or /dev/null).
+    static func spawn(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, output: String? = nil
+    ) throws -> ChildProcess {
+        _ = cleanupAtExit
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var env = ProcessInfo.processInfo.environment
+        if let environment { env.merge(environment) { $1 } }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard rc == 0 else { throw SSHDFixture.Failure(description: "posix_spawn \(executable): \(String(cString: strerror(rc)))") }
+        live.withLock { _ = $0.insert(pid) }
+        return ChildProcess(pid: pid)
+    }
+
+    /// Reaps the child if it has exited (blocking: waits for it). Returns the exit status (128 + signal).
+    private func reap(blocking: Bool) -> Int32? {
+        state.withLock { status -> Int32? in
+            if let status { return status }
+            var raw: Int32 = 0
+            var rc: pid_t
+            repeat { rc = waitpid(pid, &raw, blocking ? 0 : WNOHANG) } while rc < 0 && errno == EINTR
+            if rc == pid || (rc < 0 && errno == ECHILD) {
+                status = rc == pid ? ((raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)) : -1
+                ChildProcess.live.withLock { _ = $0.remove(pid) }
+            }
+            return status
+        }
+    }
+
+    /// Waits for the exit; returns the exit status (128 + signal when killed).
+    @discardableResult
+    func wait() -> Int32 { reap(blocking: true) ?? -1 }
+
+    var isRunning: Bool { reap(blocking: false) == nil }
+
+    /// Sends `signal` (SIGTERM by default), then waits; SIGKILL after 5 s. The pid cannot have been reused:
+    /// it stays ours until we reap it.
+    func terminate(signal: Int32 = SIGTERM) {
+        guard isRunning else { return }
+        kill(pid, signal)
+        for _ in 0..<250 where isRunning { usleep(20_000) }
+        if isRunning { kill(pid, SIGKILL) }
+        wait()
     }
 }
 

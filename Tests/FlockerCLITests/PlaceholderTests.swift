@@ -1,6 +1,0 @@
-import Testing
-@testable import FlockerCLI
-
-@Test func moduleLinks() {
-    #expect(Bool(true))
-}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Downtime of a move: the longest time during which redis refuses or fails requests, measured by a client that
+# writes and pings through node1 every 10 ms (bench/redis_probe.py) while redis, with a volume of 10 MiB,
+# 100 MiB and 1 GiB, moves from node1 to node2. Side by side, in the same run and on the same data: the
+# two-phase move (pre-copy while running, then only the increment while stopped) and Flocker 0.1's way
+# (stop, then copy everything: --pre-copy-rounds 0). Targets (issue 6): ≤ 1.5 s at every size, and
+# 1 GiB ≤ 1.25 × 10 MiB.
+# Uses its own sandbox instance (FLOCKER_SANDBOX_ID, default 3) with 3G pools and takes it down at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export FLOCKER_SANDBOX_ID=${FLOCKER_SANDBOX_ID:-3}
+SANDBOX="$ROOT/sandbox/flocker-sandbox"
+FLOCKER=${FLOCKER_BIN:-$ROOT/.build/release/flocker-deploy}
+SIZES=${SIZES:-"10 100 1024"}
+[ -x "$FLOCKER" ] || { echo "move-downtime: build first: swift build -c release" >&2; exit 1; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"; [ -n "${KEEP:-}" ] || "$SANDBOX" down >/dev/null 2>&1 || true' EXIT
+"$SANDBOX" down >/dev/null 2>&1 || true
+"$SANDBOX" up --nodes 2 --pool-size 3G >/dev/null
+eval "$("$SANDBOX" env)"
+N1=$("$SANDBOX" addr node1)
+S="ssh -F $FLOCKER_SSH_CONFIG"
+EX="$ROOT/examples/redis"
+
+reset() {
+  for n in node1 node2; do
+    $S "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; sleep 0.3; for d in $(zfs list -H -o name -r flocker | grep "^flocker/" | sort -r); do zfs destroy -f -r "$d" || { sleep 1; zfs destroy -f -r "$d"; }; done; for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done' >/dev/null 2>&1
+  done
+}
+
+# one_move SIZE_MIB EXTRA_ARGS…: prints "downtime move_seconds"
+one_move() {
+  local size=$1; shift
+  reset
+  "$FLOCKER" "$EX/deployment-node1.yml" "$EX/application.yml" >/dev/null
+  $S node1 "docker exec flocker--redis sh -c 'head -c $((size * 1048576)) /dev/urandom > /data/filler'"
+  python3 "$ROOT/bench/redis_probe.py" "$N1" 6379 600 > "$W/probe.json" &
+  local probe=$!
+  sleep 2
+  local s=$EPOCHREALTIME
+  "$FLOCKER" "$EX/deployment-node2.yml" "$EX/application.yml" "$@" > "$W/move.out" 2>&1 || { cat "$W/move.out" >&2; kill $probe; exit 1; }
+  local e=$EPOCHREALTIME
+  sleep 2
+  kill -TERM $probe; wait $probe || true
+  printf '%s %s\n' "$(jq -r .downtime "$W/probe.json")" "$(echo "$e - $s" | bc -l)"
+}
+
+printf '%-9s %-22s %-22s %-8s\n' "volume" "two-phase: down (move)" "stop+copy: down (move)" "ratio"
+declare -A ours
+for size in $SIZES; do
+  read -r d1 m1 < <(one_move "$size")
+  read -r d0 m0 < <(one_move "$size" --pre-copy-rounds 0)
+  ours[$size]=$d1
+  printf '%-9s %-22s %-22s %-8s\n' "${size} MiB" "$(printf '%.2f s (%.1f s)' "$d1" "$m1")" "$(printf '%.2f s (%.1f s)' "$d0" "$m0")" "$(printf '%.1f×' "$(echo "$d0 / $d1" | bc -l)")"
+done
+first=${SIZES%% *}; last=${SIZES##* }
+printf 'two-phase downtime, %s MiB vs %s MiB: %.2f× (target ≤ 1.25×); ratio column = stop+copy downtime / two-phase downtime\n' \
+  "$last" "$first" "$(echo "${ours[$last]} / ${ours[$first]}" | bc -l)"

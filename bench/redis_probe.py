@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Pings (and writes to) redis every 10 ms through one address, each request on a fresh connection (so every
+request follows the current routing), until it is told to stop (SIGTERM) or MAX_SECONDS pass. Prints one JSON
+object: requests, failures, and the longest window during which requests failed (the downtime), in seconds.
+Traffic goes only to the address given (a sandbox node)."""
+import json, signal, socket, sys, time
+
+host, port = sys.argv[1], int(sys.argv[2])
+max_seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 300.0
+interval = 0.010
+stop = False
+
+def on_term(*_):
+    global stop
+    stop = True
+
+signal.signal(signal.SIGTERM, on_term)
+signal.signal(signal.SIGINT, on_term)
+
+def request(i):
+    # A write and a read in one round trip: SET then PING; both must answer.
+    with socket.create_connection((host, port), timeout=0.5) as s:
+        s.settimeout(0.5)
+        key = b"probe:%d" % i
+        s.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nx\r\n*1\r\n$4\r\nPING\r\n" % (len(key), key))
+        data = b""
+        while data.count(b"\r\n") < 2:
+            chunk = s.recv(64)
+            if not chunk:
+                raise OSError("closed")
+            data += chunk
+        if not data.startswith(b"+OK\r\n+PONG"):
+            raise OSError("bad reply %r" % data[:40])
+
+start = time.monotonic()
+requests = failures = 0
+fail_since = None
+longest = 0.0
+windows = []
+i = 0
+while not stop and time.monotonic() - start < max_seconds:
+    t = time.monotonic()
+    i += 1
+    requests += 1
+    try:
+        request(i)
+        if fail_since is not None:
+            window = t - fail_since
+            windows.append(round(window, 3))
+            longest = max(longest, window)
+            fail_since = None
+    except OSError:
+        failures += 1
+        if fail_since is None:
+            fail_since = t
+    time.sleep(max(0.0, interval - (time.monotonic() - t)))
+if fail_since is not None:
+    longest = max(longest, time.monotonic() - fail_since)
+    windows.append(None)  # still failing at the end
+print(json.dumps({"requests": requests, "failures": failures, "downtime": round(longest, 3), "windows": windows}))
