@@ -31,6 +31,20 @@ public enum NodeCommands {
         return args
     }
 
+    /// The longest command text flocker-deploy sends in one SSH request. libssh2 refuses a packet over 35,000
+    /// bytes ("Unable to send channel request"); what is left is margin for the rest of the request and for a
+    /// pool mounted deeper than /flocker.
+    public static let commandTextLimit = 32_768
+
+    /// The length of the command that starts `app` (environment file included) on a node whose pool is mounted
+    /// at /flocker: the manifest check that keeps an application's command, ports and mountpoints within
+    /// `commandTextLimit`, so that a valid manifest cannot fail at its start.
+    static func startCommandLength(_ app: Application) -> Int {
+        let file = "\(stateDirectory)/env/\(app.name).env"
+        let mounts = app.volumes.map { (host: "/flocker/\(app.name).\($0.name)", container: $0.mountpoint) }
+        return startWithEnvironment(envFile: file, dockerArguments: runArguments(app, mounts: mounts, envFile: file)).shellText.utf8.count
+    }
+
     /// Writes stdin to an environment file readable only by root, runs `docker ARGS…` and removes the file,
     /// whatever happened. One round trip; values never appear on a command line.
     public static func startWithEnvironment(envFile: String, dockerArguments: [String]) -> RemoteCommand {
