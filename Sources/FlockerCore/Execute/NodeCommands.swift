@@ -37,8 +37,18 @@ public enum NodeCommands {
     public static let commandTextLimit = 32_768
 
     /// The length of the command that starts `app` (environment file included) on a node whose pool is mounted
-    /// at /flocker: the manifest check that keeps an application's command, ports and mountpoints within
-    /// `commandTextLimit`, so that a valid manifest cannot fail at its start.
+    /// at /flocker, when it is more than `commandTextLimit`: the manifest check that keeps an application's
+    /// command, ports and mountpoints within one SSH request, so that a valid manifest cannot fail at its start.
+    static func oversizedStartCommand(_ app: Application) -> Int? {
+        // A cheap bound first (quoting makes a word at most four times as long, plus its quotes); building the
+        // command (and its configuration hash) for every application would double the time of a large validate.
+        let words = (app.command ?? []) + app.volumes.map(\.mountpoint) + [app.image]
+        let bound = 2_048 + words.reduce(0) { $0 + 4 * $1.utf8.count + 200 } + 32 * app.ports.count
+        guard bound > commandTextLimit else { return nil }
+        let length = startCommandLength(app)
+        return length > commandTextLimit ? length : nil
+    }
+
     static func startCommandLength(_ app: Application) -> Int {
         let file = "\(stateDirectory)/env/\(app.name).env"
         let mounts = app.volumes.map { (host: "/flocker/\(app.name).\($0.name)", container: $0.mountpoint) }
