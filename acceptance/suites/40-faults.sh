@@ -457,6 +457,14 @@ converges "after a Ctrl-C after the handoff" redis1
 converged "after a Ctrl-C after the handoff" redis node1
 redis_intact "after the Ctrl-C after the handoff" "$N2"
 
+# The reader of the output goes away after the first line (| head -n 1): the run still goes to the end.
+"$FLOCKER" "$W/bulkint.yml" "$APP" | head -n 1 > /dev/null
+rc=${PIPESTATUS[0]}
+expect_eq "output closed after one line: the run still finishes (exit 0, not 141)" 0 "$rc"
+for n in "${NODES[@]}"; do check_fails "no lock left on $n" locked "$n"; done
+converged "after the output closed" redis node2
+redis_intact "after the output closed" "$N1"
+
 part "8. stale locks"
 # A lock of a run on another machine (user alice on ci-runner-7), last active 120 s ago.
 foreign_lock() { # NODE AGE-SECONDS
