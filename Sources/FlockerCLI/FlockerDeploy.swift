@@ -27,6 +27,9 @@ public struct FlockerDeploy: AsyncParsableCommand {
     /// Parses the command line, runs the command and exits with flocker-deploy's exit codes (usage errors
     /// exit with 2, invalid input, rather than the parser's 64).
     public static func runAndExit() async -> Never {
+        // A reader that goes away (`| head`, a closed terminal) must not kill a run half way through a move:
+        // writes then fail with EPIPE, and TextOutput drops what it cannot write.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var command = command as? AsyncParsableCommand {

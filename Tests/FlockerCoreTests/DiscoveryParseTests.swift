@@ -80,6 +80,7 @@ struct DiscoveryParseTests {
         #expect(s.datasets[redis]?.readonly == false)
         #expect(s.datasets[redis]?.quota == nil)
         #expect(s.datasets[redis]?.snapshots.map(\.name) == ["flocker-00000002", "flocker-00000003"], "ours only, oldest first")
+        #expect(s.datasets[redis]?.otherSnapshots.map(\.name) == ["manual"], "someone else's, kept apart")
         let web = VolumeID(app: "web", volume: "logs")
         #expect(s.datasets[web]?.role == .copy, "no role label reads as a copy")
         #expect(s.datasets[web]?.epoch == 0)

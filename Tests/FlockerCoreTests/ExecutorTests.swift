@@ -88,6 +88,71 @@ struct ExecutorTests {
         #expect(report.rollbacks.isEmpty)
     }
 
+    @Test func aStatelessMoveIsNotRolledBackOnceItRunsOnItsTarget() async throws {
+        var c = Cluster()
+        let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)])
+        c.apps = [web]
+        c.run(web, on: "node1")
+        c.converge(routesFor: ["web": "node1"])
+        c.placement = ["web": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let report = await Executor(hosts: hosts(c, log: log), desired: c.desired, observed: c.observedState,
+                                    options: ExecutionOptions(), observer: EventLog()).run(plan)
+        #expect(report.isSuccess, "\(report.failures)")
+        #expect(report.rollbacks.isEmpty, "\(report.rollbacks)")
+        #expect(log.index(of: "flocker-restart", on: "node1") == nil, "never restarted on the node it left")
+    }
+
+    @Test func aStatelessMoveWhoseStartFailsGoesBack() async throws {
+        var c = Cluster()
+        let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)])
+        c.apps = [web]
+        c.run(web, on: "node1")
+        c.converge(routesFor: ["web": "node1"])
+        c.placement = ["web": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let h = hosts(c, log: log) { node, command, _ in
+            node == "node2" && command.stages[0].contains("flocker-ready") ? CommandResult(status: .exited(1)) : CommandResult(status: .exited(0))
+        }
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: ExecutionOptions(), observer: EventLog()).run(plan)
+        #expect(!report.isSuccess)
+        #expect(report.rollbacks.count == 1 && report.rollbacks[0].contains("restarted on node1"), "\(report.rollbacks)")
+    }
+
+    @Test func aNewCopyGetsTheOldestSnapshotThenEveryLaterOne() async throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.dataset(redis, on: "node1", epoch: 3, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.placement = ["redis": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let ds = "flocker/redis.default"
+        let h = hosts(c, log: log) { node, command, _ in
+            if command.stages[0].contains("flocker-snapshots") {
+                let text = node == "node1" ? listing(ds, snapshots: ["flocker-00000001", "flocker-00000002"], readonly: false) : "absent\n"
+                return CommandResult(status: .exited(0), stdout: Array(text.utf8))
+            }
+            return CommandResult(status: .exited(0))
+        }
+        var options = ExecutionOptions()
+        options.compression = false
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: options, observer: EventLog()).run(plan)
+        #expect(report.isSuccess, "\(report.failures)")
+        let texts = log.all.map(\.text)
+        let full = texts.firstIndex { $0 == "zfs send \(ds)@flocker-00000001" }
+        let label = texts.firstIndex { $0.contains("flocker:role=copy") }
+        let second = texts.firstIndex { $0 == "zfs send -i \(ds)@flocker-00000001 \(ds)@flocker-00000002" }
+        let third = texts.firstIndex { $0 == "zfs send -i \(ds)@flocker-00000002 \(ds)@flocker-00000003" }
+        #expect(full != nil && label != nil && second != nil && third != nil, "\(texts)")
+        #expect((full ?? 0) < (label ?? 0) && (label ?? 0) < (second ?? 0) && (second ?? 0) < (third ?? 0),
+                "labelled read-only before the rest arrives, one snapshot at a time: \(texts)")
+        #expect(texts.contains("zfs recv -F \(ds)"))
+        #expect(!texts.contains { $0.contains("send -I") }, "zfs-fuse leaks the holds of a killed send -I")
+    }
+
     @Test func failureBeforePromotionRestartsOnSourceAndKeepsRoutes() async throws {
         var c = Cluster()
         let redis = Cluster.redis()

@@ -64,6 +64,36 @@ struct ManifestHostileValueTests {
         #expect(app.command == ["sh", "-c", "echo one\necho two\n"])
     }
 
+    @Test("An environment variable fits in one of Docker's env-file lines (65,535 bytes as NAME=value), or is refused where it is")
+    func environmentLineLimit() throws {
+        let fits = String(repeating: "x", count: 65_535 - 4)  // "BIG=" + value
+        #expect(try onlyApplication(v1("image: x\nenvironment:\n  BIG: \(fits)")).environment["BIG"] == fits)
+        #expect(try onlyApplication(compose("image: x\nenvironment:\n  - BIG=\(fits)")).environment["BIG"] == fits)
+        for (app, line, column) in [(v1("image: x\nenvironment:\n  BIG: \(fits)y"), 6, 12),
+                                    (compose("image: x\nenvironment:\n  - BIG=\(fits)y"), 5, 9)] {
+            let errors = decodeErrors(app: app)
+            #expect(errors.count == 1)
+            #expect(errors.first.map { [$0.line, $0.column] } == [line, column], "\(errors)")
+            #expect(errors.first?.message.contains("too long") == true, "\(errors)")
+            #expect(errors.first?.message.contains("65536 bytes") == true, "\(errors)")
+        }
+    }
+
+    @Test("A command fits in one SSH request once quoted (1,000 short words do), or the application is refused where it is")
+    func commandLineLimit() throws {
+        let short = (1...1000).map { "w\($0)$(x)" }
+        let yaml = "[" + short.map(Self.yamlQuoted).joined(separator: ", ") + "]"
+        #expect(try onlyApplication(v1("image: x\ncommand: \(yaml)")).command == short)
+        let long = (1...1000).map { "'\($0)'" + String(repeating: "y", count: 30) }  // quoting makes each ' four bytes
+        for app in [v1("image: x\ncommand: [" + long.map(Self.yamlQuoted).joined(separator: ", ") + "]"),
+                    compose("image: x\ncommand: [" + long.map(Self.yamlQuoted).joined(separator: ", ") + "]")] {
+            let errors = decodeErrors(app: app)
+            #expect(errors.count == 1)
+            #expect(errors.first.map { [$0.line, $0.column] } == (app.hasPrefix("version") ? [3, 3] : [2, 3]), "\(errors)")
+            #expect(errors.first?.message.contains("more than the 32768 one SSH request carries") == true, "\(errors)")
+        }
+    }
+
     @Test("Byte for byte: a value with every printable ASCII character")
     func everyPrintable() throws {
         let value = String(String.UnicodeScalarView((0x20...0x7E).compactMap(Unicode.Scalar.init)))

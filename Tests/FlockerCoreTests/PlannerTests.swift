@@ -96,6 +96,20 @@ struct PlannerTests {
         #expect(plan.phase(.handoff).first?.action == .handoff("redis", to: "node1", volumes: [VolumeHandoff(volume: "default", epoch: 3)]))
     }
 
+    @Test func bothEndsOfAMoveKeepTheOtherCopiesBases() throws {
+        var c = Cluster(nodes: ["node1", "node2", "node3"])
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node2")
+        c.dataset(redis, on: "node2", epoch: 2, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.dataset(redis, on: "node1", role: .copy, epoch: 1, snapshots: ["flocker-00000001"])
+        c.placement = ["redis": "node3"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let v = VolumeID(app: "redis", volume: "default")
+        #expect(plan.phase(.cleanup).contains(Step(node: "node3", .pruneSnapshots(v, keep: ["flocker-00000001"]))))
+        #expect(plan.phase(.cleanup).contains(Step(node: "node2", .pruneSnapshots(v, keep: ["flocker-00000001"]))))
+    }
+
     @Test func removedAppIsStoppedAndItsVolumeKept() throws {
         var c = Cluster()
         let redis = Cluster.redis()
@@ -230,6 +244,28 @@ struct PlannerTests {
             #expect(error.description.contains("flocker-00000009 that the primary lacks"))
             #expect(error.description.contains("zfs destroy -r flocker/redis.default"))
         }
+    }
+
+    @Test func targetCopyWithSomeoneElsesNewerSnapshotIsRefused() {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", epoch: 2, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.dataset(redis, on: "node2", role: .copy, epoch: 1, snapshots: ["flocker-00000001"])
+        let id = VolumeID(app: "redis", volume: "default")
+        c.observed["node2"]?.datasets[id]?.otherSnapshots = [SnapshotState(name: "mine", guid: "g-mine", createtxg: 500)]
+        c.placement = ["redis": "node2"]
+        do {
+            _ = try Planner.plan(desired: c.desired, observed: c.observedState)
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.unsafe)
+            #expect(error.description.contains("has snapshot mine, taken after its last copy from the primary"))
+        }
+        // One taken before the last receive does not stand in the way.
+        c.observed["node2"]?.datasets[id]?.otherSnapshots = [SnapshotState(name: "old", guid: "g-old", createtxg: 50)]
+        #expect(throws: Never.self) { try Planner.plan(desired: c.desired, observed: c.observedState) }
     }
 
     @Test func writableTargetCopyIsRefused() {

@@ -108,14 +108,16 @@ public enum DiscoveryScript {
         let poolAvailable = props["flocker"]?["available"].flatMap { UInt64($0) }
         var datasets: [VolumeID: DatasetState] = [:]
         var snapshots: [VolumeID: [SnapshotState]] = [:]
+        var otherSnapshots: [VolumeID: [SnapshotState]] = [:]
         for (name, p) in props {
             if let at = name.firstIndex(of: "@") {
                 guard let id = VolumeID(dataset: String(name[..<at])) else { continue }
                 let snap = String(name[name.index(after: at)...])
-                guard snap.hasPrefix("flocker-") else { continue }
-                snapshots[id, default: []].append(SnapshotState(
+                let state = SnapshotState(
                     name: snap, guid: p["guid"] ?? "", createtxg: UInt64(p["createtxg"] ?? "") ?? 0,
-                    creation: Int(p["creation"] ?? "") ?? 0))
+                    creation: Int(p["creation"] ?? "") ?? 0)
+                if snap.hasPrefix("flocker-") { snapshots[id, default: []].append(state) }
+                else { otherSnapshots[id, default: []].append(state) }
                 continue
             }
             guard p["type"] == "filesystem", let id = VolumeID(dataset: name) else { continue }
@@ -131,6 +133,9 @@ public enum DiscoveryScript {
         }
         for (id, snaps) in snapshots where datasets[id] != nil {
             datasets[id]?.snapshots = snaps.sorted { ($0.createtxg, $0.sequence ?? 0) < ($1.createtxg, $1.sequence ?? 0) }
+        }
+        for (id, snaps) in otherSnapshots where datasets[id] != nil {
+            datasets[id]?.otherSnapshots = snaps.sorted { ($0.createtxg, $0.name) < ($1.createtxg, $1.name) }
         }
         return (datasets, poolMount, poolAvailable)
     }

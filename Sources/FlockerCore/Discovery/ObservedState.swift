@@ -149,6 +149,9 @@ public struct DatasetState: Sendable, Hashable {
     public var quota: UInt64?
     /// flocker-deploy's snapshots (`@flocker-N`), oldest first.
     public var snapshots: [SnapshotState]
+    /// Snapshots someone else took (any other name), oldest first. flocker-deploy never sends or prunes them,
+    /// but a receive into a copy cannot go past one that is newer than the copy's last `@flocker-N`.
+    public var otherSnapshots: [SnapshotState] = []
 
     public init(
         id: VolumeID, role: VolumeRole, epoch: Int, readonly: Bool, mountpoint: String = "", referenced: UInt64 = 0,

@@ -22,7 +22,8 @@ public struct ExecutionOptions: Sendable {
     public var directUser = "root"
     /// Test aid (environment variable FLOCKER_TEST_HOLD=after:ACTION, e.g. `after:stop`, `after:handoff`):
     /// after a step of that JSON action succeeds, print a line on stderr and stop doing anything, so a fault
-    /// test can kill the process at exactly that point. Never set in normal use.
+    /// test can kill the process at exactly that point. SIGCONT ends the pause (the run goes on) and so does
+    /// SIGINT or SIGTERM (the run stops there, as between any two steps). Never set in normal use.
     public var holdAfter: String?
 
     public init() {}

@@ -108,8 +108,9 @@ public struct Executor: Sendable {
         }
         observer.event(.stepFinished(result))
         if outcome == .succeeded, let hold = options.holdAfter, hold == "after:" + ((StepJSON.object(step)["action"] as? String) ?? "") {
-            TextOutput.standardError.write("flocker-deploy: holding after \(StepText.describe(step)) on \(step.node) (FLOCKER_TEST_HOLD)\n")
-            try? await Task.sleep(for: .seconds(3600))
+            await TestHold.wait(stop: stopRequest) {
+                TextOutput.standardError.write("flocker-deploy: holding after \(StepText.describe(step)) on \(step.node) (FLOCKER_TEST_HOLD)\n")
+            }
         }
     }
 
@@ -183,6 +184,9 @@ public struct Executor: Sendable {
             let app = try application(name, step.node, text)
             try await start(app, on: node, step: text)
             try await waitReady(app, on: node, step: text)
+            // Ready where it belongs: the container stopped elsewhere for the move is no fallback any more (an
+            // application without volumes has no handoff to say so).
+            state.withLock { $0.stoppedForMove[name] = nil }
             return ""
         case .createApp(let name):
             let app = try application(name, step.node, text)
@@ -194,11 +198,13 @@ public struct Executor: Sendable {
             try await check(node, RemoteCommand("docker", "start", NodeCommands.containerName(name)), step: text)
             state.withLock { $0.staged[name] = nil }
             try await waitReady(app, on: node, step: text)
+            state.withLock { $0.stoppedForMove[name] = nil }
             return ""
         case .restartApp(let name):
             let app = try application(name, step.node, text)
             try await check(node, NodeCommands.restart(name, restartPolicy: app.restartPolicy.dockerValue), step: text)
             try await waitReady(app, on: node, step: text)
+            state.withLock { $0.stoppedForMove[name] = nil }
             return ""
         case .removeContainer(let app):
             try await check(node, NodeCommands.remove(app), step: text)

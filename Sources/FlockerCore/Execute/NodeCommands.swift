@@ -31,6 +31,30 @@ public enum NodeCommands {
         return args
     }
 
+    /// The longest command text flocker-deploy sends in one SSH request. libssh2 refuses a packet over 35,000
+    /// bytes ("Unable to send channel request"); what is left is margin for the rest of the request and for a
+    /// pool mounted deeper than /flocker.
+    public static let commandTextLimit = 32_768
+
+    /// The length of the command that starts `app` (environment file included) on a node whose pool is mounted
+    /// at /flocker, when it is more than `commandTextLimit`: the manifest check that keeps an application's
+    /// command, ports and mountpoints within one SSH request, so that a valid manifest cannot fail at its start.
+    static func oversizedStartCommand(_ app: Application) -> Int? {
+        // A cheap bound first (quoting makes a word at most four times as long, plus its quotes); building the
+        // command (and its configuration hash) for every application would double the time of a large validate.
+        let words = (app.command ?? []) + app.volumes.map(\.mountpoint) + [app.image]
+        let bound = 2_048 + words.reduce(0) { $0 + 4 * $1.utf8.count + 200 } + 32 * app.ports.count
+        guard bound > commandTextLimit else { return nil }
+        let length = startCommandLength(app)
+        return length > commandTextLimit ? length : nil
+    }
+
+    static func startCommandLength(_ app: Application) -> Int {
+        let file = "\(stateDirectory)/env/\(app.name).env"
+        let mounts = app.volumes.map { (host: "/flocker/\(app.name).\($0.name)", container: $0.mountpoint) }
+        return startWithEnvironment(envFile: file, dockerArguments: runArguments(app, mounts: mounts, envFile: file)).shellText.utf8.count
+    }
+
     /// Writes stdin to an environment file readable only by root, runs `docker ARGS…` and removes the file,
     /// whatever happened. One round trip; values never appear on a command line.
     public static func startWithEnvironment(envFile: String, dockerArguments: [String]) -> RemoteCommand {

@@ -69,58 +69,76 @@ struct VolumeTransfer: Sendable {
         let name = "flocker-" + String(format: "%08d", sequence)
         try await check(source, NodeCommands.snapshot(ds, name: name), step: step)
 
-        var send = NodeCommands.send(ds, snapshot: name, base: base?.name)
-        var receive = NodeCommands.receive(ds, force: targetState != nil)
-        if let c = pickCompressor(sourceFacts, targetFacts).flatMap(NodeCommands.compressor) {
-            send = send.piped(into: c.compress)
-            receive = c.decompress.piped(into: receive)
+        // Every snapshot the source has after the base travels, and a new copy starts from the source's oldest
+        // one, not from the newest alone: the snapshots a primary keeps are the bases its other copies need for
+        // their next incremental receive (see Planner.finish), and a copy whose base the primary lacks cannot
+        // receive at all (moving an application node1 -> node2 -> node3 -> node1 was refused as "diverged"
+        // without this). One `zfs send -i` per snapshot rather than one `-I`: zfs-fuse's `send -I` holds the
+        // snapshots it sends and never releases them if it is killed (a receiver that ran out of space), which
+        // leaves them impossible to destroy until zfs-fuse restarts.
+        let after = base.map { b in Array(sourceState.snapshots.drop { $0.guid != b.guid }.dropFirst()) } ?? sourceState.snapshots
+        var streams: [(send: RemoteCommand, receive: RemoteCommand, expected: UInt64?)] = []
+        var previous = base?.name
+        for snapshot in after.map(\.name) + [name] {
+            streams.append((NodeCommands.send(ds, snapshot: snapshot, base: previous), NodeCommands.receive(ds, force: previous != nil),
+                            previous == nil ? sourceState.referenced : nil))
+            previous = snapshot
         }
-        let expected: UInt64? = base == nil ? sourceState.referenced : nil
         let clock = ContinuousClock()
         let start = clock.now
-        let bytes: UInt64
-        if options.directTransfer {
-            let remote = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                          "\(options.directUser)@\(target.address)", receive.shellText]
-            let result = try await run(source, send.piped(into: RemoteCommand(remote)), step: step, timeout: .seconds(86_400))
-            guard result.status.isSuccess else {
-                throw StepFailure(node: source.node, step: step,
-                    message: "direct transfer to \(target.node) failed (\(result.status))", stderr: trim(result.stderrText))
+        var bytes: UInt64 = 0
+        for (index, stream) in streams.enumerated() {
+            let before = bytes
+            var send = stream.send
+            var receive = stream.receive
+            if let c = pickCompressor(sourceFacts, targetFacts).flatMap(NodeCommands.compressor) {
+                send = send.piped(into: c.compress)
+                receive = c.decompress.piped(into: receive)
             }
-            bytes = 0
-        } else {
-            let result: RelayResult
-            do {
-                result = try await source.relay(send, to: target, receive, idleTimeout: options.transferIdleTimeout) {
-                    bytes in
-                    progress(TransferProgress(bytes: bytes, expected: expected, elapsed: clock.now - start, round: round))
+            let expected = stream.expected
+            if options.directTransfer {
+                let remote = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                              "\(options.directUser)@\(target.address)", receive.shellText]
+                let result = try await run(source, send.piped(into: RemoteCommand(remote)), step: step, timeout: .seconds(86_400))
+                guard result.status.isSuccess else {
+                    throw StepFailure(node: source.node, step: step,
+                        message: "direct transfer to \(target.node) failed (\(result.status))", stderr: trim(result.stderrText))
                 }
-            } catch {
-                throw StepFailure(node: error.node, step: step, message: error.message, unreachable: error.kind != .timedOut)
+            } else {
+                let result: RelayResult
+                do {
+                    result = try await source.relay(send, to: target, receive, idleTimeout: options.transferIdleTimeout) {
+                        bytes in
+                        progress(TransferProgress(bytes: before + bytes, expected: expected, elapsed: clock.now - start, round: round))
+                    }
+                } catch {
+                    throw StepFailure(node: error.node, step: step, message: error.message, unreachable: error.kind != .timedOut)
+                }
+                guard result.isSuccess else {
+                    var parts: [String] = []
+                    if !result.sender.status.isSuccess && !(result.sender.status == .signaled("PIPE") && !result.receiver.status.isSuccess) {
+                        parts.append("\(source.node): \(send.programs): \(result.sender.status): \(trim(result.sender.stderrText))")
+                    }
+                    if !result.receiver.status.isSuccess {
+                        parts.append("\(target.node): \(receive.programs): \(result.receiver.status): \(trim(result.receiver.stderrText))")
+                    }
+                    let failedNode = result.receiver.status.isSuccess ? source.node : target.node
+                    throw StepFailure(node: failedNode, step: step, message: "transfer failed", stderr: parts.joined(separator: "\n"))
+                }
+                bytes += result.bytes
             }
-            guard result.isSuccess else {
-                var parts: [String] = []
-                if !result.sender.status.isSuccess && !(result.sender.status == .signaled("PIPE") && !result.receiver.status.isSuccess) {
-                    parts.append("\(source.node): \(send.programs): \(result.sender.status): \(trim(result.sender.stderrText))")
-                }
-                if !result.receiver.status.isSuccess {
-                    parts.append("\(target.node): \(receive.programs): \(result.receiver.status): \(trim(result.receiver.stderrText))")
-                }
-                let failedNode = result.receiver.status.isSuccess ? source.node : target.node
-                throw StepFailure(node: failedNode, step: step, message: "transfer failed", stderr: parts.joined(separator: "\n"))
+            if targetState == nil && index == 0 {
+                // A new copy: label it and make it read-only at once (before the rest of a seeded copy arrives).
+                try await check(target, NodeCommands.setProperties(ds, [
+                    "readonly=on", "flocker:app=\(volume.app)", "flocker:volume=\(volume.volume)",
+                    "flocker:role=copy", "flocker:epoch=\(sourceState.epoch)",
+                ]), step: step)
             }
-            bytes = result.bytes
         }
-        if targetState != nil {
+        if targetState != nil || streams.count > 1 {
             try await check(target, NodeCommands.remount(ds), step: step)
-        } else {
-            // A new copy: label it and make it read-only at once.
-            try await check(target, NodeCommands.setProperties(ds, [
-                "readonly=on", "flocker:app=\(volume.app)", "flocker:volume=\(volume.volume)",
-                "flocker:role=copy", "flocker:epoch=\(sourceState.epoch)",
-            ]), step: step)
         }
-        progress(TransferProgress(bytes: bytes, expected: expected, elapsed: clock.now - start, round: round))
+        progress(TransferProgress(bytes: bytes, expected: streams.first?.expected, elapsed: clock.now - start, round: round))
         return bytes
     }
 

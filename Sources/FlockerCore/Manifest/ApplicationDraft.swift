@@ -143,8 +143,8 @@ extension Diagnostics {
         return false
     }
 
-    mutating func environmentValue(_ value: String, _ mark: Mark, _ path: ManifestPath) -> Bool {
-        guard let problem = ManifestRules.environmentValueProblem(value) else { return true }
+    mutating func environmentValue(_ value: String, name: String, _ mark: Mark, _ path: ManifestPath) -> Bool {
+        guard let problem = ManifestRules.environmentValueProblem(value, name: name) else { return true }
         add(mark, path, problem)
         return false
     }
@@ -167,7 +167,7 @@ extension Diagnostics {
                 continue
             }
             guard let value = text(pair.value, itemPath, expected: "a string value") else { continue }
-            if environmentValue(value, pair.value.mark, itemPath), validName { result[name] = value }
+            if environmentValue(value, name: name, pair.value.mark, itemPath), validName { result[name] = value }
         }
         return result
     }

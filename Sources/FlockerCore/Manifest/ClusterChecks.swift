@@ -5,6 +5,12 @@ import FlockerYAML
 /// names the earlier one.
 enum ClusterChecks {
     static func checkApplication(_ draft: ApplicationDraft, _ d: inout Diagnostics) {
+        if let commandLength = NodeCommands.oversizedStartCommand(draft.application) {
+            d.add(
+                draft.mark, draft.path,
+                "the command that starts this application on a node would be \(commandLength) bytes long (its command, ports and mountpoints, quoted for the node's shell), more than the \(NodeCommands.commandTextLimit) one SSH request carries: shorten the command, or put long values in the environment or the image"
+            )
+        }
         var internalPorts: [Int: PortOrigin] = [:]
         for origin in draft.ports {
             if let first = internalPorts[origin.port.internalPort] {

@@ -477,7 +477,7 @@ enum ComposeDecoder {
             let name = String(entry[..<eq])
             let value = String(entry[entry.index(after: eq)...])
             let validName = d.environmentName(name, item.mark, itemPath)
-            let validValue = d.environmentValue(value, item.mark, itemPath)
+            let validValue = d.environmentValue(value, name: name, item.mark, itemPath)
             if let first = seen[name] {
                 d.add(item.mark, itemPath, "\(display(name)) is already set (line \(first.line))")
                 continue

@@ -76,15 +76,25 @@ enum ManifestRules {
     // MARK: Values
 
     /// Why an environment value cannot be used, if it cannot: NUL ends a C string, and a line break would end the
-    /// variable early in the env-file (one `NAME=value` per line) that keeps values off command lines.
-    static func environmentValueProblem(_ value: String) -> String? {
+    /// variable early in the env-file (one `NAME=value` per line) that keeps values off command lines; Docker
+    /// refuses an env-file line longer than `environmentLineLimit` bytes.
+    static func environmentValueProblem(_ value: String, name: String = "") -> String? {
         if value.utf8.contains(0) { return "the value contains a NUL character, which no process environment can hold" }
         if value.utf8.contains(UInt8(ascii: "\n")) || value.utf8.contains(UInt8(ascii: "\r")) {
             return
                 "the value contains a line break: values are passed to Docker in an env-file, one variable per line, so a value must fit on one line"
         }
+        let line = name.utf8.count + 1 + value.utf8.count
+        if line > environmentLineLimit {
+            return
+                "the value is too long: values are passed to Docker in an env-file, whose lines (NAME=value) Docker reads up to \(environmentLineLimit) bytes; this one is \(line) bytes"
+        }
         return nil
     }
+
+    /// The longest env-file line (`NAME=value`, without its newline) Docker's CLI reads: its line scanner stops
+    /// with "token too long" beyond that.
+    static let environmentLineLimit = 65_535
 
     /// A plain decimal integer: optional sign, then digits. Nil on overflow.
     static func parseInteger(_ s: String) -> Int? {

@@ -171,6 +171,10 @@ public enum Planner {
             if !primary.snapshots.contains(where: { $0.guid == newest.guid }) {
                 return "has snapshot \(newest.name) that the primary lacks (the two have diverged)"
             }
+            // A snapshot someone took on the copy after its last receive: `zfs recv` cannot go past it.
+            if let other = copy.otherSnapshots.last, other.createtxg > newest.createtxg {
+                return "has snapshot \(other.name), taken after its last copy from the primary (the two have diverged)"
+            }
             return nil
         }
 
@@ -303,12 +307,13 @@ public enum Planner {
                 add(.handoff, Step(node: h.source, .handoff(app, to: h.target, volumes: h.volumes)))
             }
             // Prune snapshots of moved volumes on both ends, keeping the newest (the executor always keeps the
-            // newest) and, on the new primary, the newest snapshot of every other copy (their next base).
+            // newest) and the newest snapshot of every other copy (their next base), on the source too: it may be
+            // the primary again one day, and then the other copies receive from it.
             for (volume, ends) in copied.sorted(by: { $0.key < $1.key }) {
                 let others = observed.datasets(of: volume).filter { $0.node != ends.source && $0.node != ends.target }
                 let keep = others.compactMap { $0.dataset.newestSnapshot?.name }
                 add(.cleanup, Step(node: ends.target, .pruneSnapshots(volume, keep: keep)))
-                add(.cleanup, Step(node: ends.source, .pruneSnapshots(volume, keep: [])))
+                add(.cleanup, Step(node: ends.source, .pruneSnapshots(volume, keep: keep)))
             }
             return Plan(phases: PhaseName.allCases.map { Phase($0, steps[$0] ?? []) })
         }

@@ -80,8 +80,10 @@ public final class SSHRemoteHost: RemoteHost {
             }
             throw Self.remoteError(e, node: other.node)
         case (.failure(let e), .failure(let f)):
-            // Report the one that is not merely the consequence of the other.
-            throw e.code == .inputAborted ? Self.remoteError(f, node: other.node) : Self.remoteError(e, node: node)
+            // Report the one that is not merely the consequence of the other: a sender cut off because its reader
+            // went away (outputAborted) is the receiver's failure, unless the receiver only saw the stream break.
+            throw e.code == .outputAborted && f.code != .inputAborted
+                ? Self.remoteError(f, node: other.node) : Self.remoteError(e, node: node)
         }
     }
 

@@ -36,9 +36,15 @@ public enum LockCommands {
         let width = nodes.map(\.count).max() ?? 4
         for node in nodes {
             let name = node.padding(toLength: width, withPad: " ", startingAt: 0)
+            let host: any RemoteHost
             do {
-                let host = try await connector.connect(node)
-                defer { Task { await host.close() } }
+                host = try await connector.connect(node)
+            } catch {
+                unreachable = true
+                text += "  \(name)  unreachable: \(error.message)\n"
+                continue
+            }
+            do {
                 let (line, isLocked) = try await body(host)
                 locked = locked || isLocked
                 text += "  \(name)  \(line)\n"
@@ -46,6 +52,9 @@ public enum LockCommands {
                 unreachable = true
                 text += "  \(name)  unreachable: \(error.message)\n"
             }
+            // Closed before going on (not in a detached task): the process must not exit while a session is
+            // being torn down, or OpenSSL's exit handlers free what the disconnect still uses (a crash, exit 139).
+            await host.close()
         }
         return Report(text: text, locked: locked, unreachable: unreachable)
     }

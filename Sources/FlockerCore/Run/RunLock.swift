@@ -48,7 +48,7 @@ public enum RunLock {
             hb=$(stat -c %Y "$d/heartbeat" 2>/dev/null || stat -c %Y "$d" 2>/dev/null || echo "$now")
             idle=$((now - hb))
             if [ "$idle" -gt "$expiry" ] && mv "$d" "$d.expired.$$" 2>/dev/null; then
-              echo "expired $idle"; cat "$d.expired.$$/info" 2>/dev/null; echo
+              echo "expired $idle"; printf '%s\\n' "$(cat "$d.expired.$$/info" 2>/dev/null)"
               rm -rf "$d.expired.$$"
               take && exit 0
             fi
@@ -166,7 +166,15 @@ public final class LockSet: Sendable {
             var failures: [String] = []
             var still: [any RemoteHost] = []
             var retryNow = false
+            // In the given (sorted) order, and never past a node that is held: two runs that want overlapping
+            // nodes then meet at the first node they share, so one of them gets them all (taking the others
+            // anyway left each run holding a part of the other's nodes: both gave up, or both waited forever).
+            var blocked = false
             for host in pending {
+                if blocked {
+                    still.append(host)
+                    continue
+                }
                 do {
                     let r = try await host.run(RunLock.acquireCommand(expirySeconds: Int(expiry.components.seconds)),
                                                stdin: RunLock.encode(holder), timeout: .seconds(30))
@@ -181,9 +189,11 @@ public final class LockSet: Sendable {
                         _ = try await host.run(RunLock.takeOverCommand(token: dead.token), stdin: [], timeout: .seconds(15))
                         still.append(host)
                         retryNow = true
+                        blocked = true
                     } else if r.status.isSuccess && parsed.status == "held" {
                         held.append((host.node, parsed.holder, parsed.idle))
                         still.append(host)
+                        blocked = true
                     } else {
                         failures.append("\(host.node): could not take the lock (\(r.status)): \(r.stderrText)")
                     }
