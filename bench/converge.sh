@@ -4,19 +4,13 @@
 # already matches (median of RUNS runs) and count the SSH round trips (remote commands) per node from -v.
 # Prints a table and the 2→8 growth ratio. Targets (issue 5): ≤ 1 s at 8 nodes; < 2× growth from 2 to 8.
 # Uses its own sandbox instance (FLOCKER_SANDBOX_ID, default 3) and takes it down at the end.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-export FLOCKER_SANDBOX_ID=${FLOCKER_SANDBOX_ID:-3}
-SANDBOX="$ROOT/sandbox/flocker-sandbox"
-FLOCKER=${FLOCKER_BIN:-$ROOT/.build/release/flocker-deploy}
+source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-7}
-[ -x "$FLOCKER" ] || { echo "converge: build first: swift build -c release" >&2; exit 1; }
+need_binary "$FLOCKER"
 W=$(mktemp -d)
 trap 'rm -rf "$W"; "$SANDBOX" down >/dev/null 2>&1 || true' EXIT
 "$SANDBOX" down >/dev/null 2>&1 || true
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 printf '%-6s %-12s %-12s %-14s\n' nodes "median (s)" "min (s)" "round trips/node"
 declare -A result

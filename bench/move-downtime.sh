@@ -6,14 +6,9 @@
 # (stop, then copy everything: --pre-copy-rounds 0). Targets (issue 6): ≤ 1.5 s at every size, and
 # 1 GiB ≤ 1.25 × 10 MiB.
 # Uses its own sandbox instance (FLOCKER_SANDBOX_ID, default 3) with 3G pools and takes it down at the end.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-export FLOCKER_SANDBOX_ID=${FLOCKER_SANDBOX_ID:-3}
-SANDBOX="$ROOT/sandbox/flocker-sandbox"
-FLOCKER=${FLOCKER_BIN:-$ROOT/.build/release/flocker-deploy}
+source "$(dirname "$0")/lib.sh"
 SIZES=${SIZES:-"10 100 1024"}
-[ -x "$FLOCKER" ] || { echo "move-downtime: build first: swift build -c release" >&2; exit 1; }
+need_binary "$FLOCKER"
 W=$(mktemp -d)
 trap 'rm -rf "$W"; [ -n "${KEEP:-}" ] || "$SANDBOX" down >/dev/null 2>&1 || true' EXIT
 "$SANDBOX" down >/dev/null 2>&1 || true

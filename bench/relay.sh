@@ -5,15 +5,10 @@
 # recv …`), on the same snapshot, after one warm-up each, alternating which goes first, RUNS times each (both
 # timings include connecting); medians and the ratio (ours / OpenSSH).
 # Target (issue 6): ratio ≥ 1.0. Uses its own sandbox instance (FLOCKER_SANDBOX_ID, default 3), taken down after.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-export FLOCKER_SANDBOX_ID=${FLOCKER_SANDBOX_ID:-3}
-SANDBOX="$ROOT/sandbox/flocker-sandbox"
-BENCH=${FLOCKER_BENCH_BIN:-$ROOT/.build/release/flocker-bench}
+source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-3}
 MIB=${MIB:-1024}
-[ -x "$BENCH" ] || { echo "relay: build first: swift build -c release" >&2; exit 1; }
+need_binary "$BENCH"
 trap '[ -n "${KEEP:-}" ] || "$SANDBOX" down >/dev/null 2>&1 || true' EXIT
 "$SANDBOX" down >/dev/null 2>&1 || true
 "$SANDBOX" up --nodes 2 --pool-size 3G >/dev/null
@@ -21,7 +16,6 @@ eval "$("$SANDBOX" env)"
 CFG=$FLOCKER_SSH_CONFIG
 DS=flocker/bench.data
 ssh -F "$CFG" node1 "zfs destroy -r -f $DS 2>/dev/null; zfs create $DS && head -c $((MIB * 1048576)) /dev/urandom > /flocker/bench.data/blob && zfs snapshot $DS@s1 && sync"
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 clean_target() { # zfs-fuse may call a dataset busy for a moment after a receive: retry the destroy.
   ssh -F "$CFG" node2 "for i in 1 2 3 4 5; do zfs list $DS >/dev/null 2>&1 || break; zfs destroy -r -f $DS 2>/dev/null && break; sleep 1; done; sync"
 }

@@ -36,12 +36,7 @@ _t=$SECONDS
 part() { [ "$_t" = "$SECONDS" ] || echo "  info  ($((SECONDS - _t)) s)"; _t=$SECONDS; section "$@"; }
 
 # Start from an empty cluster: no managed containers, datasets, rules, locks or audit records.
-clean_nodes() {
-  for n in "${NODES[@]}"; do
-    node "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; sleep 0.5; for d in $(zfs list -H -o name -r flocker | grep "^flocker/" | sort -r); do zfs destroy -f -r "$d" || { sleep 1; zfs destroy -f -r "$d"; }; done; rm -rf /var/lib/flocker-deploy/lock /var/lib/flocker-deploy/lock.* /var/lib/flocker-deploy/audit.log; for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done' >/dev/null 2>&1
-  done
-}
-clean_nodes
+reset_nodes "${NODES[@]}"
 
 # One application file for the whole suite. redis and bulk keep data in a volume; web and slow are stateless
 # (slow takes 3 s to listen, so its start step lasts long enough to break something during it); solo has no
@@ -146,12 +141,15 @@ for n in "${NODES[@]}"; do node "$n" rm -f /var/lib/flocker-deploy/audit.log; do
 dep base "redis, solo" "web" ""
 deploy base
 expect_eq "adding solo (no port) exits 0" 0 "$rc"
-expect_contains "the plan touches node1 only" "Plan: 1 step on 1 node" "$out"
+# solo's start, after a pull when node1 does not have busybox yet (a sandbox that ran other suites may have it).
+steps=$(printf '%s\n' "$out" | sed -n 's/^Plan: \([0-9]*\) steps\{0,1\} on 1 node.*/\1/p')
+check "the plan touches node1 only, starting solo ($steps steps)" test -n "$steps"
+expect_contains "… whose last step starts solo" "node1  start solo" "$out"
 expect_eq "an audit record on node1, the changed node" 1 "$(audit_lines node1)"
 expect_eq "no audit record on node2 (unchanged)" 0 "$(audit_lines node2)"
 expect_eq "no audit record on node3 (unchanged)" 0 "$(audit_lines node3)"
 rec=$(node node1 tail -n 1 /var/lib/flocker-deploy/audit.log)
-expect_eq "the record says what ran and how it ended" "succeeded|start solo|root" "$(printf '%s' "$rec" | jq -r '"\(.result)|\(.changes | join(","))|\(.user)"')"
+expect_eq "the record says what ran and how it ended" "succeeded|$steps|start solo|root" "$(printf '%s' "$rec" | jq -r '"\(.result)|\(.changes | length)|\(.changes | last)|\(.user)"')"
 deploy base
 expect_contains "a run with nothing to do" "No changes" "$out"
 expect_eq "adds no audit record" "1 0 0" "$(audit_lines node1) $(audit_lines node2) $(audit_lines node3)"
@@ -160,7 +158,7 @@ expect_eq "a dry run adds no audit record either" "1 0 0" "$(audit_lines node1) 
 st=$("$FLOCKER" status "$W/base.yml" "$APP" 2>&1); rc=$?
 expect_eq "status exits 0" 0 "$rc"
 expect_contains "status shows node1's latest run" "last run: " "$(printf '%s\n' "$st" | grep -A1 '^  node1 ')"
-expect_contains "… and that it succeeded with 1 step" "succeeded, 1 step in" "$st"
+expect_contains "… and that it succeeded with its $steps steps" "succeeded, $steps step" "$st"
 expect_eq "status shows no run on the unchanged nodes" 1 "$(printf '%s\n' "$st" | grep -c 'last run:')"
 expect_eq "status --json gives the latest run per node" "succeeded null null" \
   "$("$FLOCKER" status "$W/base.yml" --json 2>/dev/null | jq -r '[.nodes[] | .last_run.result // "null"] | join(" ")' 2>/dev/null)"
@@ -500,6 +498,6 @@ st=$("$FLOCKER" status "$W/webmove.yml" "$APP" 2>&1)
 expect_contains "status shows node2's latest run (the takeover)" "succeeded" "$(printf '%s\n' "$st" | grep -A1 '^  node2 ' | tail -n 1)"
 expect_contains "status: up to date" "Up to date" "$st"
 
-clean_nodes
+reset_nodes "${NODES[@]}"
 echo "  info  suite time: $((SECONDS - SUITE_START)) s"
 finish

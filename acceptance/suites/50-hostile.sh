@@ -17,13 +17,9 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 SUITE_START=$SECONDS
 
-clean_nodes() {
-  for n in node1 node2; do
-    node "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; sleep 0.5; for d in $(zfs list -H -o name -r flocker | grep "^flocker/" | sort -r); do zfs destroy -f -r "$d" || { sleep 1; zfs destroy -f -r "$d"; }; done; rm -rf /var/lib/flocker-deploy/lock /tmp/flocker-pwned-*; for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done' >/dev/null 2>&1
-  done
-}
-clean_nodes
+reset_nodes node1 node2
 rm -f /tmp/flocker-pwned-*
+node node1 'rm -f /tmp/flocker-pwned-*'; node node2 'rm -f /tmp/flocker-pwned-*'
 
 # Nodes that do not exist: two addresses of this sandbox's subnet where no node is (nothing leaves the sandbox's
 # bridge). A run that contacted them would fail with exit 3 and print trace lines with -v; a refused manifest
@@ -316,6 +312,6 @@ else
   fail "/usr/bin/time is needed to measure validate's peak memory (apt-get install time)"
 fi
 
-clean_nodes
+reset_nodes node1 node2
 echo "  info  suite time: $((SECONDS - SUITE_START)) s"
 finish

@@ -1,0 +1,18 @@
+# Shared preamble of the sandbox benchmarks (converge, move-downtime, relay): source it first thing.
+# Works from the repository root, on its own sandbox instance (FLOCKER_SANDBOX_ID, default 3, so a bench never
+# touches the instance the acceptance suites or a user's tutorial use), with the release binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export FLOCKER_SANDBOX_ID=${FLOCKER_SANDBOX_ID:-3}
+SANDBOX="$ROOT/sandbox/flocker-sandbox"
+# Exported: acceptance/lib.sh (which move-downtime sources for reset_nodes) takes the binary from FLOCKER_BIN.
+export FLOCKER_BIN=${FLOCKER_BIN:-$ROOT/.build/release/flocker-deploy}
+FLOCKER=$FLOCKER_BIN
+BENCH=${FLOCKER_BENCH_BIN:-$ROOT/.build/release/flocker-bench}
+
+# need_binary PATH: stop with a hint when the release build is missing.
+need_binary() { [ -x "$1" ] || { echo "$(basename "$0" .sh): build first: swift build -c release" >&2; exit 1; }; }
+
+# median: the median of the numbers on standard input, one a line.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
