@@ -10,7 +10,7 @@ packages=(
   openssh-server openssh-client zfs-fuse docker.io docker-registry busybox-static redis-server redis-tools
   iptables iproute2 util-linux procps psmisc kmod
   # tests and benchmarks
-  netcat-openbsd curl jq zstd lz4 bc
+  netcat-openbsd curl jq zstd lz4 bc time python3
 )
 
 missing=()

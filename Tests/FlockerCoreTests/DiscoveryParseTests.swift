@@ -41,16 +41,21 @@ struct DiscoveryParseTests {
         flocker/web.logs\tflocker:role\t-
         flocker/web.logs\tflocker:epoch\t-
         flocker/notours\ttype\tfilesystem
-        @@flocker-discovery nat
+        @@flocker-discovery iptables
+        @@flocker-discovery table mangle
+        -A PREROUTING -m comment --comment flocker-deploy:established -j ACCEPT
+        @@flocker-discovery table nat
         -A PREROUTING -p tcp -m tcp --dport 80 -m addrtype --dst-type LOCAL -m comment --comment "flocker-deploy:dnat:web:80:10.77.0.12" -j DNAT --to-destination 10.77.0.12:80
         -A POSTROUTING -d 10.77.0.12/32 -p tcp -m tcp --dport 80 -m comment --comment flocker-deploy:masq:web:80:10.77.0.12 -j MASQUERADE
         -A OUTPUT -m comment --comment "somebody else's" -j ACCEPT
-        @@flocker-discovery filter
+        @@flocker-discovery table filter
         -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment flocker-deploy:established -j ACCEPT
         @@flocker-discovery images
         redis:7
         busybox:latest
         <none>:<none>
+        @@flocker-discovery facts
+        docker answers
         @@flocker-discovery end
 
         """
@@ -59,6 +64,7 @@ struct DiscoveryParseTests {
         let s = DiscoveryScript.parse(Self.sample, node: "node1", address: "10.77.0.11")
         #expect(s.facts.hostname == "node1")
         #expect(s.facts.dockerVersion == "20.10.24+dfsg1")
+        #expect(s.facts.dockerAnswers, "from the facts section reopened after docker ps")
         #expect(s.facts.poolVersion == "23")
         #expect(s.facts.compressors == ["zstd"])
         #expect(s.facts.hasBash)
@@ -89,7 +95,7 @@ struct DiscoveryParseTests {
         #expect(s.routes.map(\.tag.comment) == ["flocker-deploy:dnat:web:80:10.77.0.12", "flocker-deploy:masq:web:80:10.77.0.12", "flocker-deploy:established"])
         #expect(s.routes[0].chain == "PREROUTING" && s.routes[0].table == "nat")
         #expect(s.routes[0].deleteLine.hasPrefix("-D PREROUTING -p tcp -m tcp --dport 80"))
-        #expect(s.routes[2].table == "filter")
+        #expect(s.routes[2].table == "filter", "rules of other tables (mangle) are not ours to manage")
         #expect(s.images == ["redis:7", "busybox:latest"])
     }
 
@@ -97,12 +103,13 @@ struct DiscoveryParseTests {
         let out = """
             @@flocker-discovery facts
             hostname n
-            problem docker is not answering (docker version failed)
+            problem docker is not answering (docker ps failed)
             problem pool flocker not found (zpool get version flocker)
             @@flocker-discovery containers
             """
         let s = DiscoveryScript.parse(out, node: "n", address: "1.2.3.4")
         #expect(s.facts.dockerVersion == nil)
+        #expect(!s.facts.dockerAnswers)
         #expect(s.facts.poolVersion == nil)
         #expect(s.facts.problems.count == 3, "two probes and the cut-short output")
     }

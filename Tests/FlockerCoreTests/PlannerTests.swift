@@ -335,7 +335,7 @@ struct PlannerTests {
             #expect(error.description.contains("pool 'flocker' is missing"))
         }
         c.observed["node1"]?.facts.poolVersion = "23"
-        c.observed["node1"]?.facts.dockerVersion = nil
+        c.observed["node1"]?.facts.dockerAnswers = false
         #expect(throws: PlanRefusal.self) { try Planner.plan(desired: c.desired, observed: c.observedState) }
     }
 

@@ -16,14 +16,7 @@ extension LoopbackSSH {
         private func connectError(_ settings: SSHHostSettings, options: SSHConnectOptions = SSHDFixture.options) async
             -> SSHError?
         {
-            do {
-                let c = try await SSHConnection.connect(settings, options: options)
-                _ = try await c.execute("true")
-                await c.close()
-                return nil
-            } catch {
-                return error
-            }
+            await SSHDFixture.connectError(settings, options: options, runCommand: true)
         }
 
         private func newKey(_ name: String, type: String = "ed25519", passphrase: String = "") throws -> String {

@@ -14,24 +14,12 @@ extension LoopbackSSH {
             sshd = try SSHDFixture()
         }
 
-        private func connectError(_ settings: SSHHostSettings, options: SSHConnectOptions = SSHDFixture.options) async
-            -> SSHError?
-        {
-            do {
-                let c = try await SSHConnection.connect(settings, options: options)
-                await c.close()
-                return nil
-            } catch {
-                return error
-            }
-        }
-
         @Test func unknownHostIsRefusedWithItsFingerprintThenAcceptedOnRequest() async throws {
             let file = sshd.directory + "/fresh_known_hosts"   // does not exist yet
             let settings = sshd.settings(knownHostsFiles: [file])
             let fingerprint = try sshd.hostKeyFingerprint()
 
-            let refused = try #require(await connectError(settings))
+            let refused = try #require(await SSHDFixture.connectError(settings))
             #expect(refused.code == .hostKeyUnknown)
             #expect(refused.message.contains(fingerprint))
             #expect(refused.message.contains("ED25519"))
@@ -43,12 +31,12 @@ extension LoopbackSSH {
 
             var options = SSHDFixture.options
             options.acceptNewHostKeys = true
-            #expect(await connectError(settings, options: options) == nil)
+            #expect(await SSHDFixture.connectError(settings, options: options) == nil)
             let recorded = try String(contentsOfFile: file, encoding: .utf8)
             #expect(recorded.hasPrefix("[127.0.0.1]:\(sshd.port) ssh-ed25519 AAAA"))
 
             // Now known: a strict connect succeeds, and ssh-keygen agrees with what was recorded.
-            #expect(await connectError(settings) == nil)
+            #expect(await SSHDFixture.connectError(settings) == nil)
             let check = try SSHDFixture.run("/usr/bin/ssh-keygen", ["-F", "[127.0.0.1]:\(sshd.port)", "-f", file])
             #expect(check.contains("ssh-ed25519"))
         }
@@ -57,7 +45,7 @@ extension LoopbackSSH {
             let file = sshd.directory + "/policy_known_hosts"
             var settings = sshd.settings(knownHostsFiles: [file])
             settings.hostKeyPolicy = .acceptNew
-            #expect(await connectError(settings) == nil)
+            #expect(await SSHDFixture.connectError(settings) == nil)
             #expect(FileManager.default.fileExists(atPath: file))
         }
 
@@ -74,7 +62,7 @@ extension LoopbackSSH {
 
                 """.write(toFile: file, atomically: true, encoding: .utf8)
             var settings = sshd.settings(knownHostsFiles: [file])
-            let refused = try #require(await connectError(settings))
+            let refused = try #require(await SSHDFixture.connectError(settings))
             #expect(refused.code == .hostKeyChanged)
             #expect(refused.message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"))
             #expect(refused.message.contains(try sshd.hostKeyFingerprint()))
@@ -84,7 +72,7 @@ extension LoopbackSSH {
             settings.hostKeyPolicy = .acceptNew
             var options = SSHDFixture.options
             options.acceptNewHostKeys = true
-            let stillRefused = try #require(await connectError(settings, options: options))
+            let stillRefused = try #require(await SSHDFixture.connectError(settings, options: options))
             #expect(stillRefused.code == .hostKeyChanged)
         }
 
@@ -95,7 +83,7 @@ extension LoopbackSSH {
                 .split(separator: " ").prefix(2).joined(separator: " ")
             let file = sshd.directory + "/ecdsa_known_hosts"
             try "[127.0.0.1]:\(sshd.port) \(ecdsaPublic)\n".write(toFile: file, atomically: true, encoding: .utf8)
-            let refused = try #require(await connectError(sshd.settings(knownHostsFiles: [file])))
+            let refused = try #require(await SSHDFixture.connectError(sshd.settings(knownHostsFiles: [file])))
             #expect(refused.code == .hostKeyUnknown)
             #expect(refused.message.contains("another type"))
             #expect(refused.message.contains("ECDSA"))
@@ -107,7 +95,7 @@ extension LoopbackSSH {
             try SSHDFixture.run("/usr/bin/ssh-keygen", ["-H", "-f", file])
             let text = try String(contentsOfFile: file, encoding: .utf8)
             #expect(text.hasPrefix("|1|"))
-            #expect(await connectError(sshd.settings(knownHostsFiles: [file])) == nil)
+            #expect(await SSHDFixture.connectError(sshd.settings(knownHostsFiles: [file])) == nil)
         }
 
         @Test func anEntryForAnotherPortDoesNotCount() async throws {
@@ -118,14 +106,14 @@ extension LoopbackSSH {
                 .split(separator: " ").prefix(2).joined(separator: " ")
             let file = sshd.directory + "/port22_known_hosts"
             try "127.0.0.1 \(otherPublic)\n".write(toFile: file, atomically: true, encoding: .utf8)
-            let refused = try #require(await connectError(sshd.settings(knownHostsFiles: [file])))
+            let refused = try #require(await SSHDFixture.connectError(sshd.settings(knownHostsFiles: [file])))
             #expect(refused.code == .hostKeyUnknown)
         }
 
         @Test func anyOfSeveralFilesMayHoldTheKey() async throws {
             let empty = sshd.directory + "/empty_known_hosts"
             try "".write(toFile: empty, atomically: true, encoding: .utf8)
-            #expect(await connectError(sshd.settings(knownHostsFiles: [empty, sshd.knownHosts])) == nil)
+            #expect(await SSHDFixture.connectError(sshd.settings(knownHostsFiles: [empty, sshd.knownHosts])) == nil)
         }
 
         @Test func unparsableLinesAreSkippedNotFatal() async throws {
@@ -137,7 +125,7 @@ extension LoopbackSSH {
                 example.org sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIA==
                 \(good)
                 """.write(toFile: file, atomically: true, encoding: .utf8)
-            #expect(await connectError(sshd.settings(knownHostsFiles: [file])) == nil)
+            #expect(await SSHDFixture.connectError(sshd.settings(knownHostsFiles: [file])) == nil)
         }
     }
 }

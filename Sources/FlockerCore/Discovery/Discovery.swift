@@ -4,6 +4,8 @@ public struct Discovery: Sendable {
     public let connector: any NodeConnector
     /// How long the discovery command may take on one node.
     public var timeout: Duration = .seconds(60)
+    /// Also ask each node's Docker server for its version (for `status`; a deploy does not need it).
+    public var withVersions = false
 
     public init(connector: any NodeConnector) { self.connector = connector }
 
@@ -57,7 +59,7 @@ public struct Discovery: Sendable {
 
     /// Discovers one node with an already open connection (re-discovery under the lock).
     public func rediscover(_ host: any RemoteHost) async throws(RemoteError) -> NodeState {
-        let result = try await host.run(DiscoveryScript.command, stdin: [], timeout: timeout)
+        let result = try await host.run(DiscoveryScript.command(withVersions: withVersions), stdin: [], timeout: timeout)
         guard result.status.isSuccess else {
             throw RemoteError(.other, node: host.node,
                 message: "discovery failed (\(result.status)): \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")

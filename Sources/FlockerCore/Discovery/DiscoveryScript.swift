@@ -8,29 +8,35 @@ import Foundation
 public enum DiscoveryScript {
     public static let marker = "@@flocker-discovery "
 
+    /// With the argument `versions` (for `status`) it also asks the Docker server for its version, which costs
+    /// as much node CPU as the rest of the script together; a deploy only needs to know that docker answers,
+    /// which `docker ps`'s exit status tells. Both tables of routing rules come from one `iptables-save`.
     public static let text: StaticString = """
         export LC_ALL=C PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
         m='@@flocker-discovery '
         echo "${m}facts"
         echo "hostname $(uname -n)"
-        if v=$(docker version --format '{{.Server.Version}}' 2>/dev/null); then echo "docker $v"; else echo "problem docker is not answering (docker version failed)"; fi
+        if [ "$1" = versions ] && v=$(docker version --format '{{.Server.Version}}' 2>/dev/null); then echo "docker $v"; fi
         if v=$(zpool get version flocker 2>/dev/null | awk 'NR==2{print $3}') && [ -n "$v" ]; then echo "pool $v"; else echo "problem pool flocker not found (zpool get version flocker)"; fi
         for c in zstd lz4 bash; do command -v "$c" >/dev/null 2>&1 && echo "has $c"; done
         echo "${m}containers"
         docker ps -a --no-trunc --filter label=flocker.app --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}\t{{.Ports}}\t{{.Mounts}}' 2>/dev/null
+        d=$?
         echo "${m}zfs"
         zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
-        echo "${m}nat"
-        iptables-save -t nat 2>/dev/null | grep -F 'flocker-deploy:'
-        echo "${m}filter"
-        iptables-save -t filter 2>/dev/null | grep -F 'flocker-deploy:'
+        echo "${m}iptables"
+        iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/'
         echo "${m}images"
         docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null
+        echo "${m}facts"
+        if [ "$d" = 0 ]; then echo "docker answers"; else echo "problem docker is not answering (docker ps failed)"; fi
         echo "${m}end"
         """
 
-    /// The command to run.
-    public static var command: RemoteCommand { .script(text, name: "flocker-discovery") }
+    /// The command to run: `withVersions` adds the Docker server's version (for `status`).
+    public static func command(withVersions: Bool = false) -> RemoteCommand {
+        .script(text, name: "flocker-discovery", withVersions ? ["versions"] : [])
+    }
 
     /// Parses the script's output into a node's state.
     public static func parse(_ output: String, node: String, address: String) -> NodeState {
@@ -54,7 +60,8 @@ public enum DiscoveryScript {
         state.datasets = datasets
         if let poolMount { state.facts.poolMountpoint = poolMount }
         state.facts.poolAvailable = poolAvailable
-        state.routes = parseRoutes(sections["nat"] ?? [], table: "nat") + parseRoutes(sections["filter"] ?? [], table: "filter")
+        state.routes = parseRoutes(sections["table nat"] ?? [], table: "nat")
+            + parseRoutes(sections["table filter"] ?? [], table: "filter")
         state.images = Set((sections["images"] ?? []).map { ImageName.normalized(String($0)) }.filter { !$0.isEmpty && !$0.hasPrefix("<none>") })
         return state
     }
@@ -67,7 +74,8 @@ public enum DiscoveryScript {
             guard parts.count == 2 else { continue }
             switch parts[0] {
             case "hostname": facts.hostname = parts[1]
-            case "docker": facts.dockerVersion = parts[1]
+            case "docker":
+                if parts[1] == "answers" { facts.dockerAnswers = true } else { facts.dockerVersion = parts[1] }
             case "pool": facts.poolVersion = parts[1]
             case "has":
                 if parts[1] == "bash" { facts.hasBash = true } else { facts.compressors.append(parts[1]) }

@@ -51,7 +51,9 @@ public struct NodeState: Sendable, Hashable {
 /// Facts about a node that steer how commands are built.
 public struct NodeFacts: Sendable, Hashable {
     public var hostname: String = ""
-    /// Docker server version, or nil when docker did not answer.
+    /// Whether docker answered (`docker ps` worked).
+    public var dockerAnswers: Bool = false
+    /// Docker server version: asked for by `status` only, nil otherwise or when docker did not answer.
     public var dockerVersion: String?
     /// Pool `flocker`'s version (23 for zfs-fuse 0.7), or nil when the pool is missing.
     public var poolVersion: String?

@@ -209,7 +209,7 @@ public enum Planner {
                 }
             }
             guard let target, let application, let hash else { return }
-            if let problem = observed.nodes[target]?.facts.dockerVersion == nil ? "docker is not answering on this node" : nil {
+            if let problem = observed.nodes[target]?.facts.dockerAnswers != true ? "docker is not answering on this node" : nil {
                 refuse(target, app, problem, unsafe: false)
                 return
             }

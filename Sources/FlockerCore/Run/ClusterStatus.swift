@@ -20,7 +20,9 @@ public struct ClusterStatus: Sendable {
 
     /// Gathers the status of `nodes` (unreachable nodes are reported, not fatal).
     public static func gather(nodes: [String], desired: DesiredState?, connector: any NodeConnector) async -> ClusterStatus {
-        let outcomes = await Discovery(connector: connector).discoverEach(nodes)
+        var discovery = Discovery(connector: connector)
+        discovery.withVersions = true
+        let outcomes = await discovery.discoverEach(nodes)
         var result: [Node] = []
         var observed: [String: NodeState] = [:]
         for name in nodes {
@@ -79,7 +81,7 @@ public struct ClusterStatus: Sendable {
                 continue
             }
             var line = "  \(name)  \(s.address.padding(toLength: 15, withPad: " ", startingAt: 0))"
-            line += " docker \(s.facts.dockerVersion ?? "not answering")"
+            line += " docker " + (s.facts.dockerAnswers ? s.facts.dockerVersion ?? "(version unknown)" : "not answering")
             line += ", pool " + (s.facts.poolVersion.map { "v\($0), \(s.facts.poolAvailable.map(Bytes.human) ?? "?") free" } ?? "missing")
             line += n.lock.map { ", LOCKED by \($0.holder?.description ?? "unknown") (active \($0.idleSeconds)s ago)" } ?? ", not locked"
             out += line + "\n"
@@ -155,6 +157,7 @@ public struct ClusterStatus: Sendable {
             if let s = n.state {
                 o["address"] = s.address
                 o["docker"] = s.facts.dockerVersion ?? NSNull()
+                o["docker_answers"] = s.facts.dockerAnswers
                 o["pool_version"] = s.facts.poolVersion ?? NSNull()
                 o["pool_available"] = s.facts.poolAvailable.map { $0 as Any } ?? NSNull()
                 o["problems"] = s.facts.problems

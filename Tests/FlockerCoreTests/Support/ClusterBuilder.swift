@@ -11,7 +11,7 @@ struct Cluster {
         self.nodes = nodes
         for (i, n) in nodes.enumerated() {
             var state = NodeState(node: n, address: "10.77.0.\(11 + i)")
-            state.facts.dockerVersion = "20.10.24"
+            state.facts.dockerAnswers = true
             state.facts.poolVersion = "23"
             state.facts.hasBash = true
             state.images = ["redis:7", "busybox:latest"]

@@ -124,6 +124,26 @@ final class SSHDFixture: @unchecked Sendable {
         try await SSHConnection.connect(settings(), options: options)
     }
 
+    /// The error of connecting with `settings` (and, with `runCommand`, of running `true` once connected), or
+    /// nil when all of it succeeded.
+    static func connectError(
+        _ settings: SSHHostSettings, options: SSHConnectOptions = SSHDFixture.options, runCommand: Bool = false
+    ) async -> SSHError? {
+        do {
+            let c = try await SSHConnection.connect(settings, options: options)
+            if runCommand {
+                do { _ = try await c.execute("true") } catch {
+                    await c.close()
+                    return error
+                }
+            }
+            await c.close()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// The host key's fingerprint as `ssh-keygen -lf` prints it (`SHA256:…`).
     func hostKeyFingerprint() throws -> String {
         let out = try Self.run("/usr/bin/ssh-keygen", ["-lf", hostKey + ".pub"])
