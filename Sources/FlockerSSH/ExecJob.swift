@@ -216,8 +216,10 @@ final class ExecJob {
         }
     }
 
+    /// The command for messages: its first line (a script's are many), at most 80 characters.
     private var shortCommand: String {
-        command.count > 80 ? String(command.prefix(77)) + "..." : command
+        let line = command.prefix { $0 != "\n" }
+        return line.count > 80 || line.count < command.count ? String(line.prefix(77)) + "..." : command
     }
 
     private func moved(_ round: inout SessionWorker.Round) {

@@ -59,7 +59,14 @@ public struct Discovery: Sendable {
 
     /// Discovers one node with an already open connection (re-discovery under the lock).
     public func rediscover(_ host: any RemoteHost) async throws(RemoteError) -> NodeState {
-        let result = try await host.run(DiscoveryScript.command(withVersions: withVersions), stdin: [], timeout: timeout)
+        let result: CommandResult
+        do {
+            result = try await host.run(DiscoveryScript.command(withVersions: withVersions), stdin: [], timeout: timeout)
+        } catch where error.kind == .timedOut {
+            throw RemoteError(.timedOut, node: host.node,
+                message: "discovery did not finish within \(timeout.components.seconds) s: a docker, zfs or iptables command "
+                    + "is hanging there (docker ps, zfs list and iptables-save on the node should answer at once)")
+        }
         guard result.status.isSuccess else {
             throw RemoteError(.other, node: host.node,
                 message: "discovery failed (\(result.status)): \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
