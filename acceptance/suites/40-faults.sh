@@ -128,6 +128,20 @@ hold() {
 # held_end NAME: waits for the held run; sets $rc and $out.
 held_end() { wait "$HP"; rc=$?; out=$(cat "$W/$1.out"); }
 # no_crash LABEL: the last output shows no crash of the binary.
+# deploy_killing_sshd NAME DEPLOYMENT NODE PATTERN [ARGS…]: deploys with --json in the background, kills NODE's
+# sshd as soon as a JSON event matching PATTERN is out, and waits. Sets rc, out, and failed (one line
+# "NODE ACTION APP" per failed step).
+deploy_killing_sshd() {
+  local name=$1 dep=$2 victim=$3 pattern=$4 p
+  shift 4
+  "$FLOCKER" "$W/$dep.yml" "$APP" --json "$@" > "$W/$name.json" 2> "$W/$name.err" &
+  p=$!; BG+=("$p")
+  retry 60 grep -q "$pattern" "$W/$name.json"
+  node "$victim" 'pkill -KILL -x sshd' >/dev/null 2>&1
+  wait "$p"; rc=$?
+  out=$(cat "$W/$name.json" "$W/$name.err")
+  failed=$(jq -r 'select(.event=="step-finished" and .outcome=="failed") | "\(.error.node) \(.step.action) \(.step.app)"' "$W/$name.json" 2>/dev/null)
+}
 no_crash() { expect_not_contains "$1: no crash" "Fatal error" "$out"; }
 
 part "first deploy; audit records only on the nodes a run changed; status shows the latest run"
@@ -239,14 +253,8 @@ node node1 'docker exec flocker--bulk sh -c "head -c 268435456 /dev/urandom > /d
 sum_big=$(sum_of node1 big)
 bulk_cid=$(cid node1 bulk)
 dep bulk2 "solo, redis" "web, bulk" ""
-"$FLOCKER" "$W/bulk2.yml" "$APP" --json --no-compression > "$W/sshd.json" 2> "$W/sshd.err" &
-p=$!; BG+=("$p")
-retry 60 grep -q '"event":"progress"' "$W/sshd.json"
-node node2 'pkill -KILL -x sshd' >/dev/null 2>&1
-wait $p; rc=$?
-out=$(cat "$W/sshd.json" "$W/sshd.err")
+deploy_killing_sshd sshd bulk2 node2 '"event":"progress"' --no-compression
 expect_eq "exit code 1 (a step failed)" 1 "$rc"
-failed=$(jq -r 'select(.event=="step-finished" and .outcome=="failed") | "\(.error.node) \(.step.action) \(.step.app)"' "$W/sshd.json" 2>/dev/null)
 expect_eq "the failed step is bulk's pre-copy, on node2" "node2 pre-copy bulk" "$failed"
 no_crash "sshd killed during a transfer"
 expect_eq "bulk was never stopped on node1" "$bulk_cid true" "$(cid node1 bulk) $(node node1 docker inspect --format '{{.State.Running}}' flocker--bulk)"
@@ -259,14 +267,8 @@ expect_eq "same sha256 on node2" "$sum_big" "$(sum_of node2 big)"
 
 # While an application starts: slow takes 3 s to listen on its port; node3's sshd dies meanwhile.
 dep slow "solo, redis" "web, bulk" "slow"
-"$FLOCKER" "$W/slow.yml" "$APP" --json > "$W/slow.json" 2> "$W/slow.err" &
-p=$!; BG+=("$p")
-retry 60 grep -q '"event":"step-started".*"action":"start"' "$W/slow.json"
-node node3 'pkill -KILL -x sshd' >/dev/null 2>&1
-wait $p; rc=$?
-out=$(cat "$W/slow.json" "$W/slow.err")
+deploy_killing_sshd slow slow node3 '"event":"step-started".*"action":"start"'
 expect_eq "exit code 1 (a step failed)" 1 "$rc"
-failed=$(jq -r 'select(.event=="step-finished" and .outcome=="failed") | "\(.error.node) \(.step.action) \(.step.app)"' "$W/slow.json" 2>/dev/null)
 expect_eq "the failed step is slow's start, on node3" "node3 start slow" "$failed"
 no_crash "sshd killed during a start"
 "$SANDBOX" up --nodes 3 >/dev/null

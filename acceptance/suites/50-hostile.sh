@@ -193,6 +193,19 @@ long=$(for i in $(seq 1 1000); do printf '"word-%d-$(touch /tmp/flocker-pwned-lo
 app cmd1000long "${V1}    command: [${long%, }]\n"
 refused "a 1,000-word command of 70-byte words (80 KB once quoted)" "$W/ghost.yml" "$W/cmd1000long.yml" 'one SSH request carries'
 
+# deploy_values TITLE DEPLOYMENT APPLICATION NODE APP PREFIX CHECK: deploys (exit 0, no crash), then checks that
+# every value of $VALUES is in APP's container environment as PREFIX<index>=value, byte for byte.
+deploy_values() {
+  local title=$1 dep=$2 app_file=$3 n=$4 app=$5 prefix=$6 what=$7 env_json missing
+  out=$("$FLOCKER" "$dep" "$app_file" 2>&1); rc=$?
+  expect_eq "$title exits 0" 0 "$rc"
+  [ "$rc" = 0 ] || printf '%s\n' "$out" | tail -n 15 | sed 's/^/        | /'
+  no_crash "$title" "$rc" "$out"
+  env_json=$(inspect "$n" "flocker--$app" '{{json .Config.Env}}')
+  missing=$(jq -n --argjson env "${env_json:-[]}" --slurpfile v "$VALUES" --arg p "$prefix" '[$v[0] | to_entries[] | "\($p)\(.key)=\(.value)"] - $env')
+  expect_eq "$what" "[]" "$(printf '%s' "$missing" | jq -c . | cut -c1-300)"
+}
+
 section "carried literally: every valid hostile value reaches the container as written (Flocker v1)"
 SCRIPT="trap 'exit 0' TERM; sleep 100000 & wait"
 WEIRD_MOUNT="/data/\$(touch /tmp/flocker-pwned-mount) \`touch /tmp/flocker-pwned-mount2\`; a|b&&c'\"*~ -x"
@@ -216,13 +229,8 @@ fits=$(head -c 45000 /dev/urandom | base64 -w0)   # 60,000 bytes: fits Docker's 
 printf 'version: 1\nnodes:\n  node1: [hv1, hw]\n' > "$W/dep-node1.yml"
 out=$("$FLOCKER" validate "$W/dep-node1.yml" "$W/hv1.yml" 2>&1); rc=$?
 expect_eq "validate accepts the hostile values" 0 "$rc"
-out=$("$FLOCKER" "$W/dep-node1.yml" "$W/hv1.yml" 2>&1); rc=$?
-expect_eq "deploy exits 0" 0 "$rc"
-[ "$rc" = 0 ] || printf '%s\n' "$out" | tail -n 15 | sed 's/^/        | /'
-no_crash "deploy of hostile values" "$rc" "$out"
-env_json=$(inspect node1 flocker--hv1 '{{json .Config.Env}}')
-missing=$(jq -n --argjson env "${env_json:-[]}" --slurpfile v "$VALUES" '[$v[0] | to_entries[] | "H\(.key)=\(.value)"] - $env')
-expect_eq "every hostile environment value is in the container, byte for byte ($(jq length "$VALUES") values)" "[]" "$(printf '%s' "$missing" | jq -c . | cut -c1-300)"
+deploy_values "deploy of hostile values" "$W/dep-node1.yml" "$W/hv1.yml" node1 hv1 H \
+  "every hostile environment value is in the container, byte for byte ($(jq length "$VALUES") values)"
 in_container=$(node node1 "docker exec flocker--hv1 sh -c 'printf %s \"\$H0|\$H7|\$H25|\$H26\"'")
 expect_eq "… as the container's processes see them" "$(jq -r '"\(.[0])|\(.[7])|\(.[25])|\(.[26])"' "$VALUES")" "$in_container"
 expect_eq "a 60,000-byte value arrives whole" "${#fits}" "$(node node1 'docker exec flocker--hv1 sh -c "printf %s \"\$FITS\" | wc -c"' | tr -d ' ')"
@@ -256,13 +264,8 @@ section "carried literally: Compose (list environment, command string, named vol
   echo '  hcdata: {}'
 } > "$W/hc.yml"
 printf 'version: 1\nnodes:\n  node2: [hc]\n' > "$W/dep-node2.yml"
-out=$("$FLOCKER" "$W/dep-node2.yml" "$W/hc.yml" 2>&1); rc=$?
-expect_eq "deploy of the Compose file exits 0" 0 "$rc"
-[ "$rc" = 0 ] || printf '%s\n' "$out" | tail -n 15 | sed 's/^/        | /'
-no_crash "deploy of the Compose file" "$rc" "$out"
-env_json=$(inspect node2 flocker--hc '{{json .Config.Env}}')
-missing=$(jq -n --argjson env "${env_json:-[]}" --slurpfile v "$VALUES" '[$v[0] | to_entries[] | "C\(.key)=\(.value)"] - $env')
-expect_eq "every NAME=value of the list is in the container (split at the first =)" "[]" "$(printf '%s' "$missing" | jq -c . | cut -c1-300)"
+deploy_values "deploy of the Compose file" "$W/dep-node2.yml" "$W/hc.yml" node2 hc C \
+  "every NAME=value of the list is in the container (split at the first =)"
 expect_eq "the command string was split into words, nothing expanded" \
   '["sh","-c","trap \"exit 0\" TERM; sleep 100000 & wait","$(touch /tmp/flocker-pwned-c1)","`touch /tmp/flocker-pwned-c2`",";","|","&&","*","~","-x","it'"'"'s","say \"hi\"","$HOME"]' \
   "$(inspect node2 flocker--hc '{{json .Config.Cmd}}' | jq -c .)"
