@@ -99,6 +99,20 @@ struct DiscoveryParseTests {
         #expect(s.images == ["redis:7", "busybox:latest"])
     }
 
+    @Test func imagesAreUnknownUnlessListed() {
+        let without = Self.sample.replacingOccurrences(of: "@@flocker-discovery images\nredis:7\nbusybox:latest\n<none>:<none>\n", with: "")
+        #expect(without != Self.sample)
+        #expect(DiscoveryScript.parse(without, node: "node1", address: "10.77.0.11").images == nil, "not listed: unknown")
+        let empty = Self.sample.replacingOccurrences(of: "redis:7\nbusybox:latest\n<none>:<none>\n", with: "")
+        #expect(DiscoveryScript.parse(empty, node: "node1", address: "10.77.0.11").images == [], "listed, none there")
+    }
+
+    @Test func theScriptTakesItsOptionsAsArguments() {
+        #expect(DiscoveryScript.command().stages[0].suffix(2) == ["flocker-discovery", "images"])
+        #expect(DiscoveryScript.command(withVersions: true).stages[0].suffix(3) == ["flocker-discovery", "versions", "images"])
+        #expect(DiscoveryScript.command(withImages: false).stages[0].last == "flocker-discovery")
+    }
+
     @Test func problemsAreReported() {
         let out = """
             @@flocker-discovery facts

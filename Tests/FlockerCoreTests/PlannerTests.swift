@@ -25,6 +25,16 @@ struct PlannerTests {
         #expect(plan.phase(.preCopy).isEmpty && plan.phase(.stop).isEmpty && plan.phase(.handoff).isEmpty)
     }
 
+    @Test func unknownImagesMeanNoPullStepsYet() throws {
+        var c = Cluster()
+        c.apps = [Cluster.redis()]
+        c.placement = ["redis": "node1"]
+        c.observed["node1"]?.images = nil
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(!plan.steps.contains { if case .pullImage = $0.action { true } else { false } })
+        #expect(plan.phase(.start) == [Step(node: "node1", .startApp("redis"))], "the same plan otherwise")
+    }
+
     @Test func convergedClusterYieldsEmptyPlan() throws {
         var c = Cluster()
         let redis = Cluster.redis()

@@ -6,6 +6,9 @@ public struct Discovery: Sendable {
     public var timeout: Duration = .seconds(60)
     /// Also ask each node's Docker server for its version (for `status`; a deploy does not need it).
     public var withVersions = false
+    /// List the images each node has (for pull steps). A deploy's first look skips them: a converged cluster
+    /// needs none, and a plan that changes something is made again under the lock with them.
+    public var withImages = true
 
     public init(connector: any NodeConnector) { self.connector = connector }
 
@@ -61,7 +64,7 @@ public struct Discovery: Sendable {
     public func rediscover(_ host: any RemoteHost) async throws(RemoteError) -> NodeState {
         let result: CommandResult
         do {
-            result = try await host.run(DiscoveryScript.command(withVersions: withVersions), stdin: [], timeout: timeout)
+            result = try await host.run(DiscoveryScript.command(withVersions: withVersions, withImages: withImages), stdin: [], timeout: timeout)
         } catch where error.kind == .timedOut {
             throw RemoteError(.timedOut, node: host.node,
                 message: "discovery did not finish within \(timeout.components.seconds) s: a docker, zfs or iptables command "

@@ -8,15 +8,18 @@ import Foundation
 public enum DiscoveryScript {
     public static let marker = "@@flocker-discovery "
 
-    /// With the argument `versions` (for `status`) it also asks the Docker server for its version, which costs
-    /// as much node CPU as the rest of the script together; a deploy only needs to know that docker answers,
-    /// which `docker ps`'s exit status tells. Both tables of routing rules come from one `iptables-save`.
+    /// Arguments: `versions` (for `status`) also asks the Docker server for its version, which costs as much
+    /// node CPU as the rest of the script together (a deploy only needs to know that docker answers, which
+    /// `docker ps`'s exit status tells); `images` lists the images present (for pull steps). Both tables of
+    /// routing rules come from one `iptables-save`.
     public static let text: StaticString = """
         export LC_ALL=C PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
         m='@@flocker-discovery '
+        versions=; images=
+        for a in "$@"; do case $a in versions) versions=1 ;; images) images=1 ;; esac; done
         echo "${m}facts"
         echo "hostname $(uname -n)"
-        if [ "$1" = versions ] && v=$(docker version --format '{{.Server.Version}}' 2>/dev/null); then echo "docker $v"; fi
+        if [ -n "$versions" ] && v=$(docker version --format '{{.Server.Version}}' 2>/dev/null); then echo "docker $v"; fi
         if v=$(zpool get version flocker 2>/dev/null | awk 'NR==2{print $3}') && [ -n "$v" ]; then echo "pool $v"; else echo "problem pool flocker not found (zpool get version flocker)"; fi
         for c in zstd lz4 bash; do command -v "$c" >/dev/null 2>&1 && echo "has $c"; done
         echo "${m}containers"
@@ -26,16 +29,15 @@ public enum DiscoveryScript {
         zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
         echo "${m}iptables"
         iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/'
-        echo "${m}images"
-        docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null
+        if [ -n "$images" ]; then echo "${m}images"; docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null; fi
         echo "${m}facts"
         if [ "$d" = 0 ]; then echo "docker answers"; else echo "problem docker is not answering (docker ps failed)"; fi
         echo "${m}end"
         """
 
-    /// The command to run: `withVersions` adds the Docker server's version (for `status`).
-    public static func command(withVersions: Bool = false) -> RemoteCommand {
-        .script(text, name: "flocker-discovery", withVersions ? ["versions"] : [])
+    /// The command to run: `withVersions` adds the Docker server's version, `withImages` the images present.
+    public static func command(withVersions: Bool = false, withImages: Bool = true) -> RemoteCommand {
+        .script(text, name: "flocker-discovery", (withVersions ? ["versions"] : []) + (withImages ? ["images"] : []))
     }
 
     /// Parses the script's output into a node's state.
@@ -62,7 +64,9 @@ public enum DiscoveryScript {
         state.facts.poolAvailable = poolAvailable
         state.routes = parseRoutes(sections["table nat"] ?? [], table: "nat")
             + parseRoutes(sections["table filter"] ?? [], table: "filter")
-        state.images = Set((sections["images"] ?? []).map { ImageName.normalized(String($0)) }.filter { !$0.isEmpty && !$0.hasPrefix("<none>") })
+        state.images = sections["images"].map { lines in
+            Set(lines.map { ImageName.normalized(String($0)) }.filter { !$0.isEmpty && !$0.hasPrefix("<none>") })
+        }
         return state
     }
 

@@ -31,12 +31,14 @@ public struct NodeState: Sendable, Hashable {
     public var datasets: [VolumeID: DatasetState]
     /// Routing rules flocker-deploy owns on this node (found by their comment tag).
     public var routes: [RouteRule]
-    /// Images present, as `repository:tag`.
-    public var images: Set<String>
+    /// Images present, as `repository:tag`; nil when discovery did not list them (a deploy's first look: a
+    /// plan made without them has no pull steps, and a plan that changes anything is made again under the
+    /// lock, with them).
+    public var images: Set<String>?
 
     public init(
         node: String, address: String, facts: NodeFacts = NodeFacts(), containers: [String: ContainerState] = [:],
-        datasets: [VolumeID: DatasetState] = [:], routes: [RouteRule] = [], images: Set<String> = []
+        datasets: [VolumeID: DatasetState] = [:], routes: [RouteRule] = [], images: Set<String>? = []
     ) {
         self.node = node
         self.address = address

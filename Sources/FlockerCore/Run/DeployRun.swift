@@ -43,7 +43,8 @@ public struct DeployRun: Sendable {
     /// Runs and returns the exit code (see `FlockerExit`).
     public func run() async -> FlockerExit {
         let clock = ContinuousClock()
-        let discovery = Discovery(connector: connector)
+        var discovery = Discovery(connector: connector)
+        discovery.withImages = false   // a converged cluster needs no image list; a plan with changes gets one
         let found: Discovery.Result
         let text = TextReporter(out: out)
         let json = JSONReporter(out: out)
@@ -66,12 +67,19 @@ public struct DeployRun: Sendable {
 
         // 2. Plan.
         var plan: Plan
-        do throws(PlanRefusal) {
-            plan = try Planner.plan(desired: desired, observed: found.observed)
-        } catch {
-            let code: FlockerExit = error.unsafe ? .refusedUnsafe : .stepFailed
-            report(error: "refusing to act; nothing was changed", details: error.problems.map(\.description), code: code, json: json)
-            return code
+        switch makePlan(found.observed, json: json) {
+        case .plan(let p): plan = p
+        case .refused(let code): return code
+        }
+        if !plan.isEmpty && options.dryRun {
+            // The first look did not list images: look again at the nodes the plan touches, with them, so the
+            // dry run shows the pull steps a real run would take.
+            var observed = found.observed
+            if let code = await lookAgain(at: plan.nodes, hosts: found.hosts, into: &observed, json: json) { return code }
+            switch makePlan(observed, json: json) {
+            case .plan(let p): plan = p
+            case .refused(let code): return code
+            }
         }
         if plan.isEmpty || options.dryRun {
             if options.json { json.plan(plan) } else { text.plan(plan) }
@@ -100,21 +108,14 @@ public struct DeployRun: Sendable {
                        details: error.description.split(separator: "\n").map(String.init), code: error.failures.isEmpty ? .locked : .stepFailed, json: json)
                 return error.failures.isEmpty ? .locked : .stepFailed
             }
-            for node in locks.nodes.sorted() {
-                guard let host = found.hosts[node] else { continue }
-                do { observed.nodes[node] = try await Discovery(connector: connector).rediscover(host) }
-                catch {
-                    await locks.release()
-                    report(error: "cannot reach every node; nothing was changed", details: [error.description], code: .nodeUnreachable, json: json)
-                    return .nodeUnreachable
-                }
-            }
-            do throws(PlanRefusal) {
-                plan = try Planner.plan(desired: desired, observed: observed)
-            } catch {
+            if let code = await lookAgain(at: locks.nodes, hosts: found.hosts, into: &observed, json: json) {
                 await locks.release()
-                let code: FlockerExit = error.unsafe ? .refusedUnsafe : .stepFailed
-                report(error: "refusing to act; nothing was changed", details: error.problems.map(\.description), code: code, json: json)
+                return code
+            }
+            switch makePlan(observed, json: json) {
+            case .plan(let p): plan = p
+            case .refused(let code):
+                await locks.release()
                 return code
             }
             if plan.nodes.isSubset(of: locks.nodes) { break }
@@ -163,6 +164,37 @@ public struct DeployRun: Sendable {
                                      seconds: Seconds.value(elapsed), changes: list)
             _ = try? await host.run(AuditRecord.appendCommand, stdin: record.line, timeout: .seconds(15))
         }
+    }
+
+    /// The plan for `observed`; a refusal is reported here and returned as its exit code.
+    private func makePlan(_ observed: ObservedState, json: JSONReporter) -> Planned {
+        do throws(PlanRefusal) {
+            return .plan(try Planner.plan(desired: desired, observed: observed))
+        } catch {
+            let code: FlockerExit = error.unsafe ? .refusedUnsafe : .stepFailed
+            report(error: "refusing to act; nothing was changed", details: error.problems.map(\.description), code: code, json: json)
+            return .refused(code)
+        }
+    }
+
+    private enum Planned {
+        case plan(Plan)
+        case refused(FlockerExit)
+    }
+
+    /// Discovers `nodes` again, images included, over their open connections, into `observed`. A node that
+    /// no longer answers is reported here; its exit code is returned.
+    private func lookAgain(at nodes: Set<String>, hosts: [String: any RemoteHost], into observed: inout ObservedState,
+                           json: JSONReporter) async -> FlockerExit? {
+        for node in nodes.sorted() {
+            guard let host = hosts[node] else { continue }
+            do { observed.nodes[node] = try await Discovery(connector: connector).rediscover(host) }
+            catch {
+                report(error: "cannot reach every node; nothing was changed", details: [error.description], code: .nodeUnreachable, json: json)
+                return .nodeUnreachable
+            }
+        }
+        return nil
     }
 
     private func report(error: String, details: [String], code: FlockerExit, json: JSONReporter) {
