@@ -88,14 +88,19 @@ struct ExecutorTests {
         #expect(report.rollbacks.isEmpty)
     }
 
-    @Test func aStatelessMoveIsNotRolledBackOnceItRunsOnItsTarget() async throws {
+    /// web (no volume) runs on node1 with its routes, and the deployment file moves it to node2.
+    private func statelessMoveOfWeb() throws -> (Cluster, Plan) {
         var c = Cluster()
         let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)])
         c.apps = [web]
         c.run(web, on: "node1")
         c.converge(routesFor: ["web": "node1"])
         c.placement = ["web": "node2"]
-        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        return (c, try Planner.plan(desired: c.desired, observed: c.observedState))
+    }
+
+    @Test func aStatelessMoveIsNotRolledBackOnceItRunsOnItsTarget() async throws {
+        let (c, plan) = try statelessMoveOfWeb()
         let log = CommandLog()
         let report = await Executor(hosts: hosts(c, log: log), desired: c.desired, observed: c.observedState,
                                     options: ExecutionOptions(), observer: EventLog()).run(plan)
@@ -105,13 +110,7 @@ struct ExecutorTests {
     }
 
     @Test func aStatelessMoveWhoseStartFailsGoesBack() async throws {
-        var c = Cluster()
-        let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)])
-        c.apps = [web]
-        c.run(web, on: "node1")
-        c.converge(routesFor: ["web": "node1"])
-        c.placement = ["web": "node2"]
-        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let (c, plan) = try statelessMoveOfWeb()
         let log = CommandLog()
         let h = hosts(c, log: log) { node, command, _ in
             node == "node2" && command.stages[0].contains("flocker-ready") ? CommandResult(status: .exited(1)) : CommandResult(status: .exited(0))

@@ -94,25 +94,27 @@ struct PlannerTests {
         #expect(plan.phase(.cleanup).contains(Step(node: "node1", .pruneSnapshots(v, keep: []))))
     }
 
-    @Test func moveOntoAnAncestorCopyIsIncremental() throws {
-        var c = Cluster()
+    /// redis runs on node2 (epoch 2, two snapshots), which it moved to from node1; node1 keeps a copy with the
+    /// older snapshot.
+    private func redisMovedToNode2(nodes: [String] = ["node1", "node2"]) -> (Cluster, Application) {
+        var c = Cluster(nodes: nodes)
         let redis = Cluster.redis()
         c.apps = [redis]
         c.run(redis, on: "node2")
         c.dataset(redis, on: "node2", epoch: 2, snapshots: ["flocker-00000001", "flocker-00000002"])
         c.dataset(redis, on: "node1", role: .copy, epoch: 1, snapshots: ["flocker-00000001"])
+        return (c, redis)
+    }
+
+    @Test func moveOntoAnAncestorCopyIsIncremental() throws {
+        var (c, _) = redisMovedToNode2()
         c.placement = ["redis": "node1"]
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
         #expect(plan.phase(.handoff).first?.action == .handoff("redis", to: "node1", volumes: [VolumeHandoff(volume: "default", epoch: 3)]))
     }
 
     @Test func bothEndsOfAMoveKeepTheOtherCopiesBases() throws {
-        var c = Cluster(nodes: ["node1", "node2", "node3"])
-        let redis = Cluster.redis()
-        c.apps = [redis]
-        c.run(redis, on: "node2")
-        c.dataset(redis, on: "node2", epoch: 2, snapshots: ["flocker-00000001", "flocker-00000002"])
-        c.dataset(redis, on: "node1", role: .copy, epoch: 1, snapshots: ["flocker-00000001"])
+        var (c, _) = redisMovedToNode2(nodes: ["node1", "node2", "node3"])
         c.placement = ["redis": "node3"]
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
         let v = VolumeID(app: "redis", volume: "default")
