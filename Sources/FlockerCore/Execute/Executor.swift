@@ -132,16 +132,7 @@ public struct Executor: Sendable {
     private func check(
         _ host: any RemoteHost, _ command: RemoteCommand, stdin: [UInt8] = [], step: String, timeout: Duration? = nil
     ) async throws(StepFailure) {
-        let result: CommandResult
-        do {
-            result = try await host.run(command, stdin: stdin, timeout: timeout ?? options.commandTimeout)
-        } catch {
-            throw StepFailure(node: host.node, step: step, message: error.message, unreachable: error.kind != .timedOut)
-        }
-        guard result.status.isSuccess else {
-            throw StepFailure(node: host.node, step: step, message: "\(command.programs) failed (\(result.status))",
-                stderr: trim(result.stderrText))
-        }
+        try await host.check(command, stdin: stdin, step: step, timeout: timeout ?? options.commandTimeout)
     }
 
     private func perform(_ step: Step, state: Shared, bytes: (UInt64) -> Void) async throws(StepFailure) -> String {

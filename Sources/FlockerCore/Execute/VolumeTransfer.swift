@@ -61,7 +61,7 @@ struct VolumeTransfer: Sendable {
             }
         }
         // A receive left running by an interrupted run would make this one fail ("dataset is busy").
-        let leftovers = try await run(target, NodeCommands.stopLeftoverReceives(ds), step: step, timeout: .seconds(30))
+        let leftovers = try await target.run(NodeCommands.stopLeftoverReceives(ds), step: step, timeout: .seconds(30))
         if leftovers.stdoutText.hasPrefix("stopped") {
             progress(TransferProgress(bytes: 0, expected: nil, elapsed: .zero, round: round, note: "stopped a receive left by an interrupted run (pid\(leftovers.stdoutText.dropFirst("stopped".count).trimmingCharacters(in: .whitespacesAndNewlines)))"))
         }
@@ -99,7 +99,7 @@ struct VolumeTransfer: Sendable {
             if options.directTransfer {
                 let remote = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
                               "\(options.directUser)@\(target.address)", receive.shellText]
-                let result = try await run(source, send.piped(into: RemoteCommand(remote)), step: step, timeout: .seconds(86_400))
+                let result = try await source.run(send.piped(into: RemoteCommand(remote)), step: step, timeout: .seconds(86_400))
                 guard result.status.isSuccess else {
                     throw StepFailure(node: source.node, step: step,
                         message: "direct transfer to \(target.node) failed (\(result.status))", stderr: trim(result.stderrText))
@@ -112,7 +112,7 @@ struct VolumeTransfer: Sendable {
                         progress(TransferProgress(bytes: before + bytes, expected: expected, elapsed: clock.now - start, round: round))
                     }
                 } catch {
-                    throw StepFailure(node: error.node, step: step, message: error.message, unreachable: error.kind != .timedOut)
+                    throw StepFailure(error, step: step)
                 }
                 guard result.isSuccess else {
                     var parts: [String] = []
@@ -149,7 +149,7 @@ struct VolumeTransfer: Sendable {
 
     /// The volume's dataset on `host` now (with its snapshots), or nil when it has none.
     func query(_ volume: VolumeID, on host: any RemoteHost, step: String) async throws(StepFailure) -> DatasetState? {
-        let result = try await run(host, NodeCommands.snapshots(volume.dataset), step: step, timeout: .seconds(60))
+        let result = try await host.run(NodeCommands.snapshots(volume.dataset), step: step, timeout: .seconds(60))
         guard result.status.isSuccess else {
             throw StepFailure(node: host.node, step: step, message: "could not list \(volume.dataset)", stderr: trim(result.stderrText))
         }
@@ -159,22 +159,10 @@ struct VolumeTransfer: Sendable {
     }
 
     func check(_ host: any RemoteHost, _ command: RemoteCommand, step: String) async throws(StepFailure) {
-        let result = try await run(host, command, step: step, timeout: options.commandTimeout)
-        guard result.status.isSuccess else {
-            throw StepFailure(node: host.node, step: step, message: "\(command.programs) failed (\(result.status))", stderr: trim(result.stderrText))
-        }
-    }
-
-    func run(_ host: any RemoteHost, _ command: RemoteCommand, step: String, timeout: Duration) async throws(StepFailure) -> CommandResult {
-        do {
-            return try await host.run(command, stdin: [], timeout: timeout)
-        } catch {
-            throw StepFailure(node: host.node, step: step, message: error.message, unreachable: error.kind != .timedOut)
-        }
+        try await host.check(command, step: step, timeout: options.commandTimeout)
     }
 }
 
-func trim(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
 
 /// Byte counts for people.
 public enum Bytes {

@@ -182,14 +182,30 @@ public struct DeployRun: Sendable {
         case refused(FlockerExit)
     }
 
-    /// Discovers `nodes` again, images included, over their open connections, into `observed`. A node that
-    /// no longer answers is reported here; its exit code is returned.
+    /// Discovers `nodes` again, images included, over their open connections and in parallel, into
+    /// `observed`. A node that no longer answers is reported here; its exit code is returned.
     private func lookAgain(at nodes: Set<String>, hosts: [String: any RemoteHost], into observed: inout ObservedState,
                            json: JSONReporter) async -> FlockerExit? {
-        for node in nodes.sorted() {
-            guard let host = hosts[node] else { continue }
-            do { observed.nodes[node] = try await Discovery(connector: connector).rediscover(host) }
-            catch {
+        let discovery = Discovery(connector: connector)
+        let outcomes = await withTaskGroup(of: (String, Swift.Result<NodeState, RemoteError>).self) { group in
+            for node in nodes {
+                guard let host = hosts[node] else { continue }
+                group.addTask {
+                    do throws(RemoteError) {
+                        return (node, .success(try await discovery.rediscover(host)))
+                    } catch {
+                        return (node, .failure(error))
+                    }
+                }
+            }
+            var all: [String: Swift.Result<NodeState, RemoteError>] = [:]
+            for await (node, outcome) in group { all[node] = outcome }
+            return all
+        }
+        for (node, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {
+            switch outcome {
+            case .success(let state): observed.nodes[node] = state
+            case .failure(let error):
                 report(error: "cannot reach every node; nothing was changed", details: [error.description], code: .nodeUnreachable, json: json)
                 return .nodeUnreachable
             }
