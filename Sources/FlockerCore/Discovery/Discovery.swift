@@ -77,6 +77,17 @@ public struct Discovery: Sendable {
         return DiscoveryScript.parse(result.stdoutText, node: host.node, address: host.address)
     }
 
+    /// `rediscover` as a value. Task closures take their result from here rather than from a `do/catch`
+    /// of their own: Swift 6.3.1 at -O miscompiles an escaping task closure that returns from both arms of a
+    /// `do/catch` (the parent reads a result that was never written; see docs/architecture.md).
+    public func rediscoverResult(_ host: any RemoteHost) async -> Swift.Result<NodeState, RemoteError> {
+        do {
+            return .success(try await rediscover(host))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     private func discoverOne(_ node: String) async -> Swift.Result<(any RemoteHost, NodeState), RemoteError> {
         let host: any RemoteHost
         do {

@@ -190,13 +190,7 @@ public struct DeployRun: Sendable {
         let outcomes = await withTaskGroup(of: (String, Swift.Result<NodeState, RemoteError>).self) { group in
             for node in nodes {
                 guard let host = hosts[node] else { continue }
-                group.addTask {
-                    do throws(RemoteError) {
-                        return (node, .success(try await discovery.rediscover(host)))
-                    } catch {
-                        return (node, .failure(error))
-                    }
-                }
+                group.addTask { (node, await discovery.rediscoverResult(host)) }
             }
             var all: [String: Swift.Result<NodeState, RemoteError>] = [:]
             for await (node, outcome) in group { all[node] = outcome }
