@@ -3,7 +3,8 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SANDBOX="$ROOT/sandbox/flocker-sandbox"
-FLOCKER="${FLOCKER_BIN:-$ROOT/.build/debug/flocker-deploy}"
+# The release binary: what users run (make install builds the same). FLOCKER_BIN overrides it.
+FLOCKER="${FLOCKER_BIN:-$ROOT/.build/release/flocker-deploy}"
 export FLOCKER_SANDBOX_DIR="${FLOCKER_SANDBOX_DIR:-/var/tmp/flocker-sandbox$([ "${FLOCKER_SANDBOX_ID:-0}" = 0 ] || echo "-$FLOCKER_SANDBOX_ID")}"
 SSH_CONFIG="$FLOCKER_SANDBOX_DIR/ssh_config"
 

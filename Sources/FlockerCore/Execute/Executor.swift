@@ -14,11 +14,16 @@ public struct Executor: Sendable {
     public let options: ExecutionOptions
     public let observer: any RunObserver
     public let stopRequest: StopRequest
+    /// The run's locks. Every step is checked against them before it is dispatched: a step on a node whose lock
+    /// the run does not hold is a programming error, and it fails without running (see docs/operations.md,
+    /// "Locks"). Nil only in unit tests of execution itself.
+    public let locks: LockSet?
 
     public init(
         hosts: [String: any RemoteHost], desired: DesiredState, observed: ObservedState, options: ExecutionOptions,
-        observer: any RunObserver, stopRequest: StopRequest = StopRequest()
+        observer: any RunObserver, stopRequest: StopRequest = StopRequest(), locks: LockSet? = nil
     ) {
+        self.locks = locks
         self.hosts = hosts
         self.desired = desired
         self.observed = observed
@@ -74,6 +79,21 @@ public struct Executor: Sendable {
 
     private func runStep(_ step: Step, state: Shared) async {
         let clock = ContinuousClock()
+        if let locks {
+            let unlocked = step.nodes.filter { !locks.holds($0) }
+            if !unlocked.isEmpty {
+                let failure = StepFailure(node: unlocked[0], step: StepText.describe(step),
+                    message: "internal error: the run does not hold the lock of \(unlocked.joined(separator: ", ")); the step was not run")
+                let result = StepResult(step: step, outcome: .failed(failure), duration: .zero)
+                state.withLock { s in
+                    s.results.append(result)
+                    for node in step.nodes where s.failedNodes[node] == nil { s.failedNodes[node] = "not locked" }
+                    if !step.app.isEmpty, s.failedApps[step.app] == nil { s.failedApps[step.app] = "not locked" }
+                }
+                observer.event(.stepFinished(result))
+                return
+            }
+        }
         let skip: String? = state.withLock { s in
             if stopRequest.isRequested { return "interrupted before it started" }
             for node in step.nodes { if let why = s.failedNodes[node] { return "an earlier step failed on \(node) (\(why))" } }

@@ -137,7 +137,7 @@ public struct DeployRun: Sendable {
         }
         let observer: any RunObserver = options.json ? json : text
         let executor = Executor(hosts: found.hosts, desired: desired, observed: observed,
-                                options: options.execution, observer: observer, stopRequest: stopRequest)
+                                options: options.execution, observer: observer, stopRequest: stopRequest, locks: locks)
         let report = await executor.run(plan)
         heartbeat.cancel()
         let code: FlockerExit = report.interrupted ? .interrupted : (report.failures.isEmpty ? .success : .stepFailed)

@@ -151,6 +151,9 @@ public final class LockSet: Sendable {
 
     public var nodes: Set<String> { Set(taken.withLock { $0.keys }) }
 
+    /// Whether this run holds `node`'s lock now.
+    public func holds(_ node: String) -> Bool { taken.withLock { $0[node] != nil } }
+
     /// Takes the lock on every host not yet locked. With `wait`, retries until the deadline (or a stop request).
     /// On failure, locks taken by this call are released again.
     public func acquire(
