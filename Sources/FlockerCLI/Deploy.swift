@@ -58,7 +58,7 @@ struct Deploy: AsyncParsableCommand {
     func run() async throws {
         let manifests = try loadManifests(deployment: deployment, application: application, json: json)
         let connector = try connection.connector()
-        var options = DeployRun.Options()
+        var options = ClusterRun.Options()
         options.dryRun = dryRun
         options.json = json
         options.execution.readyTimeout = .seconds(max(1, readyTimeout))
@@ -74,7 +74,7 @@ struct Deploy: AsyncParsableCommand {
         options.commandLine = CommandLine.arguments.joined(separator: " ")
         let stop = StopRequest()
         let signals = SignalWatcher(stop)
-        let code = await DeployRun(desired: manifests.desired, connector: connector, options: options, stopRequest: stop).run()
+        let code = await ClusterRun(operation: DeployOperation(manifests.desired), connector: connector, options: options, stopRequest: stop).run()
         signals.cancel()
         if code != .success { throw ExitCode(code.rawValue) }
     }

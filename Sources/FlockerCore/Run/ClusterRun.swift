@@ -3,9 +3,15 @@ import Foundation
 import Glibc
 #endif
 
-/// One `flocker-deploy DEPLOYMENT APPLICATION` run: discover every node, plan, print the plan, execute it,
-/// report. The command-line layer parses options and calls `run`; everything else happens here.
-public struct DeployRun: Sendable {
+/// One run of a command that changes nodes (see `ClusterOperation`): discover every node, plan, lock the
+/// nodes the plan touches, look at them again and plan again under the lock, print the plan, execute it,
+/// audit, release. The command-line layer parses options and calls `run`; everything else happens here, the
+/// same for every command.
+///
+/// The lock rule: no step runs on a node whose lock the run does not hold. The run keeps taking locks until
+/// the plan's nodes are a subset of the locked ones (each round locks at least one more node of the
+/// deployment file, so it ends), and the executor checks every step against the locks before dispatching it.
+public struct ClusterRun: Sendable {
     public struct Options: Sendable {
         /// Print the plan and change nothing.
         public var dryRun = false
@@ -16,6 +22,9 @@ public struct DeployRun: Sendable {
         public var lockWait: Duration = .zero
         /// A lock whose holder has not shown signs of life for this long is taken over.
         public var lockExpiry: Duration = .seconds(600)
+        /// How long a run that takes over a dead run's lock waits for that run's remote commands still running
+        /// on the node to end, before it stops them.
+        public var leftoverWait: Duration = .seconds(30)
         /// SHA-256 of the two manifests (recorded in locks and audit records).
         public var manifestsHash = ""
         /// The command line, for the lock's record.
@@ -23,21 +32,31 @@ public struct DeployRun: Sendable {
         public init() {}
     }
 
-    public let desired: DesiredState
+    public let operation: any ClusterOperation
     public let connector: any NodeConnector
     public let options: Options
     public let stopRequest: StopRequest
     let out: TextOutput
     let err: TextOutput
+    var desired: DesiredState { operation.desired }
 
-    public init(desired: DesiredState, connector: any NodeConnector, options: Options, stopRequest: StopRequest = StopRequest(),
-                out: TextOutput = .standardOutput, err: TextOutput = .standardError) {
-        self.desired = desired
+    public init(operation: any ClusterOperation, connector: any NodeConnector, options: Options,
+                stopRequest: StopRequest = StopRequest(), out: TextOutput = .standardOutput,
+                err: TextOutput = .standardError) {
+        self.operation = operation
         self.connector = connector
         self.options = options
         self.stopRequest = stopRequest
         self.out = out
         self.err = err
+    }
+
+    /// A deploy of `desired`.
+    public init(desired: DesiredState, connector: any NodeConnector, options: Options,
+                stopRequest: StopRequest = StopRequest(), out: TextOutput = .standardOutput,
+                err: TextOutput = .standardError) {
+        self.init(operation: DeployOperation(desired), connector: connector, options: options,
+                  stopRequest: stopRequest, out: out, err: err)
     }
 
     /// Runs and returns the exit code (see `FlockerExit`).
@@ -54,12 +73,20 @@ public struct DeployRun: Sendable {
             report(error: "cannot reach every node; nothing was changed", details: error.errors.map(\.description), code: .nodeUnreachable, json: json)
             return .nodeUnreachable
         }
-        let code = await run(found, start: clock.now, text: text, json: json)
+        // Every remote command of this run carries its token, so that a run taking over its lock after it died
+        // can find the commands it left running (see RunLock.leftoversCommand).
+        let holder = LockHolder(
+            token: UUID().uuidString.lowercased(), user: ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
+            host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), started: Timestamp.now,
+            manifests: options.manifestsHash, command: options.commandLine)
+        for host in found.hosts.values { host.tagCommands(run: holder.token) }
+        let code = await run(found, holder: holder, start: clock.now, text: text, json: json)
         for host in found.hosts.values { await host.close() }
         return code
     }
 
-    private func run(_ found: Discovery.Result, start: ContinuousClock.Instant, text: TextReporter, json: JSONReporter) async -> FlockerExit {
+    private func run(_ found: Discovery.Result, holder: LockHolder, start: ContinuousClock.Instant, text: TextReporter,
+                     json: JSONReporter) async -> FlockerExit {
         let clock = ContinuousClock()
         for (node, state) in found.observed.nodes.sorted(by: { $0.key < $1.key }) where !state.facts.problems.isEmpty {
             err.write(state.facts.problems.map { "warning: \(node): \($0)\n" }.joined())
@@ -89,36 +116,14 @@ public struct DeployRun: Sendable {
         }
 
         // 3. Lock every node the plan touches, then look again: another run may have changed things while
-        //    this one waited. Plan anew under the lock (taking more locks if the new plan needs them).
-        let locks = LockSet(holder: LockHolder(
-            token: UUID().uuidString.lowercased(), user: ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
-            host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), started: Timestamp.now,
-            manifests: options.manifestsHash, command: options.commandLine))
+        //    this one waited. Plan anew under the lock, and take more locks while the new plan needs them.
+        let locks = LockSet(holder: holder)
         var observed = found.observed
-        for _ in 0..<3 {
-            do throws(LockSet.Busy) {
-                try await locks.acquire(plan.nodes.sorted().compactMap { found.hosts[$0] }, wait: options.lockWait,
-                                        expiry: options.lockExpiry, stop: stopRequest) { [err] in err.write("warning: \($0)\n") }
-            } catch {
-                if stopRequest.isRequested {
-                    report(error: "interrupted while waiting for the lock; nothing was changed", details: error.description.split(separator: "\n").map(String.init), code: .interrupted, json: json)
-                    return .interrupted
-                }
-                report(error: error.failures.isEmpty ? "another run holds the lock; nothing was changed (wait for it with --lock-wait SECONDS, or see `flocker-deploy lock status`)" : "could not take the lock; nothing was changed",
-                       details: error.description.split(separator: "\n").map(String.init), code: error.failures.isEmpty ? .locked : .stepFailed, json: json)
-                return error.failures.isEmpty ? .locked : .stepFailed
-            }
-            if let code = await lookAgain(at: locks.nodes, hosts: found.hosts, into: &observed, json: json) {
-                await locks.release()
-                return code
-            }
-            switch makePlan(observed, json: json) {
-            case .plan(let p): plan = p
-            case .refused(let code):
-                await locks.release()
-                return code
-            }
-            if plan.nodes.isSubset(of: locks.nodes) { break }
+        switch await lockPlannedNodes(&plan, observed: &observed, locks: locks, hosts: found.hosts, json: json) {
+        case .locked: break
+        case .stopped(let code):
+            await locks.release()
+            return code
         }
         if options.json { json.plan(plan) } else { text.plan(plan) }
         if plan.isEmpty {
@@ -169,7 +174,7 @@ public struct DeployRun: Sendable {
     /// The plan for `observed`; a refusal is reported here and returned as its exit code.
     private func makePlan(_ observed: ObservedState, json: JSONReporter) -> Planned {
         do throws(PlanRefusal) {
-            return .plan(try Planner.plan(desired: desired, observed: observed))
+            return .plan(try operation.plan(observed))
         } catch {
             let code: FlockerExit = error.unsafe ? .refusedUnsafe : .stepFailed
             report(error: "refusing to act; nothing was changed", details: error.problems.map(\.description), code: code, json: json)
@@ -182,11 +187,76 @@ public struct DeployRun: Sendable {
         case refused(FlockerExit)
     }
 
+    private enum Locking {
+        case locked
+        case stopped(FlockerExit)
+    }
+
+    /// Takes the locks of every node `plan` touches, looks at the locked nodes again and plans again, until the
+    /// plan's nodes are all locked. Each round that does not end locks at least one node more, and a plan only
+    /// ever names nodes of the deployment file, so the loop ends within that many rounds; the bound below is a
+    /// second guard. Locks are taken in name order: when a node the new plan needs sorts before one already
+    /// held, every lock is released and the whole set taken again in order, so that two runs that want
+    /// overlapping nodes always meet at the first node they share (no run holds a part of another's nodes).
+    private func lockPlannedNodes(_ plan: inout Plan, observed: inout ObservedState, locks: LockSet,
+                                  hosts: [String: any RemoteHost], json: JSONReporter) async -> Locking {
+        let rounds = desired.nodes.count + 1
+        for _ in 0..<rounds {
+            let missing = plan.nodes.subtracting(locks.nodes)
+            if missing.isEmpty { return .locked }
+            if let unknown = missing.sorted().first(where: { hosts[$0] == nil }) {
+                report(error: "the plan needs node \(unknown), which is not connected; nothing was changed", details: [], code: .locked, json: json)
+                return .stopped(.locked)
+            }
+            var wanted = locks.nodes.union(missing)
+            if let held = locks.nodes.max(), let first = missing.min(), first < held {
+                await locks.release()
+                wanted = plan.nodes.union(wanted)
+            }
+            do throws(LockSet.Busy) {
+                try await locks.acquire(wanted.sorted().compactMap { hosts[$0] }, wait: options.lockWait,
+                                        expiry: options.lockExpiry, leftoverWait: options.leftoverWait,
+                                        stop: stopRequest) { [err] in err.write("warning: \($0)\n") }
+            } catch {
+                return .stopped(lockFailure(error, json: json))
+            }
+            if let code = await lookAgain(at: locks.nodes, hosts: hosts, into: &observed, json: json) { return .stopped(code) }
+            switch makePlan(observed, json: json) {
+            case .plan(let p): plan = p
+            case .refused(let code): return .stopped(code)
+            }
+        }
+        if plan.nodes.isSubset(of: locks.nodes) { return .locked }
+        let uncovered = plan.nodes.subtracting(locks.nodes).sorted()
+        report(error: "the plan kept needing nodes this run had not locked (\(uncovered.joined(separator: ", "))) after \(rounds) rounds: other runs keep changing the cluster; nothing was changed",
+               details: ["run again when the other runs are done (see `flocker-deploy lock status`)"], code: .locked, json: json)
+        return .stopped(.locked)
+    }
+
+    /// Reports why the locks could not be taken; returns the exit code.
+    private func lockFailure(_ error: LockSet.Busy, json: JSONReporter) -> FlockerExit {
+        let details = error.description.split(separator: "\n").map(String.init)
+        if stopRequest.isRequested {
+            report(error: "interrupted while waiting for the lock; nothing was changed", details: details, code: .interrupted, json: json)
+            return .interrupted
+        }
+        if error.failures.isEmpty {
+            report(error: "another run holds the lock; nothing was changed (wait for it with --lock-wait SECONDS, or see `flocker-deploy lock status`)",
+                   details: details, code: .locked, json: json)
+            return .locked
+        }
+        report(error: "could not take the lock; nothing was changed", details: details, code: .stepFailed, json: json)
+        return .stepFailed
+    }
+
     /// Discovers `nodes` again, images included, over their open connections and in parallel, into
-    /// `observed`. A node that no longer answers is reported here; its exit code is returned.
+    /// `observed`. Every node that no longer answers is reported here (all of them, not only the first); the
+    /// exit code is returned.
     private func lookAgain(at nodes: Set<String>, hosts: [String: any RemoteHost], into observed: inout ObservedState,
                            json: JSONReporter) async -> FlockerExit? {
         let discovery = Discovery(connector: connector)
+        // The closure takes its value from a function: Swift 6.3.1 at -O miscompiles a task closure that
+        // returns from both arms of a do/catch (see Discovery.rediscoverResult).
         let outcomes = await withTaskGroup(of: (String, Swift.Result<NodeState, RemoteError>).self) { group in
             for node in nodes {
                 guard let host = hosts[node] else { continue }
@@ -196,13 +266,16 @@ public struct DeployRun: Sendable {
             for await (node, outcome) in group { all[node] = outcome }
             return all
         }
+        var errors: [String] = []
         for (node, outcome) in outcomes.sorted(by: { $0.key < $1.key }) {
             switch outcome {
             case .success(let state): observed.nodes[node] = state
-            case .failure(let error):
-                report(error: "cannot reach every node; nothing was changed", details: [error.description], code: .nodeUnreachable, json: json)
-                return .nodeUnreachable
+            case .failure(let error): errors.append(error.description)
             }
+        }
+        guard errors.isEmpty else {
+            report(error: "cannot reach every node; nothing was changed", details: errors, code: .nodeUnreachable, json: json)
+            return .nodeUnreachable
         }
         return nil
     }
