@@ -331,6 +331,15 @@ struct ManifestReplicasTests {
                 "dep.yml:3:16: error: replicas.x[0]: unknown node \"node9\": did you mean \"node1\"?",
                 "dep.yml:3:24: error: replicas.y: application \"y\" is placed on no node: replicas are copies of a running application's volumes; place it under `nodes:`, or remove it from `replicas:`",
             ])
+        // nodes: is not a mapping: no node is known, so none is called unknown.
+        #expect(
+            decodeErrors(
+                app: Self.apps,
+                deployment: "version: 1\nnodes: [node1]\nreplicas: {redis: [node2]}\nzones: {node2: a}\n"
+            )
+            .map(\.description) == [
+                "dep.yml:2:8: error: nodes: expected a mapping of node → list of application names, like node1: [web], found a list"
+            ])
         // Without nodes:, nodes cannot be checked: only the missing key is reported.
         #expect(
             decodeErrors(app: Self.apps, deployment: "version: 1\nreplicas: {redis: [node2]}\nzones: {node2: a}\n")

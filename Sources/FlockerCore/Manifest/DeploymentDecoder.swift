@@ -71,9 +71,11 @@ enum DeploymentDecoder {
         if let nodesNode = top["nodes"] {
             let before = d.count
             var names = NodeNames()
-            result.deployment.nodes = decodeNodes(nodesNode, applications: applications, &names, &d)
-            names.complete = d.count == before
-            nodeNames = names
+            if let nodes = decodeNodes(nodesNode, applications: applications, &names, &d) {
+                result.deployment.nodes = nodes
+                names.complete = d.count == before
+                nodeNames = names
+            }
         }
         if let zonesNode = top["zones"] {
             result.deployment.zones = decodeZones(zonesNode, nodeNames, &d)
@@ -101,17 +103,15 @@ enum DeploymentDecoder {
 
     // MARK: nodes
 
+    /// Nil when `nodes:` is not a mapping (then no node name is known).
     private static func decodeNodes(
         _ nodesNode: YAMLNode, applications: [String]?, _ names: inout NodeNames, _ d: inout Diagnostics
-    ) -> [Deployment.Node] {
+    ) -> [Deployment.Node]? {
         let nodesPath = ManifestPath.document.key("nodes")
         guard
             let nodes = d.mapping(
                 nodesNode, nodesPath, expected: "a mapping of node → list of application names, like node1: [web]")
-        else {
-            names.complete = false
-            return []
-        }
+        else { return nil }
 
         var result: [Deployment.Node] = []
         let known = applications.map(Set.init)
