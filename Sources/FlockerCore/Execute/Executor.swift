@@ -230,6 +230,16 @@ public struct Executor: Sendable {
             return ""
         case .pruneSnapshots(let v, let keep):
             return try await prune(v, keep: keep, on: node, step: text)
+        case .replicate(let v, let targetName):
+            let target = try host(targetName, text)
+            let observer = self.observer
+            let (note, sent) = try await VolumeTransfer(options: options).copy(
+                v, from: node, sourceFacts: facts(step.node), to: target, targetFacts: facts(targetName), final: true,
+                step: text, progress: { observer.event(.progress(step, $0)) })
+            bytes(sent)
+            return note
+        case .removeReplica(let v, let primaryName):
+            return try await removeReplica(v, on: node, primary: try host(primaryName, text), step: text)
         }
     }
 
@@ -332,6 +342,30 @@ public struct Executor: Sendable {
         guard !doomed.isEmpty else { return "nothing to prune" }
         try await check(node, NodeCommands.destroySnapshots(v.dataset, doomed), step: step)
         return "removed \(doomed.count) snapshot\(doomed.count == 1 ? "" : "s"), kept \(newest.name)"
+    }
+
+    // MARK: replicas
+
+    /// Destroys a replica no longer wanted, after checking again, now, that it is a read-only copy and that the
+    /// primary holds every snapshot it has (nothing is destroyed that exists nowhere else). Otherwise keeps it.
+    private func removeReplica(_ v: VolumeID, on node: any RemoteHost, primary: any RemoteHost, step: String)
+        async throws(StepFailure) -> String
+    {
+        let transfer = VolumeTransfer(options: options)
+        guard let copy = try await transfer.query(v, on: node, step: step) else { return "already gone" }
+        guard copy.role == .copy, copy.readonly else {
+            return "kept: it is \(copy.role == .primary ? "a primary" : "writable") here, not a read-only copy"
+        }
+        guard let main = try await transfer.query(v, on: primary, step: step), main.role == .primary else {
+            return "kept: the primary on \(primary.node) was not found"
+        }
+        let known = Set((main.snapshots + main.otherSnapshots).map(\.guid))
+        let unique = (copy.snapshots + copy.otherSnapshots).filter { !known.contains($0.guid) }
+        guard unique.isEmpty else {
+            return "kept: it holds snapshots the primary lacks (\(unique.map(\.name).joined(separator: ", ")))"
+        }
+        try await check(node, NodeCommands.destroyCopy(v.dataset), step: step)
+        return "removed (the primary on \(primary.node) holds all its snapshots)"
     }
 
     // MARK: rollback

@@ -224,6 +224,16 @@ public enum NodeCommands {
         }
     }
 
+    /// Destroys a read-only copy and its snapshots (`-r`, never `-R`: a clone made from one of them makes it
+    /// fail rather than go too). Unmounts it first; zfs-fuse may call it busy for a moment after a receive.
+    public static func destroyCopy(_ dataset: String) -> RemoteCommand {
+        .script("""
+            zfs list -H -o name "$1" >/dev/null 2>&1 || exit 0
+            for i in 1 2 3 4 5; do zfs destroy -r "$1" && exit 0; sleep 1; done
+            zfs destroy -r "$1"
+            """, name: "flocker-destroy-copy", [dataset])
+    }
+
     /// Destroys the named snapshots of `dataset`.
     public static func destroySnapshots(_ dataset: String, _ names: [String]) -> RemoteCommand {
         .script("""

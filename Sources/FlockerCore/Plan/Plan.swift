@@ -4,7 +4,13 @@
 /// the same node). A step that fails stops the later phases on its nodes.
 public struct Plan: Sendable, Hashable, Codable {
     public var phases: [Phase]
-    public init(phases: [Phase] = []) { self.phases = phases.filter { !$0.steps.isEmpty } }
+    /// What the plan deliberately leaves as it is and why, for the user (e.g. a replica kept because it holds
+    /// snapshots the primary lacks). Notes are not steps: a plan with only notes changes nothing.
+    public var notes: [String]
+    public init(phases: [Phase] = [], notes: [String] = []) {
+        self.phases = phases.filter { !$0.steps.isEmpty }
+        self.notes = notes
+    }
 
     /// True when the cluster already looks like the manifests say.
     public var isEmpty: Bool { phases.allSatisfy { $0.steps.isEmpty } }
@@ -32,6 +38,9 @@ public enum PhaseName: String, Sendable, Hashable, Codable, CaseIterable {
     case start
     /// Point every node's routing rules at where each application now runs.
     case routes
+    /// Bring each replica of a volume up to date from its primary (a full send for a new one), and remove the
+    /// replicas no longer wanted.
+    case replicate
     /// Remove the stopped containers of moved applications; prune old snapshots.
     case cleanup
 }
@@ -58,7 +67,7 @@ public struct Step: Sendable, Hashable, Codable {
     /// Every node the step touches.
     public var nodes: [String] {
         switch action {
-        case .copyVolume(_, let target, _), .handoff(_, let target, _): return [node, target]
+        case .copyVolume(_, let target, _), .handoff(_, let target, _), .replicate(_, let target): return [node, target]
         default: return [node]
         }
     }
@@ -68,7 +77,7 @@ public struct Step: Sendable, Hashable, Codable {
         switch action {
         case .pullImage(_, let app): return app
         case .createVolume(let v, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v),
-            .copyVolume(let v, _, _), .pruneSnapshots(let v, _):
+            .copyVolume(let v, _, _), .pruneSnapshots(let v, _), .replicate(let v, _), .removeReplica(let v, _):
             return v.app
         case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
             .handoff(let app, _, _), .createApp(let app), .startCreated(let app):
@@ -113,6 +122,13 @@ public enum Action: Sendable, Hashable, Codable {
     case setRoutes(add: [RouteSpec], remove: [RouteRule])
     /// Destroy old snapshots, keeping the named ones (the newest shared with each copy).
     case pruneSnapshots(VolumeID, keep: [String])
+    /// Snapshot the primary (this step's node) and send the replica on `to` what it lacks: the increment since
+    /// the newest snapshot they share, or everything for a new replica (which is created read-only).
+    case replicate(VolumeID, to: String)
+    /// Destroy this node's read-only copy of the volume, a replica no longer wanted. The executor checks again
+    /// that it is a read-only copy and that the primary on `primary` holds every snapshot it has; otherwise the
+    /// copy is kept and the step says why.
+    case removeReplica(VolumeID, primary: String)
 
     /// Whether the step changes the node (every step does today; discovery never appears in a plan).
     public var isMutating: Bool { true }

@@ -21,6 +21,8 @@ public enum StepText {
         case .removeContainer(let app): return "remove \(app)'s stopped container"
         case .setRoutes(let add, let remove): return "routes: " + routeSummary(add: add, remove: remove)
         case .pruneSnapshots(let v, _): return "prune old snapshots of volume \(v)"
+        case .replicate(let v, let target): return "replicate volume \(v) to \(target)"
+        case .removeReplica(let v, _): return "remove the replica of volume \(v) (no longer wanted)"
         }
     }
 
@@ -44,7 +46,8 @@ public enum StepText {
 
     /// The plan as printed before a run and by `--dry-run`.
     public static func render(_ plan: Plan) -> String {
-        if plan.isEmpty { return "No changes: the cluster already matches the manifests.\n" }
+        let notes = plan.notes.map { "  note: \($0)\n" }.joined()
+        if plan.isEmpty { return "No changes: the cluster already matches the manifests.\n" + notes }
         let steps = plan.steps.count
         let nodes = plan.nodes.count
         var out = "Plan: \(steps) step\(steps == 1 ? "" : "s") on \(nodes) node\(nodes == 1 ? "" : "s")\n"
@@ -55,6 +58,7 @@ public enum StepText {
                 out += "    \(step.node.padding(toLength: width, withPad: " ", startingAt: 0))  \(describe(step))\n"
             }
         }
+        out += notes
         return out
     }
 }

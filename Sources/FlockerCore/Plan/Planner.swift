@@ -31,14 +31,47 @@ public enum Planner {
     public static func plan(desired: DesiredState, observed: ObservedState) throws(PlanRefusal) -> Plan {
         var b = Builder(desired: desired, observed: observed)
         b.planVolumes()
+        b.planReplicas()
         b.planContainers()
         b.planRoutes()
         if !b.problems.isEmpty { throw PlanRefusal(problems: b.problems) }
         return b.finish()
     }
 
+    /// One replication pass (`flocker-deploy sync`): replicas only, each sent a new snapshot of its primary.
+    /// An application whose primary is not where the deployment file places it is skipped (a deploy moves it
+    /// first), and so is every replica on a node that could not be reached.
+    public static func syncPlan(desired: DesiredState, observed: ObservedState) throws(PlanRefusal) -> Plan {
+        var b = Builder(desired: desired, observed: observed)
+        b.sync = true
+        b.planReplicas()
+        if !b.problems.isEmpty { throw PlanRefusal(problems: b.problems) }
+        return b.finish()
+    }
+
     /// The running placement after the plan: application → node.
     static func placement(_ desired: DesiredState) -> [String: String] { desired.placement }
+
+    /// Why `copy` cannot receive from `primary`, or nil when it can: it is read-only (so nothing was
+    /// written to it since its newest snapshot) and that snapshot is one the primary has. Epochs are not
+    /// compared: a handoff interrupted after raising the target's epoch leaves a copy with a higher epoch
+    /// that is still a plain ancestor of the primary.
+    static func divergence(of copy: DatasetState, from primary: DatasetState) -> String? {
+        if !copy.readonly {
+            return "is writable (\(copy.role.rawValue), epoch \(copy.epoch)) and may hold writes the primary lacks"
+        }
+        guard let newest = copy.newestSnapshot else {
+            return "has no snapshot in common with the primary"
+        }
+        if !primary.snapshots.contains(where: { $0.guid == newest.guid }) {
+            return "has snapshot \(newest.name) that the primary lacks (the two have diverged)"
+        }
+        // A snapshot someone took on the copy after its last receive: `zfs recv` cannot go past it.
+        if let other = copy.otherSnapshots.last, other.createtxg > newest.createtxg {
+            return "has snapshot \(other.name), taken after its last copy from the primary (the two have diverged)"
+        }
+        return nil
+    }
 
     private struct Builder {
         let desired: DesiredState
@@ -51,6 +84,11 @@ public enum Planner {
         var copied: [VolumeID: (source: String, target: String)] = [:]
         /// Per moving application: its handoff.
         var handoffs: [String: (source: String, target: String, volumes: [VolumeHandoff])] = [:]
+        /// Volumes whose replicas this plan sends to: volume → (primary's node, replica nodes).
+        var replicated: [VolumeID: (primary: String, replicas: [String])] = [:]
+        var notes: [String] = []
+        /// A sync pass: every reachable replica is sent a new snapshot, up to date or not.
+        var sync = false
 
         init(desired: DesiredState, observed: ObservedState) {
             self.desired = desired
@@ -157,25 +195,109 @@ public enum Planner {
             observed.nodes[node]?.datasets[volume]?.quota
         }
 
-        /// Why `copy` cannot receive from `primary`, or nil when it can: it is read-only (so nothing was
-        /// written to it since its newest snapshot) and that snapshot is one the primary has. Epochs are not
-        /// compared: a handoff interrupted after raising the target's epoch leaves a copy with a higher epoch
-        /// that is still a plain ancestor of the primary.
         func divergence(of copy: DatasetState, from primary: DatasetState) -> String? {
-            if !copy.readonly {
-                return "is writable (\(copy.role.rawValue), epoch \(copy.epoch)) and may hold writes the primary lacks"
+            Planner.divergence(of: copy, from: primary)
+        }
+
+        // MARK: replicas
+
+        /// Replicas (`replicas:` in the deployment file): read-only copies of an application's volumes on other
+        /// nodes. Missing ones are created (a full send from the primary while the application runs), ones
+        /// that lack the primary's newest snapshot are brought up to date, and copies on nodes no longer wanted
+        /// are removed when the primary holds every snapshot they have (otherwise kept, with a note). A
+        /// diverged copy is left alone, with a note. All of it happens after the application's own steps
+        /// (phase `replicate`), from where its primary is at the end of the plan. Applications without a
+        /// `replicas:` entry keep whatever copies they have, as before.
+        mutating func planReplicas() {
+            var load: [String: Int] = [:]
+            for (node, state) in observed.nodes {
+                load[node] = Set(state.datasets.values.filter { $0.role == .copy }.map(\.id.app)).count
             }
-            guard let newest = copy.newestSnapshot else {
-                return "has no snapshot in common with the primary"
+            for app in desired.replicas.keys.sorted() {
+                guard let primaryNode = desired.placement[app], let application = desired.applications[app],
+                    !application.volumes.isEmpty, !problems.contains(where: { $0.app == app })
+                else { continue }
+                let volumes = application.volumes.map { VolumeID(app: app, volume: $0.name) }
+                if sync {
+                    let at = Set(volumes.flatMap { v in observed.datasets(of: v).filter { $0.dataset.role == .primary }.map(\.node) })
+                    if at != [primaryNode] {
+                        let unknown = observed.unreachable.keys.contains(primaryNode)
+                        notes.append(unknown
+                            ? "\(app): not synced: its primary's node \(primaryNode) cannot be reached"
+                            : "\(app): not synced: its primary is on \(at.sorted().joined(separator: ", ")) but the deployment file places it on \(primaryNode); run a deploy first")
+                        continue
+                    }
+                }
+                // The nodes holding a copy after this plan, besides the primary's: the copies there now, and the
+                // source of a move (the handoff makes it a copy).
+                var holders = Set<String>()
+                for v in volumes { for held in observed.datasets(of: v) where held.node != primaryNode { holders.insert(held.node) } }
+                let existing = holders.filter { desired.nodes.contains($0) }.sorted()
+                var wanted = desired.replicaNodes(of: app, existing: existing, load: load)
+                if !observed.unreachable.isEmpty, case .count(let n)? = desired.replicas[app] {
+                    // A node that cannot be reached may hold a replica: never place a new one because of it.
+                    wanted = Array(existing.prefix(n))
+                }
+                for r in wanted where observed.unreachable[r] != nil {
+                    notes.append("\(r): the replica of \(app) was not synced: the node cannot be reached (\(observed.unreachable[r] ?? ""))")
+                }
+                wanted.removeAll { observed.unreachable[$0] != nil }
+                for r in wanted where !holders.contains(r) { load[r, default: 0] += 1 }
+                let movingSources = moving[app] ?? []
+
+                for v in volumes {
+                    // The primary as it is now (on the source of a move, or where the application stays).
+                    guard let primary = observed.datasets(of: v).filter({ $0.dataset.role == .primary })
+                        .max(by: { $0.dataset.epoch < $1.dataset.epoch })
+                    else {
+                        // A volume this plan creates: its replicas are sent all of it once the application runs.
+                        let created = (steps[.prepare] ?? []).contains {
+                            if case .createVolume(let c, _) = $0.action { return c == v } else { return false }
+                        }
+                        if created && !wanted.isEmpty {
+                            for r in wanted { add(.replicate, Step(node: primaryNode, .replicate(v, to: r))) }
+                            replicated[v] = (primaryNode, wanted)
+                        }
+                        continue
+                    }
+                    var targets: [String] = []
+                    for r in wanted {
+                        guard let copy = observed.nodes[r]?.datasets[v] else {
+                            targets.append(r)
+                            continue
+                        }
+                        if movingSources.contains(r) { continue }     // the move leaves it a current copy
+                        if copy.role == .primary { continue }         // an outdated primary: demoted first, replicated next run
+                        if let problem = divergence(of: copy, from: primary.dataset) {
+                            notes.append("\(r): the replica of volume \(v) \(problem); it is left as it is (see docs/operations.md, \"A diverged copy\")")
+                            continue
+                        }
+                        if sync || !movingSources.isEmpty || copy.newestSnapshot?.guid != primary.dataset.newestSnapshot?.guid {
+                            targets.append(r)
+                        }
+                    }
+                    for r in targets { add(.replicate, Step(node: primaryNode, .replicate(v, to: r))) }
+                    if !targets.isEmpty { replicated[v] = (primaryNode, targets) }
+
+                    // Copies on nodes no longer wanted.
+                    let known = Set((primary.dataset.snapshots + primary.dataset.otherSnapshots).map(\.guid))
+                    for node in holders.sorted() where !wanted.contains(node) && observed.unreachable.isEmpty {
+                        guard let copy = observed.nodes[node]?.datasets[v] else { continue }
+                        if movingSources.contains(node) {
+                            // Checked again when it runs: the move must have left the new primary every snapshot.
+                            add(.replicate, Step(node: node, .removeReplica(v, primary: primaryNode)))
+                            continue
+                        }
+                        guard copy.role == .copy, copy.readonly else { continue }
+                        let unique = (copy.snapshots + copy.otherSnapshots).filter { !known.contains($0.guid) }
+                        if unique.isEmpty {
+                            add(.replicate, Step(node: node, .removeReplica(v, primary: primaryNode)))
+                        } else {
+                            notes.append("\(node): the copy of volume \(v) is kept though no replica is wanted there: it holds \(unique.count) snapshot\(unique.count == 1 ? "" : "s") the primary lacks (\(unique.map(\.name).joined(separator: ", ")))")
+                        }
+                    }
+                }
             }
-            if !primary.snapshots.contains(where: { $0.guid == newest.guid }) {
-                return "has snapshot \(newest.name) that the primary lacks (the two have diverged)"
-            }
-            // A snapshot someone took on the copy after its last receive: `zfs recv` cannot go past it.
-            if let other = copy.otherSnapshots.last, other.createtxg > newest.createtxg {
-                return "has snapshot \(other.name), taken after its last copy from the primary (the two have diverged)"
-            }
-            return nil
         }
 
         // MARK: containers
@@ -309,13 +431,24 @@ public enum Planner {
             // Prune snapshots of moved volumes on both ends, keeping the newest (the executor always keeps the
             // newest) and the newest snapshot of every other copy (their next base), on the source too: it may be
             // the primary again one day, and then the other copies receive from it.
-            for (volume, ends) in copied.sorted(by: { $0.key < $1.key }) {
-                let others = observed.datasets(of: volume).filter { $0.node != ends.source && $0.node != ends.target }
-                let keep = others.compactMap { $0.dataset.newestSnapshot?.name }
-                add(.cleanup, Step(node: ends.target, .pruneSnapshots(volume, keep: keep)))
-                add(.cleanup, Step(node: ends.source, .pruneSnapshots(volume, keep: keep)))
+            // Replicated volumes likewise, on the primary and on each replica sent to.
+            var pruned = Set<String>()
+            let volumes = Set(copied.keys).union(replicated.keys)
+            for volume in volumes.sorted() {
+                var ends: [String] = []
+                if let c = copied[volume] { ends += [c.target, c.source] }
+                if let r = replicated[volume] { ends += [r.primary] + r.replicas }
+                let removed = Set((steps[.replicate] ?? []).compactMap { step -> String? in
+                    if case .removeReplica(let v, _) = step.action, v == volume { return step.node }
+                    return nil
+                })
+                let keep = observed.datasets(of: volume).filter { !ends.contains($0.node) }
+                    .compactMap { $0.dataset.newestSnapshot?.name }
+                for node in ends where !removed.contains(node) && pruned.insert("\(node) \(volume)").inserted {
+                    add(.cleanup, Step(node: node, .pruneSnapshots(volume, keep: keep)))
+                }
             }
-            return Plan(phases: PhaseName.allCases.map { Phase($0, steps[$0] ?? []) })
+            return Plan(phases: PhaseName.allCases.map { Phase($0, steps[$0] ?? []) }, notes: notes)
         }
     }
 }

@@ -48,7 +48,7 @@ public final class JSONReporter: RunObserver, Sendable {
                 steps.append(s)
             }
         }
-        emit(["event": "plan", "changes": !plan.isEmpty, "steps": steps, "nodes": plan.nodes.sorted()])
+        emit(["event": "plan", "changes": !plan.isEmpty, "steps": steps, "nodes": plan.nodes.sorted(), "notes": plan.notes])
     }
 
     public func summary(_ report: RunReport, elapsed: Duration, exitCode: Int32) {
@@ -91,6 +91,8 @@ public enum StepJSON {
             o["add"] = add.map(\.tag.comment)
             o["remove"] = remove.map(\.tag.comment)
         case .pruneSnapshots(let v, let keep): o["action"] = "prune-snapshots"; o["volume"] = v.volume; o["keep"] = keep
+        case .replicate(let v, let t): o["action"] = "replicate"; o["volume"] = v.volume; o["target"] = t
+        case .removeReplica(let v, let primary): o["action"] = "remove-replica"; o["volume"] = v.volume; o["primary"] = primary
         }
         return o
     }

@@ -9,6 +9,27 @@ public protocol ClusterOperation: Sendable {
     var desired: DesiredState { get }
     /// The plan that brings `observed` to what the operation wants. Pure: it is called again after every look.
     func plan(_ observed: ObservedState) throws(PlanRefusal) -> Plan
+    /// Whether the operation goes on with the nodes it can reach (naming the others in
+    /// `ObservedState.unreachable`, and ending with exit 3) rather than stopping before any change.
+    var goesOnWithoutUnreachableNodes: Bool { get }
+}
+
+extension ClusterOperation {
+    public var goesOnWithoutUnreachableNodes: Bool { false }
+}
+
+/// `flocker-deploy sync DEPLOYMENT APPLICATION`: one replication pass. Snapshots the primary of every volume
+/// with `replicas:` and sends each replica what it lacks (creating missing replicas), removes replicas no
+/// longer wanted, prunes. Changes nothing else: no container, no route. Replica nodes that cannot be reached are
+/// skipped and named; the others are still synced.
+public struct SyncOperation: ClusterOperation {
+    public let desired: DesiredState
+    public var name: String { "sync" }
+    public var goesOnWithoutUnreachableNodes: Bool { true }
+    public init(_ desired: DesiredState) { self.desired = desired }
+    public func plan(_ observed: ObservedState) throws(PlanRefusal) -> Plan {
+        try Planner.syncPlan(desired: desired, observed: observed)
+    }
 }
 
 /// `flocker-deploy DEPLOYMENT APPLICATION`: make the cluster match the manifests.

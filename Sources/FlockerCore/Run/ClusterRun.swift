@@ -67,11 +67,31 @@ public struct ClusterRun: Sendable {
         let found: Discovery.Result
         let text = TextReporter(out: out)
         let json = JSONReporter(out: out)
-        do throws(Discovery.Failure) {
-            found = try await discovery.discover(desired.nodes)
-        } catch {
-            report(error: "cannot reach every node; nothing was changed", details: error.errors.map(\.description), code: .nodeUnreachable, json: json)
-            return .nodeUnreachable
+        if operation.goesOnWithoutUnreachableNodes {
+            let outcomes = await discovery.discoverEach(desired.nodes)
+            var hosts: [String: any RemoteHost] = [:]
+            var states: [String: NodeState] = [:]
+            var unreachable: [String: String] = [:]
+            for node in desired.nodes {
+                switch outcomes[node] {
+                case .success(let (host, state))?:
+                    hosts[node] = host
+                    states[node] = state
+                case .failure(let error)?: unreachable[node] = error.message
+                case nil: unreachable[node] = "not discovered"
+                }
+            }
+            for (node, why) in unreachable.sorted(by: { $0.key < $1.key }) {
+                err.write("warning: \(node): cannot be reached, skipped (\(why))\n")
+            }
+            found = Discovery.Result(hosts: hosts, observed: ObservedState(nodes: states, unreachable: unreachable))
+        } else {
+            do throws(Discovery.Failure) {
+                found = try await discovery.discover(desired.nodes)
+            } catch {
+                report(error: "cannot reach every node; nothing was changed", details: error.errors.map(\.description), code: .nodeUnreachable, json: json)
+                return .nodeUnreachable
+            }
         }
         // Every remote command of this run carries its token, so that a run taking over its lock after it died
         // can find the commands it left running (see RunLock.leftoversCommand).
@@ -80,8 +100,13 @@ public struct ClusterRun: Sendable {
             host: ProcessInfo.processInfo.hostName, pid: Int(getpid()), started: Timestamp.now,
             manifests: options.manifestsHash, command: options.commandLine)
         for host in found.hosts.values { host.tagCommands(run: holder.token) }
-        let code = await run(found, holder: holder, start: clock.now, text: text, json: json)
+        var code = await run(found, holder: holder, start: clock.now, text: text, json: json)
         for host in found.hosts.values { await host.close() }
+        if code == .success && !found.observed.unreachable.isEmpty {
+            let names = found.observed.unreachable.keys.sorted().joined(separator: ", ")
+            report(error: "\(operation.name) could not reach \(names); the other nodes were done", details: [], code: .nodeUnreachable, json: json)
+            code = .nodeUnreachable
+        }
         return code
     }
 
