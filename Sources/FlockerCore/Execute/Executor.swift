@@ -42,6 +42,9 @@ public struct Executor: Sendable {
         var rollbacks: [String] = []
         /// Application → the node where its container was created ahead of time and not started yet.
         var staged: [String: String] = [:]
+        /// Volumes a final copy or a replication of this run snapshotted: later replications of the run send
+        /// that same snapshot, so every copy ends sharing the primary's newest one.
+        var snapshotted: Set<VolumeID> = []
     }
 
     /// The run's shared bookkeeping, locked.
@@ -183,6 +186,7 @@ public struct Executor: Sendable {
                 v, from: node, sourceFacts: facts(step.node), to: target, targetFacts: facts(targetName), final: final,
                 step: text, progress: { observer.event(.progress(step, $0)) })
             bytes(sent)
+            if final { state.withLock { _ = $0.snapshotted.insert(v) } }
             return note
         case .stopApp(let app, let keep):
             try await check(node, NodeCommands.stop(app, keep: keep), step: text)
@@ -233,10 +237,12 @@ public struct Executor: Sendable {
         case .replicate(let v, let targetName):
             let target = try host(targetName, text)
             let observer = self.observer
+            let fresh = state.withLock { $0.snapshotted.contains(v) }
             let (note, sent) = try await VolumeTransfer(options: options).copy(
                 v, from: node, sourceFacts: facts(step.node), to: target, targetFacts: facts(targetName), final: true,
-                step: text, progress: { observer.event(.progress(step, $0)) })
+                snapshot: !fresh, step: text, progress: { observer.event(.progress(step, $0)) })
             bytes(sent)
+            state.withLock { _ = $0.snapshotted.insert(v) }
             return note
         case .removeReplica(let v, let primaryName):
             return try await removeReplica(v, on: node, primary: try host(primaryName, text), step: text)

@@ -442,7 +442,9 @@ public enum Planner {
                     if case .removeReplica(let v, _) = step.action, v == volume { return step.node }
                     return nil
                 })
-                let keep = observed.datasets(of: volume).filter { !ends.contains($0.node) }
+                // With replicas, every copy's newest snapshot now is kept: a replication of this run that fails
+                // leaves its replica on that base (one extra snapshot until the next pass prunes it).
+                let keep = observed.datasets(of: volume).filter { replicated[volume] != nil || !ends.contains($0.node) }
                     .compactMap { $0.dataset.newestSnapshot?.name }
                 for node in ends where !removed.contains(node) && pruned.insert("\(node) \(volume)").inserted {
                     add(.cleanup, Step(node: node, .pruneSnapshots(volume, keep: keep)))
