@@ -39,6 +39,9 @@ struct Deploy: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The user for --direct-transfer.", valueName: "user"))
     var directUser = "root"
 
+    @Flag(help: "Go on without the nodes that cannot be reached: an application whose primary is on one of them starts on its newest reachable replica, losing what was written after that replica's last sync.")
+    var failover = false
+
     func run() async throws {
         let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
         let connector = try connection.connector()
@@ -50,7 +53,7 @@ struct Deploy: AsyncParsableCommand {
         options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
         let stop = StopRequest()
         let signals = SignalWatcher(stop)
-        let code = await ClusterRun(operation: DeployOperation(manifests.desired), connector: connector, options: options, stopRequest: stop).run()
+        let code = await ClusterRun(operation: DeployOperation(manifests.desired, failover: failover), connector: connector, options: options, stopRequest: stop).run()
         signals.cancel()
         if code != .success { throw ExitCode(code.rawValue) }
     }

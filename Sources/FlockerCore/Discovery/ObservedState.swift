@@ -143,6 +143,9 @@ public struct VolumeID: Sendable, Hashable, Comparable, Codable, CustomStringCon
 public enum VolumeRole: String, Sendable, Hashable, Codable {
     case primary
     case copy
+    /// Data kept from a primary that lost a failover (what it held after the newest snapshot the new primary
+    /// has), under its own dataset name: never used, never destroyed implicitly (docs/operations.md, "Failover").
+    case diverged
 }
 
 /// One managed dataset on one node.

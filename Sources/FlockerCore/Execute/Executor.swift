@@ -174,6 +174,14 @@ public struct Executor: Sendable {
         case .makeWritable(let v):
             try await check(node, NodeCommands.setProperties(v.dataset, ["readonly=off"]), step: text)
             return ""
+        case .promote(let v, let epoch):
+            try await check(node, NodeCommands.setProperties(v.dataset, ["flocker:epoch=\(epoch)", "flocker:role=primary", "readonly=off"]), step: text)
+            try await check(node, NodeCommands.remount(v.dataset), step: text)
+            return "epoch \(epoch)"
+        case .rejoin(let v, let common, let keepAs, let epoch):
+            try await check(node, NodeCommands.rejoin(v.dataset, common: common, keep: "flocker/\(keepAs)",
+                                                      tag: "diverged", epoch: epoch), step: text)
+            return "kept as flocker/\(keepAs)" + (common == nil ? "" : "; a copy from \(common ?? "") again")
         case .demoteStale(let v):
             try await check(node, NodeCommands.setProperties(v.dataset, ["readonly=on", "flocker:role=copy", "refquota=none"]), step: text)
             return ""
@@ -243,6 +251,11 @@ public struct Executor: Sendable {
                 snapshot: !fresh, step: text, progress: { observer.event(.progress(step, $0)) })
             bytes(sent)
             state.withLock { _ = $0.snapshotted.insert(v) }
+            // The replica carries its primary's epoch, so that a failover onto it raises the epoch above the
+            // primary's even though that node cannot be asked then.
+            if let primary = try await VolumeTransfer(options: options).query(v, on: node, step: text) {
+                try await check(target, NodeCommands.setProperties(v.dataset, ["flocker:epoch=\(primary.epoch)"]), step: text)
+            }
             return note
         case .removeReplica(let v, let primaryName):
             return try await removeReplica(v, on: node, primary: try host(primaryName, text), step: text)

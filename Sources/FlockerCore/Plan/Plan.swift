@@ -76,7 +76,8 @@ public struct Step: Sendable, Hashable, Codable {
     public var app: String {
         switch action {
         case .pullImage(_, let app): return app
-        case .createVolume(let v, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v),
+        case .createVolume(let v, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v), .promote(let v, _),
+            .rejoin(let v, _, _, _),
             .copyVolume(let v, _, _), .pruneSnapshots(let v, _), .replicate(let v, _), .removeReplica(let v, _):
             return v.app
         case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
@@ -99,6 +100,14 @@ public enum Action: Sendable, Hashable, Codable {
     case makeWritable(VolumeID)
     /// Turn a primary that lost to a higher epoch into a read-only copy.
     case demoteStale(VolumeID)
+    /// Failover: make this node's read-only copy the writable primary with `epoch` (higher than any seen), because
+    /// the node of the primary cannot be reached.
+    case promote(VolumeID, epoch: Int)
+    /// A returning primary that lost a failover (lower epoch, writable): keep what it holds as the diverged dataset
+    /// `keepAs` (renamed, nothing copied), put the volume back at `common`, the newest snapshot the new primary has
+    /// too (a clone of it, promoted), as a read-only copy with `epoch`, so it is fed incrementally from then on.
+    /// Without a common snapshot the volume is only set aside (a later replication sends all of it).
+    case rejoin(VolumeID, common: String?, keepAs: String, epoch: Int)
     /// Snapshot the volume and send what the target lacks. `final` is the copy after the application stopped.
     case copyVolume(VolumeID, to: String, final: Bool)
     /// Stop the application's container. `keep`: keep the stopped container (with restart policy `no`) as the

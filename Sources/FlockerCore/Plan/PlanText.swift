@@ -8,6 +8,9 @@ public enum StepText {
         case .setQuota(let v, let quota): return "set volume \(v)'s maximum size to " + (quota.map(Bytes.human) ?? "none")
         case .makeWritable(let v): return "make volume \(v) writable again"
         case .demoteStale(let v): return "make the outdated primary of volume \(v) a read-only copy"
+        case .promote(let v, let epoch): return "promote the replica of volume \(v) to primary (failover, epoch \(epoch))"
+        case .rejoin(let v, let common, let keepAs, _):
+            return "keep what the outdated primary of volume \(v) holds as \(keepAs)" + (common.map { ", then make it a replica again from \($0)" } ?? "")
         case .copyVolume(let v, let target, let final):
             return final ? "copy volume \(v) to \(target) (final increment)" : "copy volume \(v) to \(target) while \(v.app) runs"
         case .stopApp(let app, let keep): return keep ? "stop \(app) (kept as the fallback until it runs elsewhere)" : "stop and remove \(app)"

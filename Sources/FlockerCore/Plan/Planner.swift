@@ -28,14 +28,66 @@ public struct PlanRefusal: Error, Sendable, Hashable, CustomStringConvertible {
 /// - it refuses (nothing changes) when acting could lose data: two primaries of the same epoch, a volume with
 ///   only copies in sight, a target copy that holds data its source lacks.
 public enum Planner {
-    public static func plan(desired: DesiredState, observed: ObservedState) throws(PlanRefusal) -> Plan {
+    public static func plan(desired: DesiredState, observed: ObservedState, failover: Bool = false) throws(PlanRefusal) -> Plan {
+        var observed = observed
+        var promotions: [Step] = []
+        var notes: [String] = []
+        if failover {
+            for candidate in failoverCandidates(desired: desired, observed: observed) {
+                for v in candidate.volumes {
+                    let epoch = (observed.datasets(of: v).map(\.dataset.epoch).max() ?? 0) + 1
+                    observed.nodes[candidate.node]?.datasets[v]?.role = .primary
+                    observed.nodes[candidate.node]?.datasets[v]?.epoch = epoch
+                    observed.nodes[candidate.node]?.datasets[v]?.readonly = false
+                    promotions.append(Step(node: candidate.node, .promote(v, epoch: epoch)))
+                }
+                notes.append("failover: \(candidate.app)'s newest replica, on \(candidate.node), becomes its primary; what its old primary wrote after \(candidate.snapshot ?? "its last sync")"
+                    + (candidate.created.map { " (\(Timestamp.iso($0)))" } ?? "") + " is not in it; the old primary is set aside, not destroyed, when its node answers again")
+            }
+        }
         var b = Builder(desired: desired, observed: observed)
+        b.notes = notes
+        for step in promotions { b.add(.prepare, step) }
         b.planVolumes()
         b.planReplicas()
         b.planContainers()
         b.planRoutes()
         if !b.problems.isEmpty { throw PlanRefusal(problems: b.problems) }
         return b.finish()
+    }
+
+    /// An application whose volumes' primary is on no reachable node, and the reachable node holding the newest
+    /// copy of all of them (newest snapshot wins; its creation time is the start of the loss window).
+    public struct FailoverCandidate: Sendable, Hashable {
+        public var app: String
+        public var node: String
+        public var volumes: [VolumeID]
+        public var snapshot: String?
+        public var created: Int?
+    }
+
+    /// The failovers `--failover` would do (and a refused deploy suggests): for every application placed on a
+    /// reachable node whose volumes have no primary on any reachable node while some node of the deployment
+    /// file cannot be reached, the reachable node whose copies are the newest.
+    public static func failoverCandidates(desired: DesiredState, observed: ObservedState) -> [FailoverCandidate] {
+        guard !observed.unreachable.isEmpty else { return [] }
+        var out: [FailoverCandidate] = []
+        for app in desired.placement.keys.sorted() {
+            guard let target = desired.placement[app], observed.nodes[target] != nil,
+                let application = desired.applications[app], !application.volumes.isEmpty
+            else { continue }
+            let ids = application.volumes.map { VolumeID(app: app, volume: $0.name) }
+            guard ids.allSatisfy({ id in !observed.datasets(of: id).contains { $0.dataset.role == .primary } }) else { continue }
+            let holders = observed.nodes.keys.sorted().filter { n in ids.allSatisfy { observed.nodes[n]?.datasets[$0]?.role == .copy } }
+            func key(_ n: String) -> (Int, UInt64, Int) {
+                let s = observed.nodes[n]?.datasets[ids[0]]?.newestSnapshot
+                return (s?.creation ?? 0, s?.createtxg ?? 0, n == target ? 1 : 0)
+            }
+            guard let best = holders.max(by: { key($0) < key($1) }) else { continue }
+            let snap = observed.nodes[best]?.datasets[ids[0]]?.newestSnapshot
+            out.append(FailoverCandidate(app: app, node: best, volumes: ids, snapshot: snap?.name, created: snap?.creation))
+        }
+        return out
     }
 
     /// One replication pass (`flocker-deploy sync`): replicas only, each sent a new snapshot of its primary.
@@ -89,6 +141,8 @@ public enum Planner {
         var notes: [String] = []
         /// A sync pass: every reachable replica is sent a new snapshot, up to date or not.
         var sync = false
+        /// Application → nodes whose outdated primary this plan sets aside and makes a copy again.
+        var rejoined: [String: Set<String>] = [:]
 
         init(desired: DesiredState, observed: ObservedState) {
             self.desired = desired
@@ -142,13 +196,24 @@ public enum Planner {
             // Primaries that lost to a higher epoch: leftovers of an interrupted handoff. Make them copies,
             // unless their application runs there (then something outside flocker-deploy wrote to it).
             for stale in primaries where stale.dataset.epoch < topEpoch {
-                if observed.nodes[stale.node]?.containers[volume.app]?.running == true {
-                    refuse(stale.node, volume.app,
-                        "volume \(volume.volume) here is an outdated primary (epoch \(stale.dataset.epoch) < \(topEpoch) on \(source)) but the application runs on it; stop it by hand and check which copy holds the data you want",
-                        unsafe: true)
-                } else {
+                let runsThere = observed.nodes[stale.node]?.containers[volume.app]?.running == true
+                if stale.dataset.readonly && !runsThere {
+                    // Left by an interrupted handoff: read-only since before the final copy, so it holds what
+                    // the new primary holds. A relabel is enough.
                     add(.prepare, Step(node: stale.node, .demoteStale(volume)))
+                    continue
                 }
+                // A primary that lost a failover and answers again (writable, perhaps still running its
+                // application): it may hold writes the new primary lacks. Its application is stopped there, what it
+                // holds is set aside under its own name (nothing destroyed), and it becomes a copy again at the
+                // newest snapshot both have, fed incrementally from then on.
+                let shared = Set(primary.snapshots.map(\.guid))
+                let common = stale.dataset.snapshots.last { shared.contains($0.guid) }?.name
+                let keepAs = "\(volume.app).\(volume.volume)-diverged-epoch\(stale.dataset.epoch)"
+                add(.handoff, Step(node: stale.node, .rejoin(volume, common: common, keepAs: keepAs, epoch: topEpoch)))
+                rejoined[volume.app, default: []].insert(stale.node)
+                notes.append("\(stale.node): volume \(volume) is an outdated primary (epoch \(stale.dataset.epoch) < \(topEpoch) on \(source)): what it holds is kept as flocker/\(keepAs) (listed by status, never removed by flocker-deploy), "
+                    + (common.map { "and it becomes a replica again from \($0)" } ?? "and, with no snapshot in common, a replica there is sent in full"))
             }
 
             if source == target {
@@ -267,6 +332,10 @@ public enum Planner {
                             continue
                         }
                         if movingSources.contains(r) { continue }     // the move leaves it a current copy
+                        if rejoined[app]?.contains(r) == true {       // set aside, back at the common snapshot
+                            targets.append(r)
+                            continue
+                        }
                         if copy.role == .primary { continue }         // an outdated primary: demoted first, replicated next run
                         if let problem = divergence(of: copy, from: primary.dataset) {
                             notes.append("\(r): the replica of volume \(v) \(problem); it is left as it is (see docs/operations.md, \"A diverged copy\")")
@@ -321,6 +390,9 @@ public enum Planner {
             for (node, container) in observed.containers(of: app) where node != target {
                 if target == nil {
                     // Placed on no node: stop and remove; volumes stay.
+                    add(.stop, Step(node: node, .stopApp(app, keep: false)))
+                } else if container.running && rejoined[app]?.contains(node) == true {
+                    // Still running on a primary that lost a failover: never a fallback, removed.
                     add(.stop, Step(node: node, .stopApp(app, keep: false)))
                 } else if container.running {
                     // Moving away: keep the stopped container as the fallback until the target is ready.

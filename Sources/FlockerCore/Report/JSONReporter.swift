@@ -77,6 +77,9 @@ public enum StepJSON {
         case .setQuota(let v, let q): o["action"] = "set-quota"; o["volume"] = v.volume; o["maximum_size"] = q.map { $0 as Any } ?? NSNull()
         case .makeWritable(let v): o["action"] = "make-writable"; o["volume"] = v.volume
         case .demoteStale(let v): o["action"] = "demote-stale"; o["volume"] = v.volume
+        case .promote(let v, let epoch): o["action"] = "promote"; o["volume"] = v.volume; o["epoch"] = epoch
+        case .rejoin(let v, let common, let keepAs, let epoch):
+            o["action"] = "rejoin"; o["volume"] = v.volume; o["common"] = common ?? NSNull(); o["kept_as"] = keepAs; o["epoch"] = epoch
         case .copyVolume(let v, let t, let final): o["action"] = final ? "final-copy" : "pre-copy"; o["volume"] = v.volume; o["target"] = t
         case .stopApp(_, let keep): o["action"] = "stop"; o["keep_container"] = keep
         case .handoff(_, let t, let vs):

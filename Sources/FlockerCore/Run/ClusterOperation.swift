@@ -12,10 +12,14 @@ public protocol ClusterOperation: Sendable {
     /// Whether the operation goes on with the nodes it can reach (naming the others in
     /// `ObservedState.unreachable`, and ending with exit 3) rather than stopping before any change.
     var goesOnWithoutUnreachableNodes: Bool { get }
+    /// Whether a run that went on without unreachable nodes still ends with exit 3 (a sync: a replica was not
+    /// synced) rather than 0 (a failover: what was asked for is done).
+    var unreachableNodesFailTheRun: Bool { get }
 }
 
 extension ClusterOperation {
     public var goesOnWithoutUnreachableNodes: Bool { false }
+    public var unreachableNodesFailTheRun: Bool { true }
 }
 
 /// `flocker-deploy sync DEPLOYMENT APPLICATION`: one replication pass. Snapshots the primary of every volume
@@ -33,11 +37,19 @@ public struct SyncOperation: ClusterOperation {
 }
 
 /// `flocker-deploy DEPLOYMENT APPLICATION`: make the cluster match the manifests.
+/// With `failover` (`--failover`): nodes that cannot be reached are skipped, and each application whose
+/// primary is on one of them starts on its newest reachable replica (see `Planner.failoverCandidates`).
 public struct DeployOperation: ClusterOperation {
     public let desired: DesiredState
-    public var name: String { "deploy" }
-    public init(_ desired: DesiredState) { self.desired = desired }
+    public let failover: Bool
+    public var name: String { failover ? "deploy --failover" : "deploy" }
+    public var goesOnWithoutUnreachableNodes: Bool { failover }
+    public var unreachableNodesFailTheRun: Bool { false }
+    public init(_ desired: DesiredState, failover: Bool = false) {
+        self.desired = desired
+        self.failover = failover
+    }
     public func plan(_ observed: ObservedState) throws(PlanRefusal) -> Plan {
-        try Planner.plan(desired: desired, observed: observed)
+        try Planner.plan(desired: desired, observed: observed, failover: failover)
     }
 }

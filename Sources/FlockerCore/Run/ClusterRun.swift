@@ -86,12 +86,32 @@ public struct ClusterRun: Sendable {
             }
             found = Discovery.Result(hosts: hosts, observed: ObservedState(nodes: states, unreachable: unreachable))
         } else {
-            do throws(Discovery.Failure) {
-                found = try await discovery.discover(desired.nodes)
-            } catch {
-                report(error: "cannot reach every node; nothing was changed", details: error.errors.map(\.description), code: .nodeUnreachable, json: json)
+            let outcomes = await discovery.discoverEach(desired.nodes)
+            var hosts: [String: any RemoteHost] = [:]
+            var states: [String: NodeState] = [:]
+            var errors: [RemoteError] = []
+            var unreachable: [String: String] = [:]
+            for node in desired.nodes {
+                switch outcomes[node] {
+                case .success(let (host, state))?:
+                    hosts[node] = host
+                    states[node] = state
+                case .failure(let error)?:
+                    errors.append(error)
+                    unreachable[node] = error.message
+                case nil:
+                    errors.append(RemoteError(.other, node: node, message: "not discovered"))
+                    unreachable[node] = "not discovered"
+                }
+            }
+            guard errors.isEmpty else {
+                for host in hosts.values { await host.close() }
+                let hints = failoverHints(ObservedState(nodes: states, unreachable: unreachable))
+                report(error: "cannot reach every node; nothing was changed", details: errors.map(\.description) + hints,
+                       code: .nodeUnreachable, json: json)
                 return .nodeUnreachable
             }
+            found = Discovery.Result(hosts: hosts, observed: ObservedState(nodes: states))
         }
         // Every remote command of this run carries its token, so that a run taking over its lock after it died
         // can find the commands it left running (see RunLock.leftoversCommand).
@@ -102,7 +122,9 @@ public struct ClusterRun: Sendable {
         for host in found.hosts.values { host.tagCommands(run: holder.token) }
         var code = await run(found, holder: holder, start: clock.now, text: text, json: json)
         for host in found.hosts.values { await host.close() }
-        if code == .success && !found.observed.unreachable.isEmpty {
+        if code == .success && !found.observed.unreachable.isEmpty && !operation.unreachableNodesFailTheRun {
+            err.write("warning: skipped \(found.observed.unreachable.keys.sorted().joined(separator: ", ")): not reachable; run again once they answer\n")
+        } else if code == .success && !found.observed.unreachable.isEmpty {
             let names = found.observed.unreachable.keys.sorted().joined(separator: ", ")
             report(error: "\(operation.name) could not reach \(names); the other nodes were done", details: [], code: .nodeUnreachable, json: json)
             code = .nodeUnreachable
@@ -210,6 +232,17 @@ public struct ClusterRun: Sendable {
     private enum Planned {
         case plan(Plan)
         case refused(FlockerExit)
+    }
+
+    /// For a deploy stopped by unreachable nodes: what `--failover` would do, in words.
+    private func failoverHints(_ observed: ObservedState) -> [String] {
+        let down = observed.unreachable.keys.sorted()
+        let who = down.count == 1 ? "\(down[0]) is unreachable" : "\(down.joined(separator: ", ")) are unreachable"
+        let lost = down.count == 1 ? down[0] : "its old primary"
+        return Planner.failoverCandidates(desired: desired, observed: observed).map { c in
+            let when = c.created.map { "\(Timestamp.iso($0)), \(max(0, Timestamp.now - $0)) s old" } ?? "no snapshot"
+            return "\(who); \(c.app)'s newest replica is on \(c.node) (\(when)): to start \(c.app) there and lose what \(lost) wrote after it, run again with --failover"
+        }
     }
 
     private enum Locking {
