@@ -147,7 +147,9 @@ expect_rc "a deploy moving redis meanwhile is refused: exit 4" 4 "$rc" "$out"
 expect_contains "… naming redis's lock and its holder" "(redis): locked by" "$out"
 st=$("$FLOCKER" lock status "$W/moved.yml" 2>&1)
 expect_contains "lock status shows the sync's application lock" "application redis locked by" "$st"
-kill -CONT $sp; wait $sp; rc=$?
+# It pauses after each replication step (one per replica): let it go on until it ends.
+while kill -0 $sp 2>/dev/null; do kill -CONT $sp 2>/dev/null; sleep 0.3; done
+wait $sp; rc=$?
 expect_eq "the held sync then finishes (exit 0)" 0 "$rc"
 printf 'version: 1\nnodes:\n  node1: []\n  node2: [redis]\n  node3: []\nreplicas:\n  redis: 2\n' > "$W/noweb.yml"
 out=$("$FLOCKER" "$W/noweb.yml" "$APP" 2>&1); rc=$?
