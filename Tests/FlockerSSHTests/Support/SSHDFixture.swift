@@ -36,6 +36,12 @@ final class SSHDFixture: @unchecked Sendable {
             toFile: authorizedKeys, atomically: true, encoding: .utf8)
         // sshd running as root needs its privilege-separation directory (normally made at boot).
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        // The sessions' HOME: an empty directory, so the remote shell (bash, which sources ~/.bashrc when
+        // sshd starts it) runs none of this machine's start-up files. They are not the tests' to depend on:
+        // root's ~/.bashrc here runs `pyenv init`, whose `pyenv rehash` waits 60 s for a lock file that a
+        // shell killed mid-rehash leaves behind (killConnections does that) and prints a warning on stderr.
+        let home = directory + "/home"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
 
         var lastError = ""
         for _ in 0..<5 {
@@ -53,6 +59,7 @@ final class SSHDFixture: @unchecked Sendable {
                 PasswordAuthentication no
                 KbdInteractiveAuthentication no
                 LogLevel VERBOSE
+                SetEnv HOME=\(home)
                 \(extraConfig)
                 """.write(toFile: config, atomically: true, encoding: .utf8)
             let process = try ChildProcess.spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], output: logFile)
