@@ -52,20 +52,46 @@ public enum NodeCommands {
     static func startCommandLength(_ app: Application) -> Int {
         let file = "\(stateDirectory)/env/\(app.name).env"
         let mounts = app.volumes.map { (host: "/flocker/\(app.name).\($0.name)", container: $0.mountpoint) }
-        return startWithEnvironment(envFile: file, dockerArguments: runArguments(app, mounts: mounts, envFile: file)).shellText.utf8.count
+        return start(app, mounts: mounts, envFile: file, createOnly: false).shellText.utf8.count
     }
 
-    /// Writes stdin to an environment file readable only by root, runs `docker ARGS…` and removes the file,
-    /// whatever happened. One round trip; values never appear on a command line.
-    public static func startWithEnvironment(envFile: String, dockerArguments: [String]) -> RemoteCommand {
+    /// What `start` prints when it found the application's container already there, with the wanted configuration
+    /// (left by an interrupted run), and used it instead of creating another.
+    public static let usedExistingContainer = "flocker-start: used the existing container"
+
+    /// Runs (or, `createOnly`, creates) the application's container, in one round trip, idempotently: when the
+    /// name is taken ("is already in use"), a container with the wanted configuration hash (label
+    /// `flocker.config-hash`) is used, not created again (a run starts it if need be), and the script prints
+    /// `usedExistingContainer`; one with another hash is removed, and the create tried again. Such a container is
+    /// left by an interrupted run, whose `docker create` may still be finishing on the node when this run looks
+    /// (Docker holds the name before the container can be inspected): the script waits for it, up to 10 s. With
+    /// `envFile`, stdin is written to that file, readable only by root, for `--env-file`, and the file is removed
+    /// whatever happened: values never appear on a command line.
+    public static func start(
+        _ app: Application, mounts: [(host: String, container: String)], envFile: String?, createOnly: Bool
+    ) -> RemoteCommand {
         .script("""
-            f=$1; shift
-            umask 077
-            mkdir -p "${f%/*}" && cat > "$f" || exit 125
-            docker "$@"; rc=$?
-            rm -f "$f"
-            exit $rc
-            """, name: "flocker-start", [envFile] + dockerArguments)
+            mode=$1 name=$2 want=$3 f=$4; shift 4
+            if [ -n "$f" ]; then trap 'rm -f "$f"' EXIT; umask 077; mkdir -p "${f%/*}" && cat > "$f" || exit 125; fi
+            i=0
+            while :; do
+              err=$(docker "$@" 2>&1 >/dev/null) && exit 0
+              case $err in *"is already in use"*) [ $i -lt 100 ] || break ;; *) break ;; esac
+              if h=$(docker inspect --format '{{index .Config.Labels "flocker.config-hash"}}' "$name" 2>/dev/null); then
+                if [ "$h" = "$want" ]; then
+                  [ "$mode" = create ] || docker start "$name" >/dev/null || exit 1
+                  echo "flocker-start: used the existing container"; exit 0
+                fi
+                docker rm -f "$name" >/dev/null || exit 1
+              else
+                sleep 0.1
+              fi
+              i=$((i + 1))
+            done
+            printf '%s\\n' "$err" >&2; exit 1
+            """, name: "flocker-start",
+            [createOnly ? "create" : "run", containerName(app.name), app.configHash, envFile ?? ""]
+                + runArguments(app, mounts: mounts, envFile: envFile, createOnly: createOnly))
     }
 
     /// The environment file's content: Docker's env-file format, one `NAME=value` per line, taken literally.
@@ -74,15 +100,19 @@ public enum NodeCommands {
     }
 
     /// Stops a container. `keep`: set its restart policy to `no` first (so a Docker restart cannot bring it
-    /// back while the application runs elsewhere) and keep it; otherwise remove it after it stopped.
+    /// back while the application runs elsewhere) and keep it; otherwise remove it after it stopped. A container
+    /// that is not there (an interrupted run removed it after the re-run looked) is stopped already.
     public static func stop(_ app: String, keep: Bool) -> RemoteCommand {
-        keep
-            ? .script("""
-                docker update --restart=no "$1" >/dev/null && docker stop "$1" >/dev/null
-                """, name: "flocker-stop", [containerName(app)])
-            : .script("""
-                docker stop "$1" >/dev/null && docker rm "$1" >/dev/null
-                """, name: "flocker-stop", [containerName(app)])
+        .script("""
+            name=$1 keep=$2
+            gone() { ! docker inspect --format '{{.Id}}' "$name" >/dev/null 2>&1; }
+            if [ "$keep" = keep ]; then
+              docker update --restart=no "$name" >/dev/null && docker stop "$name" >/dev/null && exit 0
+            else
+              docker stop "$name" >/dev/null && docker rm "$name" >/dev/null && exit 0
+            fi
+            gone || exit 1
+            """, name: "flocker-stop", [containerName(app), keep ? "keep" : "remove"])
     }
 
     /// Starts an existing stopped container again with `restartPolicy`.
@@ -92,8 +122,20 @@ public enum NodeCommands {
             """, name: "flocker-restart", [containerName(app), restartPolicy])
     }
 
-    /// Removes a stopped container (refuses a running one: `docker rm` without `-f`).
-    public static func remove(_ app: String) -> RemoteCommand { RemoteCommand("docker", "rm", containerName(app)) }
+    /// Removes a stopped container (refuses a running one: `docker rm` without `-f`). A container that is not
+    /// there is removed already; one whose removal is in progress (by an interrupted run) is waited for.
+    public static func remove(_ app: String) -> RemoteCommand {
+        .script("""
+            err=$(docker rm "$1" 2>&1 >/dev/null) && exit 0
+            i=0
+            while docker inspect --format '{{.Id}}' "$1" >/dev/null 2>&1; do
+              case $err in *"already in progress"*) [ $i -lt 100 ] || break ;; *) break ;; esac
+              sleep 0.1; i=$((i + 1))
+            done
+            docker inspect --format '{{.Id}}' "$1" >/dev/null 2>&1 || exit 0
+            printf '%s\\n' "$err" >&2; exit 1
+            """, name: "flocker-remove", [containerName(app)])
+    }
 
     /// Waits until the container runs and each of its internal ports accepts a connection on the container's
     /// own address (not the published port: Docker's proxy accepts there before the application listens).
