@@ -142,6 +142,7 @@ struct ExecutorTests {
         let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: options, observer: EventLog()).run(plan)
         #expect(report.isSuccess, "\(report.failures)")
         let texts = log.all.map(\.text)
+        let incoming = "flocker/flocker-incoming/redis.default"
         let full = texts.firstIndex { $0 == "zfs send \(ds)@flocker-00000001" }
         let label = texts.firstIndex { $0.contains("flocker:role=copy") }
         let second = texts.firstIndex { $0 == "zfs send -i \(ds)@flocker-00000001 \(ds)@flocker-00000002" }
@@ -149,6 +150,15 @@ struct ExecutorTests {
         #expect(full != nil && label != nil && second != nil && third != nil, "\(texts)")
         #expect((full ?? 0) < (label ?? 0) && (label ?? 0) < (second ?? 0) && (second ?? 0) < (third ?? 0),
                 "labelled read-only before the rest arrives, one snapshot at a time: \(texts)")
+        // The first stream lands unmounted under flocker/flocker-incoming, and takes the volume's name once labelled.
+        let prepare = texts.firstIndex { $0.hasSuffix("flocker-incoming \(incoming)") }
+        let firstReceive = texts.firstIndex { $0 == "zfs recv \(incoming)" }
+        let rename = texts.firstIndex { $0.hasSuffix("flocker-rename \(incoming) \(ds)") }
+        #expect(prepare != nil && firstReceive != nil && rename != nil, "\(texts)")
+        #expect((prepare ?? 0) < (firstReceive ?? 0) && (firstReceive ?? 0) < (label ?? 0) && (label ?? 0) < (rename ?? 0)
+                && (rename ?? 0) < (second ?? 0), "\(texts)")
+        #expect(texts[label ?? 0].contains(incoming), "the labels go on the received copy before it is renamed")
+        #expect(!texts.contains("zfs recv \(ds)"), "nothing is received under the volume's name without its labels")
         #expect(texts.contains("zfs recv -F \(ds)"))
         #expect(!texts.contains { $0.contains("send -I") }, "zfs-fuse leaks the holds of a killed send -I")
     }
@@ -406,6 +416,96 @@ struct ExecutorTests {
         try node.write("container", "h")
         #expect(try node.run(NodeCommands.stop("web", keep: true)).status == 0)
         #expect(node.calls == ["docker update --restart=no flocker--web", "docker stop flocker--web"], "\(node.calls)")
+    }
+
+    /// A fake `zfs` whose `get -H -o value PROP DS` answers from the file `prop-PROP`, whose `list` finds what
+    /// the file `exists` names, and whose other subcommands fail when a file `fail-SUBCOMMAND` exists (with its
+    /// content on stderr).
+    private static let fakeZFS = """
+        eval last=\\${$#}
+        case "$1" in
+          get) p=$5; [ -f "$FAKE/prop-$p" ] && cat "$FAKE/prop-$p" || echo - ;;
+          list) grep -qxF "$last" "$FAKE/exists" 2>/dev/null || { echo "cannot open '$last': dataset does not exist" >&2; exit 1; }; echo "$last" ;;
+          *) if [ -f "$FAKE/fail-$1" ]; then grep -qxF "$last" "$FAKE/fail-$1" && { echo "cannot $1 $last" >&2; exit 1; }; fi ;;
+        esac
+        exit 0
+        """
+
+    @Test func aVolumeThatItsInterruptedCreateMadeIsCreated() throws {
+        let v = VolumeID(app: "redis", volume: "default")
+        let node = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try node.write("fail-create", v.dataset)
+        try node.write("prop-flocker:app", "redis")
+        try node.write("prop-flocker:volume", "default")
+        try node.write("prop-flocker:role", "primary")
+        #expect(try node.run(NodeCommands.createVolume(v, quota: nil)).status == 0)
+        // A dataset of that name that is not this volume's primary is not taken for it.
+        let foreign = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try foreign.write("fail-create", v.dataset)
+        let r = try foreign.run(NodeCommands.createVolume(v, quota: nil))
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("cannot create"))
+    }
+
+    @Test func pruningASnapshotThatIsGoneSucceeds() throws {
+        let ds = "flocker/redis.default"
+        let node = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try node.write("fail-destroy", "\(ds)@flocker-00000001\n\(ds)@flocker-00000002")
+        try node.write("exists", "\(ds)@flocker-00000002")
+        let r = try node.run(NodeCommands.destroySnapshots(ds, ["flocker-00000001", "flocker-00000003"]))
+        #expect(r.status == 0, "flocker-00000001 is gone already: \(r.stderr)")
+        #expect(node.calls.contains("zfs destroy \(ds)@flocker-00000003"), "the rest are destroyed: \(node.calls)")
+        #expect(try node.run(NodeCommands.destroySnapshots(ds, ["flocker-00000002"])).status == 1,
+                "a snapshot that is there and cannot be destroyed fails the step")
+    }
+
+    @Test func aSnapshotNameAnInterruptedRunTookIsNotReused() throws {
+        let ds = "flocker/redis.default"
+        let node = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try node.write("fail-snapshot", "\(ds)@flocker-00000005")
+        try node.write("exists", "\(ds)@flocker-00000005")
+        let r = try node.run(NodeCommands.snapshot(ds, sequence: 5))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "flocker-00000006\n")
+        // Any other failure is the step's.
+        let full = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try full.write("fail-snapshot", "\(ds)@flocker-00000005")
+        let f = try full.run(NodeCommands.snapshot(ds, sequence: 5))
+        #expect(f.status == 1)
+        #expect(f.stderr.contains("cannot snapshot"))
+    }
+
+    @Test func aRemountOfADatasetThatIsNotMountedMountsIt() throws {
+        let node = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try node.write("prop-mounted", "no")
+        #expect(try node.run(NodeCommands.remount("flocker/redis.default")).status == 0)
+        #expect(node.calls.filter { !$0.hasPrefix("zfs get") } == ["zfs mount flocker/redis.default"], "\(node.calls)")
+    }
+
+    @Test func aCopyStopsLeftoverReceivesBeforeItLooksAtTheTarget() async throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.dataset(redis, on: "node1", epoch: 3, snapshots: ["flocker-00000001"])
+        c.dataset(redis, on: "node2", role: .copy, epoch: 3, snapshots: ["flocker-00000001"])
+        c.placement = ["redis": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let ds = "flocker/redis.default"
+        let h = hosts(c, log: log) { node, command, _ in
+            if command.stages[0].contains("flocker-snapshots") {
+                let text = listing(ds, snapshots: ["flocker-00000001"], readonly: node == "node2", role: node == "node2" ? "copy" : "primary")
+                return CommandResult(status: .exited(0), stdout: Array(text.utf8))
+            }
+            return CommandResult(status: .exited(0))
+        }
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: ExecutionOptions(), observer: EventLog()).run(plan)
+        #expect(report.isSuccess, "\(report.failures)")
+        let stop = log.index(of: "flocker-stop-receives \(ds) flocker/flocker-incoming/redis.default", on: "node2")
+        let look = log.index(of: "flocker-snapshots", on: "node2")
+        #expect(stop != nil && look != nil && (stop ?? 0) < (look ?? 0), "\(log.all.map { "\($0.node): \($0.text)" })")
+        #expect(!log.all.contains { $0.text.contains("flocker-incoming \(ds)") || $0.text.contains("flocker-rename") },
+                "an existing copy receives in place")
     }
 
 }

@@ -181,14 +181,20 @@ public enum NodeCommands {
 
     // MARK: zfs
 
-    /// Creates a new, empty volume as the writable primary (epoch 1), with its labels, atomically.
+    /// Creates a new, empty volume as the writable primary (epoch 1), with its labels, atomically. The planner
+    /// asks for it only when no node has a dataset of the volume, so one that is there with this volume's labels
+    /// as a primary was made by the same step of an interrupted run (after the re-run looked): that is success.
     public static func createVolume(_ v: VolumeID, quota: UInt64?) -> RemoteCommand {
-        var args = ["zfs", "create",
-                    "-o", "flocker:app=\(v.app)", "-o", "flocker:volume=\(v.volume)",
+        var args = ["-o", "flocker:app=\(v.app)", "-o", "flocker:volume=\(v.volume)",
                     "-o", "flocker:role=primary", "-o", "flocker:epoch=1", "-o", "readonly=off"]
         if let quota { args += ["-o", "refquota=\(quota)"] }
-        args.append(v.dataset)
-        return RemoteCommand(args)
+        return .script("""
+            ds=$1 app=$2 vol=$3; shift 3
+            err=$(zfs create "$@" "$ds" 2>&1) && exit 0
+            p() { zfs get -H -o value "$1" "$ds" 2>/dev/null; }
+            [ "$(p flocker:app)" = "$app" ] && [ "$(p flocker:volume)" = "$vol" ] && [ "$(p flocker:role)" = primary ] && exit 0
+            printf '%s\\n' "$err" >&2; exit 1
+            """, name: "flocker-create-volume", [v.dataset, v.app, v.volume] + args)
     }
 
     /// Sets properties one by one (zfs-fuse's `zfs set` takes one property per call), in the order given.
@@ -209,8 +215,23 @@ public enum NodeCommands {
             """, name: "flocker-snapshots", [dataset])
     }
 
-    public static func snapshot(_ dataset: String, name: String) -> RemoteCommand {
-        RemoteCommand("zfs", "snapshot", "\(dataset)@\(name)")
+    /// The name of flocker-deploy's snapshot number `sequence`.
+    public static func snapshotName(_ sequence: Int) -> String { "flocker-" + String(format: "%08d", sequence) }
+
+    /// Takes snapshot `flocker-NNNNNNNN` of `dataset` with the first free number from `sequence` on, and prints
+    /// its name: a snapshot an interrupted run took after this run listed the dataset holds that run's data,
+    /// not this one's, so it is not reused (and the next number is taken instead).
+    public static func snapshot(_ dataset: String, sequence: Int) -> RemoteCommand {
+        .script("""
+            ds=$1 n=$2 i=0
+            while [ $i -lt 10 ]; do
+              s=flocker-$(printf '%08d' $((n + i)))
+              err=$(zfs snapshot "$ds@$s" 2>&1) && { echo "$s"; exit 0; }
+              zfs list -H -o name -t snapshot "$ds@$s" >/dev/null 2>&1 || break
+              i=$((i + 1))
+            done
+            printf '%s\\n' "${err:-no free snapshot name}" >&2; exit 1
+            """, name: "flocker-snapshot", [dataset, String(sequence)])
     }
 
     /// `zfs send` of `snapshot`, incremental from `base` when given.
@@ -228,23 +249,28 @@ public enum NodeCommands {
     /// Unmounts and mounts a dataset again. After `zfs recv` into a mounted dataset, zfs-fuse leaves the
     /// kernel's FUSE caches describing the files as they were (a replaced file reads as `??????????`, and a
     /// program starting there sees stale or missing files); a fresh mount drops them. Copies are never in use,
-    /// so the unmount cannot be busy unless something outside flocker-deploy holds the copy open.
+    /// so the unmount cannot be busy unless something outside flocker-deploy holds the copy open. A dataset that
+    /// is not mounted (an interrupted run's remount got half-way) is just mounted.
     public static func remount(_ dataset: String) -> RemoteCommand {
         .script("""
-            zfs umount "$1" && zfs mount "$1"
+            if [ "$(zfs get -H -o value mounted "$1")" = yes ]; then zfs umount "$1" || exit 1; fi
+            zfs mount "$1"
             """, name: "flocker-remount", [dataset])
     }
 
-    /// Stops `zfs recv` processes still receiving into `dataset`, and waits (up to 10 s) until they are gone;
-    /// prints the pids it stopped. Under the run lock no other run receives into it, so such a process is a
-    /// leftover of a run that died or lost its connection (its sshd has not noticed yet) and would make the
+    /// Stops `zfs recv` processes still receiving into one of `datasets`, and waits (up to 10 s) until they are
+    /// gone; prints the pids it stopped. Under the run lock no other run receives into them, so such a process is
+    /// a leftover of a run that died or lost its connection (its sshd has not noticed yet) and would make the
     /// next receive fail with "dataset is busy".
-    public static func stopLeftoverReceives(_ dataset: String) -> RemoteCommand {
+    public static func stopLeftoverReceives(_ datasets: [String]) -> RemoteCommand {
         .script("""
-            ds=$1; stopped=""
+            stopped=""
             for p in $(pgrep -x zfs 2>/dev/null); do
               args=$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null) || continue
-              case "$args" in "zfs recv "*"$ds "|"zfs receive "*"$ds ") kill "$p" 2>/dev/null && stopped="$stopped $p";; esac
+              case "$args" in "zfs recv "*|"zfs receive "*) ;; *) continue ;; esac
+              for ds in "$@"; do
+                case " $args" in *" $ds ") kill "$p" 2>/dev/null && stopped="$stopped $p";; esac
+              done
             done
             [ -z "$stopped" ] && exit 0
             i=0
@@ -254,7 +280,34 @@ public enum NodeCommands {
               sleep 0.1; i=$((i + 1))
             done
             echo "stopped$stopped"
-            """, name: "flocker-stop-receives", [dataset])
+            """, name: "flocker-stop-receives", datasets)
+    }
+
+    /// Where a new copy of `volume` is received first (see VolumeTransfer): a child of `flocker/flocker-incoming`,
+    /// a dataset with `mountpoint=none`, so the copy is never mounted (nothing can write to it) until it is
+    /// labelled read-only and renamed to the volume's dataset. Discovery ignores it: it is not `flocker/APP.VOLUME`.
+    public static func incomingDataset(_ volume: VolumeID) -> String { "flocker/flocker-incoming/\(volume.app).\(volume.volume)" }
+
+    /// Makes `flocker/flocker-incoming` (unmounted) if need be, and clears `dataset` under it: what is there is
+    /// the first stream of a new copy that an interrupted run received and did not rename, never mounted.
+    public static func prepareIncoming(_ dataset: String) -> RemoteCommand {
+        .script("""
+            ds=$1 parent=${1%/*}
+            if ! zfs list -H -o name "$parent" >/dev/null 2>&1; then
+              zfs create -o mountpoint=none "$parent" || zfs list -H -o name "$parent" >/dev/null || exit 1
+            fi
+            [ "$(zfs get -H -o value mountpoint "$parent")" = none ] || zfs set mountpoint=none "$parent" || exit 1
+            zfs list -H -o name "$ds" >/dev/null 2>&1 || exit 0
+            zfs destroy -r "$ds" || { sleep 1; zfs destroy -r "$ds"; }
+            """, name: "flocker-incoming", [dataset])
+    }
+
+    /// Renames a received copy to its volume's dataset (which mounts it where the pool's mountpoint says).
+    public static func rename(_ dataset: String, to name: String) -> RemoteCommand {
+        .script("""
+            zfs rename "$1" "$2" || exit 1
+            [ "$(zfs get -H -o value mounted "$2")" = yes ] || zfs mount "$2"
+            """, name: "flocker-rename", [dataset, name])
     }
 
     /// Compress and decompress commands for a stream compressor both ends have.
@@ -266,11 +319,15 @@ public enum NodeCommands {
         }
     }
 
-    /// Destroys the named snapshots of `dataset`.
+    /// Destroys the named snapshots of `dataset`; one that is gone already (an interrupted run's prune) is fine.
     public static func destroySnapshots(_ dataset: String, _ names: [String]) -> RemoteCommand {
         .script("""
             ds=$1; shift
-            for s in "$@"; do zfs destroy "$ds@$s" || exit $?; done
+            for s in "$@"; do
+              zfs destroy "$ds@$s" && continue
+              zfs list -H -o name -t snapshot "$ds@$s" >/dev/null 2>&1 && exit 1
+            done
+            exit 0
             """, name: "flocker-prune", [dataset] + names)
     }
 
