@@ -282,7 +282,8 @@ struct ExecutorTests {
         #expect(lines.contains("-A PREROUTING -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379"))
         #expect(lines.contains("*filter"))
         #expect(lines.filter { $0 == "COMMIT" }.count == 2)
-        #expect(NodeCommands.restoreRoutes.shellText == "iptables-restore --noflush")
+        #expect(NodeCommands.restoreRoutes.stages[0].last == "flocker-routes")
+        #expect(NodeCommands.restoreRoutes.stages[0][2].hasSuffix("| iptables-restore --noflush"))
     }
 
     // MARK: one re-run repairs any interruption: every step is idempotent against what it finds
@@ -480,6 +481,40 @@ struct ExecutorTests {
         try node.write("prop-mounted", "no")
         #expect(try node.run(NodeCommands.remount("flocker/redis.default")).status == 0)
         #expect(node.calls.filter { !$0.hasPrefix("zfs get") } == ["zfs mount flocker/redis.default"], "\(node.calls)")
+    }
+
+    @Test func routesAlreadyThereOrAlreadyGoneAreLeftOut() throws {
+        let present = "-A PREROUTING -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat:redis:6379:10.77.0.11 -j DNAT --to-destination 10.77.0.11:6379"
+        let saved = "*nat\n:PREROUTING ACCEPT [0:0]\n\(present)\nCOMMIT\n*filter\n-A FORWARD -d 10.77.0.12/32 -p tcp -m tcp --dport 6379 -m comment --comment flocker-deploy:fwd:redis:6379:10.77.0.12 -j ACCEPT\nCOMMIT\n"
+        let node = try LocalNode(fakes: [
+            "iptables-save": "cat \"$FAKE/saved\"",
+            "iptables-restore": "cat > \"$FAKE/restored\"",
+        ])
+        try node.write("saved", saved)
+        let gone = "-D PREROUTING -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat:redis:6379:10.77.0.13 -j DNAT --to-destination 10.77.0.13:6379"
+        let input = [
+            "*nat",
+            "-D " + String(present.dropFirst(3)),             // there: deleted
+            gone,                                             // gone already: left out
+            "-A OUTPUT -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:local:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379",
+            "COMMIT",
+            "*filter",
+            // there already (same tag, same chain), though written as an insert: left out
+            "-I FORWARD 1 -d 10.77.0.12/32 -p tcp -m tcp --dport 6379 -m comment --comment flocker-deploy:fwd:redis:6379:10.77.0.12 -j ACCEPT",
+            "COMMIT",
+        ].joined(separator: "\n") + "\n"
+        let r = try node.run(NodeCommands.restoreRoutes, stdin: input)
+        #expect(r.status == 0, "\(r.stderr)")
+        let restored = node.read("restored") ?? ""
+        #expect(restored == [
+            "*nat", "-D " + String(present.dropFirst(3)),
+            "-A OUTPUT -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:local:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379",
+            "COMMIT", "*filter", "COMMIT",
+        ].joined(separator: "\n") + "\n", "\(restored)")
+        // iptables-save failing fails the step instead of restoring blindly.
+        let broken = try LocalNode(fakes: ["iptables-save": "exit 1", "iptables-restore": "cat > \"$FAKE/restored\""])
+        #expect(try broken.run(NodeCommands.restoreRoutes, stdin: input).status != 0)
+        #expect(broken.read("restored") == nil)
     }
 
     @Test func aCopyStopsLeftoverReceivesBeforeItLooksAtTheTarget() async throws {

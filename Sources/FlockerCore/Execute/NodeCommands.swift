@@ -333,8 +333,35 @@ public enum NodeCommands {
 
     // MARK: routes
 
-    /// Applies rule changes atomically per table with `iptables-restore --noflush` (rules on stdin).
-    public static let restoreRoutes = RemoteCommand("iptables-restore", "--noflush")
+    /// Applies rule changes atomically per table with `iptables-restore --noflush` (rules on stdin), against
+    /// what the node has now: a deletion of a rule that is not there (any more) and an addition of a rule whose tag
+    /// is there already in that table and chain are left out, so that the changes of an interrupted run that
+    /// landed after this run looked neither fail the restore (a missing rule) nor add a second copy. The rules
+    /// are compared as data (awk), never run through a shell.
+    public static let restoreRoutes = RemoteCommand.script("""
+        saved=$(mktemp) || exit 1
+        trap 'rm -f "$saved"' EXIT
+        iptables-save > "$saved" || exit 1
+        rules=$(awk -v saved="$saved" '
+          FILENAME == saved {
+            if ($0 ~ /^[*]/) { t = substr($0, 2); next }
+            if ($1 != "-A") next
+            have[t SUBSEP $0] = 1
+            for (i = 3; i < NF; i++) if ($i == "--comment") tagged[t SUBSEP $2 SUBSEP $(i + 1)] = 1
+            next
+          }
+          /^[*]/ { t = substr($0, 2); print; next }
+          $1 == "-D" { if ((t SUBSEP "-A " substr($0, 4)) in have) print; next }
+          $1 == "-A" || $1 == "-I" {
+            tag = ""
+            for (i = 3; i < NF; i++) if ($i == "--comment") tag = $(i + 1)
+            if (tag == "" || !((t SUBSEP $2 SUBSEP tag) in tagged)) print
+            next
+          }
+          { print }
+        ' "$saved" -) || exit 1
+        printf '%s\\n' "$rules" | iptables-restore --noflush
+        """, name: "flocker-routes")
 
     /// The stdin of `restoreRoutes`: deletions first, then additions, one COMMIT per table.
     public static func routesInput(add: [RouteSpec], remove: [RouteRule]) -> [UInt8] {
