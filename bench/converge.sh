@@ -30,7 +30,7 @@ for n in 2 4 8; do
   for _ in $(seq 1 "$RUNS"); do
     b0=$(busy_cs)
     s=$EPOCHREALTIME
-    out=$(/usr/bin/time -f '@@cpu %U %S' "$FLOCKER" "$W/deploy.yml" "$W/app.yml" -v 2>&1)
+    out=$(must /usr/bin/time -f '@@cpu %U %S' "$FLOCKER" "$W/deploy.yml" "$W/app.yml" -v)
     e=$EPOCHREALTIME
     b1=$(busy_cs)
     grep -q "No changes" <<<"$out" || { echo "converge: not a no-op at $n nodes:"; echo "$out"; exit 1; }

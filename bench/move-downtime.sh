@@ -25,7 +25,7 @@ EX="$ROOT/examples/redis"
 one_move() {
   local size=$1; shift
   reset_nodes node1 node2
-  "$FLOCKER" "$EX/deployment-node1.yml" "$EX/application.yml" >/dev/null
+  "$FLOCKER" "$EX/deployment-node1.yml" "$EX/application.yml" > "$W/setup.out" 2>&1 || { cat "$W/setup.out" >&2; exit 1; }
   $S node1 "docker exec flocker--redis sh -c 'head -c $((size * 1048576)) /dev/urandom > /data/filler'"
   python3 "$ROOT/bench/redis_probe.py" "$N1" 6379 600 > "$W/probe.json" &
   local probe=$!
@@ -44,8 +44,9 @@ for size in $SIZES; do
   # RUNS moves of each kind, alternating; medians (single moves vary by ±0.2 s on a shared machine).
   d1s=(); m1s=(); d0s=(); m0s=()
   for _ in $(seq 1 "$RUNS"); do
-    read -r d m < <(one_move "$size"); d1s+=("$d"); m1s+=("$m")
-    read -r d m < <(one_move "$size" --pre-copy-rounds 0); d0s+=("$d"); m0s+=("$m")
+    # Called directly (not in a process substitution), so a failed move stops the benchmark.
+    one_move "$size" > "$W/r"; read -r d m < "$W/r"; d1s+=("$d"); m1s+=("$m")
+    one_move "$size" --pre-copy-rounds 0 > "$W/r"; read -r d m < "$W/r"; d0s+=("$d"); m0s+=("$m")
   done
   d1=$(printf '%s\n' "${d1s[@]}" | median); m1=$(printf '%s\n' "${m1s[@]}" | median)
   d0=$(printf '%s\n' "${d0s[@]}" | median); m0=$(printf '%s\n' "${m0s[@]}" | median)

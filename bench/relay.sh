@@ -22,14 +22,15 @@ clean_target() { # zfs-fuse may call a dataset busy for a moment after a receive
 run_ours() {
   clean_target
   local line s
-  line=$("$BENCH" relay --ssh-config "$CFG" --from node1 --to node2 --dataset "$DS" --snapshot s1 --compress none)
+  line=$(must "$BENCH" relay --ssh-config "$CFG" --from node1 --to node2 --dataset "$DS" --snapshot s1 --compress none)
   s=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line"); [ -n "$s" ] || { echo "$line" >&2; exit 1; }
   echo "$MIB / $s" | bc -l
 }
 run_openssh() {
   clean_target
   local t0=$EPOCHREALTIME
-  ssh -F "$CFG" node1 zfs send "$DS@s1" | ssh -F "$CFG" node2 zfs recv "$DS"
+  ssh -F "$CFG" node1 zfs send "$DS@s1" | ssh -F "$CFG" node2 zfs recv "$DS" ||
+    { echo "relay: the OpenSSH pipe failed" >&2; exit 1; }
   echo "$MIB / ($EPOCHREALTIME - $t0)" | bc -l
 }
 run_ours >/dev/null; run_openssh >/dev/null   # warm-up (pool and caches), not counted

@@ -99,8 +99,10 @@ ours_run() {
 }
 openssh_run() {   # extra ssh options...
   local t real user sys
+  # ssh ends by SIGPIPE once head has its bytes; the run counts only if head got all of them.
   t=$( { TIMEFORMAT='%3R %3U %3S'; time { { ssh -F "$work/ssh_config" "$@" bench 'cat /dev/zero' || true; } |
-    head -c "$BYTES" >/dev/null; }; } 2>&1 )
+    head -c "$BYTES" | wc -c >"$work/got"; }; } 2>&1 )
+  [ "$(cat "$work/got")" = "$BYTES" ] || { echo "ssh-stream: OpenSSH delivered $(cat "$work/got") of $BYTES bytes" >&2; exit 1; }
   read -r real user sys <<<"$t"
   echo "$(echo "scale=1; $BYTES / 1048576 / $real" | bc) $(echo "scale=3; ($user + $sys) * 1073741824 / $BYTES" | bc)"
 }

@@ -49,3 +49,39 @@ func loadManifests(deployment: String, application: String, json: Bool) throws -
         throw ExitCode(FlockerExit.invalidInput.rawValue)
     }
 }
+
+/// The options every command that changes nodes shares (deploy, sync): what to print, how to wait for locks,
+/// how to move data. Applied to the run's options in one place.
+struct RunOptions: ParsableArguments {
+    @Flag(help: "Print the plan and change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the plan, each step's result and a summary as JSON lines on stdout (for CI).")
+    var json = false
+
+    @Option(help: ArgumentHelp("Abandon a volume transfer that stands still (no byte moved) this many seconds.", valueName: "seconds"))
+    var transferTimeout: Int = 120
+
+    @Flag(help: "Do not compress volume transfers (by default zstd or lz4 is used when both nodes have it).")
+    var noCompression = false
+
+    @Option(help: ArgumentHelp("If another run holds the lock on a node, wait up to this many seconds for it (default: fail at once).", valueName: "seconds"))
+    var lockWait: Int = 0
+
+    @Option(help: ArgumentHelp("Take over a lock whose holder has shown no sign of life for this many seconds (a run that died).", valueName: "seconds"))
+    var lockExpiry: Int = 600
+
+    /// The run's options from these, with the manifests' hash and the command line for locks and audit records.
+    func runOptions(_ manifests: Manifests) -> ClusterRun.Options {
+        var options = ClusterRun.Options()
+        options.dryRun = dryRun
+        options.json = json
+        options.execution.compression = !noCompression
+        options.execution.transferIdleTimeout = .seconds(max(1, transferTimeout))
+        options.lockWait = .seconds(max(0, lockWait))
+        options.lockExpiry = .seconds(max(30, lockExpiry))
+        options.manifestsHash = manifests.hash
+        options.commandLine = CommandLine.arguments.joined(separator: " ")
+        return options
+    }
+}

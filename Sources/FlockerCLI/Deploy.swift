@@ -25,23 +25,13 @@ struct Deploy: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Flag(help: "Print the plan and change nothing.")
-    var dryRun = false
-
-    @Flag(help: "Print the plan, each step's result and a summary as JSON lines on stdout (for CI).")
-    var json = false
+    @OptionGroup var common: RunOptions
 
     @Option(help: ArgumentHelp("Seconds a started application may take to run and accept connections on its ports.", valueName: "seconds"))
     var readyTimeout: Int = 60
 
-    @Option(help: ArgumentHelp("Abandon a volume transfer that stands still (no byte moved) this many seconds.", valueName: "seconds"))
-    var transferTimeout: Int = 120
-
     @Option(help: ArgumentHelp("Pre-copy a moving volume while its application runs, repeating while the last round sent more than 8 MiB, at most this many times (0: stop first and copy everything while it is down).", valueName: "n"))
     var preCopyRounds: Int = 4
-
-    @Flag(help: "Do not compress volume transfers (by default zstd or lz4 is used when both nodes have it).")
-    var noCompression = false
 
     @Flag(help: "Send volumes straight from node to node over SSH instead of relaying them through this machine (the source node needs its own key to reach the target as --direct-user).")
     var directTransfer = false
@@ -49,32 +39,21 @@ struct Deploy: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The user for --direct-transfer.", valueName: "user"))
     var directUser = "root"
 
-    @Option(help: ArgumentHelp("If another run holds the lock on a node, wait up to this many seconds for it (default: fail at once).", valueName: "seconds"))
-    var lockWait: Int = 0
-
-    @Option(help: ArgumentHelp("Take over a lock whose holder has shown no sign of life for this many seconds (a run that died).", valueName: "seconds"))
-    var lockExpiry: Int = 600
+    @Flag(help: "Go on without the nodes that cannot be reached: an application whose primary is on one of them starts on its newest reachable replica, losing what was written after that replica's last sync.")
+    var failover = false
 
     func run() async throws {
-        let manifests = try loadManifests(deployment: deployment, application: application, json: json)
+        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
         let connector = try connection.connector()
-        var options = DeployRun.Options()
-        options.dryRun = dryRun
-        options.json = json
+        var options = common.runOptions(manifests)
         options.execution.readyTimeout = .seconds(max(1, readyTimeout))
-        options.execution.compression = !noCompression
         options.execution.maxPreCopyRounds = max(0, preCopyRounds)
-        options.execution.transferIdleTimeout = .seconds(max(1, transferTimeout))
         options.execution.directTransfer = directTransfer
         options.execution.directUser = directUser
         options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
-        options.lockWait = .seconds(max(0, lockWait))
-        options.lockExpiry = .seconds(max(30, lockExpiry))
-        options.manifestsHash = manifests.hash
-        options.commandLine = CommandLine.arguments.joined(separator: " ")
         let stop = StopRequest()
         let signals = SignalWatcher(stop)
-        let code = await DeployRun(desired: manifests.desired, connector: connector, options: options, stopRequest: stop).run()
+        let code = await ClusterRun(operation: DeployOperation(manifests.desired, failover: failover), connector: connector, options: options, stopRequest: stop).run()
         signals.cancel()
         if code != .success { throw ExitCode(code.rawValue) }
     }

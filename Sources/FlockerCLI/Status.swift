@@ -23,6 +23,9 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
 
+    @Option(help: ArgumentHelp("For monitoring: exit 1 when a replica's newest snapshot is older than this many seconds behind its primary (or it is diverged or unreachable).", valueName: "seconds"))
+    var maxLag: Int?
+
     func run() async throws {
         let nodes: [String]
         var desired: DesiredState?
@@ -36,6 +39,13 @@ struct Status: AsyncParsableCommand {
         let status = await ClusterStatus.gather(nodes: nodes, desired: desired, connector: try connection.connector())
         TextOutput.standardOutput.write(json ? status.json() : status.text())
         if status.nodes.contains(where: { $0.state == nil }) { throw ExitCode(FlockerExit.nodeUnreachable.rawValue) }
+        if let maxLag {
+            let behind = status.replicasBehind(max(0, maxLag))
+            if !behind.isEmpty {
+                TextOutput.standardError.write("error: replicas behind by more than \(maxLag) s:\n" + behind.map { "  \($0)\n" }.joined())
+                throw ExitCode(FlockerExit.stepFailed.rawValue)
+            }
+        }
     }
 }
 

@@ -143,4 +143,56 @@ struct ManifestSummaryTests {
         #expect(ManifestSummary(none).okLine == "ok: 0 applications on 0 nodes")
         #expect(ManifestSummary(none).text().contains("nodes\n  (none)\n"))
     }
+
+    @Test("Replicas and zones: a replicas line for each application that has an entry; zones next to the nodes")
+    func replicasAndZones() throws {
+        let app = """
+            version: 1
+            applications:
+              redis: {image: redis:7, volume: {mountpoint: /data}}
+              db: {image: postgres:16, volume: {mountpoint: /var/lib/postgresql/data}}
+              web: {image: busybox:latest}
+              old: {image: redis:7, volume: {mountpoint: /data}}
+            """
+        let deployment = """
+            version: 1
+            nodes:
+              node1: [redis, web]
+              node2: [db]
+              node3: []
+            replicas:
+              redis: 1
+              db: [node3, node1]
+              old: 0
+            zones:
+              node1: a
+              node3: b
+            """
+        let summary = ManifestSummary(try decodeValid(app: app, deployment: deployment))
+        let text = summary.text()
+        #expect(
+            text.contains(
+                "application redis\n  image:    redis:7\n  node:     node1\n  replicas: 1 (flocker-deploy picks the nodes)\n"
+            ))
+        #expect(text.contains("application db\n  image:    postgres:16\n  node:     node2\n  replicas: node3, node1\n"))
+        #expect(text.contains("application web\n  image:   busybox:latest\n  node:    node1\n  restart: never\n"))
+        #expect(text.contains("  replicas: none\n"))
+        #expect(text.contains("nodes\n  node1 (zone a): redis, web\n  node2: db\n  node3 (zone b): nothing"))
+
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(summary.json().utf8)) as? [String: Any])
+        let apps = try #require(object["applications"] as? [[String: Any]])
+        #expect((apps[0]["replicas"] as? [String: Any])?["count"] as? Int == 1)
+        #expect((apps[1]["replicas"] as? [String: Any])?["nodes"] as? [String] == ["node3", "node1"])
+        #expect(apps[2]["replicas"] is NSNull)
+        #expect((apps[3]["replicas"] as? [String: Any])?["count"] as? Int == 0)
+        let nodes = try #require(object["nodes"] as? [[String: Any]])
+        #expect(nodes[0]["zone"] as? String == "a")
+        #expect(nodes[1]["zone"] is NSNull)
+        #expect(nodes[2]["zone"] as? String == "b")
+        // Key order: replicas right after node; zone between name and applications.
+        #expect(
+            summary.json().contains("\"node\": \"node1\",\n      \"replicas\": {\n        \"count\": 1\n      },\n"))
+        #expect(summary.json().contains("\"name\": \"node2\",\n      \"zone\": null,\n      \"applications\""))
+    }
 }

@@ -67,4 +67,53 @@ struct RunLockTests {
         let parsed = RunLock.parse(try run(RunLock.acquireCommand(expirySeconds: 600), stdin: RunLock.encode(Self.me)))
         #expect(parsed.status == "acquired" && parsed.expired == nil)
     }
+
+    /// Runs a lock script as is with this machine's `sh`.
+    func runScript(_ command: RemoteCommand) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = Array(command.stages[0].dropFirst())
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func commandsLeftRunningByADeadRunAreFoundAndStoppedAfterTheWait() throws {
+        let token = "t-dead-\(UUID().uuidString.lowercased())"
+        let leftover = Process()
+        leftover.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        leftover.arguments = ["30"]
+        leftover.environment = [RunLock.runVariable: token]
+        try leftover.run()
+        defer { if leftover.isRunning { leftover.terminate() } }
+        let other = Process()
+        other.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        other.arguments = ["30"]
+        other.environment = [RunLock.runVariable: "t-someone-else"]
+        try other.run()
+        defer { other.terminate() }
+
+        let listed = try runScript(RunLock.leftoversCommand(token: token))
+        #expect(listed == "\(leftover.processIdentifier) /bin/sleep 30 \n", "\(listed)")
+        let waited = try runScript(RunLock.awaitLeftoversCommand(pids: [Int(leftover.processIdentifier)], seconds: 1))
+        #expect(waited == "stopped \(leftover.processIdentifier)\n", "\(waited)")
+        leftover.waitUntilExit()
+        #expect(other.isRunning)
+        #expect(try runScript(RunLock.leftoversCommand(token: token)).isEmpty)
+    }
+
+    @Test func aLeftoverThatEndsInTimeIsWaitedFor() throws {
+        let token = "t-short-\(UUID().uuidString.lowercased())"
+        let leftover = Process()
+        leftover.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        leftover.arguments = ["0.5"]
+        leftover.environment = [RunLock.runVariable: token]
+        try leftover.run()
+        let waited = try runScript(RunLock.awaitLeftoversCommand(pids: [Int(leftover.processIdentifier)], seconds: 10))
+        #expect(waited == "gone\n", "\(waited)")
+        leftover.waitUntilExit()
+    }
 }

@@ -182,5 +182,18 @@ expect_contains "the node is named" "node2" "$out"
 expect_contains "nothing was changed" "nothing was changed" "$out"
 expect_eq "web still runs on node3, same container" "$web_before" "$(cid node3 web)"
 
+section "the release binary: 20 deploys with stdout on a pipe all exit 0 (issue 11: it crashed in 10 of 20)"
+reset_nodes node1 node2 node3
+EX="$ROOT/examples/redis"
+codes=""
+for i in $(seq 1 20); do
+  # Mostly moves node1 -> node2 -> node1 … (each takes the lock and looks again under it, where the crash
+  # was), and a few no-ops (runs 5, 6, 10, 11, …); the output goes through a pipe, as a CI job reads it.
+  if [ $((i % 5)) = 0 ]; then to=$(( (i - 1) % 2 + 1 )); else to=$(( i % 2 + 1 )); fi
+  "$FLOCKER" "$EX/deployment-node$to.yml" "$EX/application.yml" 2>&1 | cat > "$W/pipe.out"
+  codes="$codes${PIPESTATUS[0]} "
+done
+expect_eq "exit codes of 20 release deploys through a pipe" "$(printf '0 %.0s' $(seq 1 20))" "$codes"
+
 reset_nodes node1 node2 node3
 finish

@@ -113,9 +113,33 @@ private func checkManifests(_ m: Manifests) {
         }
     }
     check(m.desired.placement.count == placed.count, "placement \(m.desired.placement)")
+    checkReplicas(m, nodes: m.deployment.nodes.map(\.name))
     let summary = ManifestSummary(m, showValues: true)
     check(summary.text().hasSuffix(summary.okLine + "\n"), "summary text")
     check(summary.json().hasPrefix("{\n  \"ok\": true,"), "summary json")
+}
+
+/// `replicas:` and `zones:` name known applications and nodes; a request for replicas is for a placed application
+/// with volumes and fits the other nodes; the nodes chosen for it are other nodes, each once.
+private func checkReplicas(_ m: Manifests, nodes: [String]) {
+    check(Set(m.deployment.zones.keys).isSubset(of: nodes), "zones \(m.deployment.zones)")
+    check(m.deployment.zones.values.allSatisfy { isName($0, extra: "_.-", maximum: 63) }, "zones \(m.deployment.zones)")
+    check(m.desired.replicas == m.deployment.replicas && m.desired.zones == m.deployment.zones, "desired replicas")
+    for (name, request) in m.deployment.replicas {
+        check(m.desired.applications[name] != nil, "replicas of an unknown application: \(name)")
+        check(request.count >= 0, "replica count \(request)")
+        guard request.count > 0 else { continue }
+        let primary = m.desired.placement[name]
+        check(primary != nil, "replicas of an application on no node: \(name)")
+        check(!(m.desired.applications[name]?.volumes.isEmpty ?? true), "replicas of an application without volumes")
+        check(request.count <= nodes.count - 1, "more replicas than other nodes: \(name) \(request)")
+        for existing in [[], nodes, Array(nodes.reversed())] {
+            let chosen = m.desired.replicaNodes(of: name, existing: existing, load: [:])
+            check(chosen.count == request.count, "\(name): chose \(chosen) for \(request)")
+            check(Set(chosen).count == chosen.count && Set(chosen).isSubset(of: nodes), "\(name): chose \(chosen)")
+            check(!chosen.contains { $0 == primary }, "\(name): a replica on the primary's node")
+        }
+    }
 }
 
 /// ASCII letters and digits, plus `extra`; the first character a letter or digit (or `_` for variables).

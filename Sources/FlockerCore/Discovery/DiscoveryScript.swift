@@ -136,7 +136,7 @@ public enum DiscoveryScript {
             let quota = UInt64(p["refquota"] ?? "") ?? 0
             datasets[id] = DatasetState(
                 id: id,
-                role: p["flocker:role"] == "primary" ? .primary : .copy,
+                role: p["flocker:role"] == "primary" ? .primary : (p["flocker:role"] == "diverged" ? .diverged : .copy),
                 epoch: Int(p["flocker:epoch"] ?? "") ?? 0,
                 readonly: Self.isReadOnly(value: p["readonly"], source: p["readonly@source"]),
                 mountpoint: p["mountpoint"] ?? "",

@@ -2,7 +2,13 @@
 public struct ObservedState: Sendable, Hashable {
     /// Node name (as in the deployment file) → what it has.
     public var nodes: [String: NodeState]
-    public init(nodes: [String: NodeState]) { self.nodes = nodes }
+    /// Nodes of the deployment file that could not be reached, with why (only for operations that go on
+    /// without them, such as `sync`; a deploy stops instead). Never taken to be empty.
+    public var unreachable: [String: String]
+    public init(nodes: [String: NodeState], unreachable: [String: String] = [:]) {
+        self.nodes = nodes
+        self.unreachable = unreachable
+    }
 
     /// Every dataset of `volume` across the nodes, with the node that holds it.
     public func datasets(of volume: VolumeID) -> [(node: String, dataset: DatasetState)] {
@@ -137,6 +143,9 @@ public struct VolumeID: Sendable, Hashable, Comparable, Codable, CustomStringCon
 public enum VolumeRole: String, Sendable, Hashable, Codable {
     case primary
     case copy
+    /// Data kept from a primary that lost a failover (what it held after the newest snapshot the new primary
+    /// has), under its own dataset name: never used, never destroyed implicitly (docs/operations.md, "Failover").
+    case diverged
 }
 
 /// One managed dataset on one node.

@@ -42,6 +42,9 @@ public struct Executor: Sendable {
         var rollbacks: [String] = []
         /// Application → the node where its container was created ahead of time and not started yet.
         var staged: [String: String] = [:]
+        /// Volumes a final copy or a replication of this run snapshotted: later replications of the run send
+        /// that same snapshot, so every copy ends sharing the primary's newest one.
+        var snapshotted: Set<VolumeID> = []
     }
 
     /// The run's shared bookkeeping, locked.
@@ -171,6 +174,14 @@ public struct Executor: Sendable {
         case .makeWritable(let v):
             try await check(node, NodeCommands.setProperties(v.dataset, ["readonly=off"]), step: text)
             return ""
+        case .promote(let v, let epoch):
+            try await check(node, NodeCommands.setProperties(v.dataset, ["flocker:epoch=\(epoch)", "flocker:role=primary", "readonly=off"]), step: text)
+            try await check(node, NodeCommands.remount(v.dataset), step: text)
+            return "epoch \(epoch)"
+        case .rejoin(let v, let common, let keepAs, let epoch):
+            try await check(node, NodeCommands.rejoin(v.dataset, common: common, keep: "flocker/\(keepAs)",
+                                                      tag: "diverged", epoch: epoch), step: text)
+            return "kept as flocker/\(keepAs)" + (common == nil ? "" : "; a copy from \(common ?? "") again")
         case .demoteStale(let v):
             try await check(node, NodeCommands.setProperties(v.dataset, ["readonly=on", "flocker:role=copy", "refquota=none"]), step: text)
             return ""
@@ -183,6 +194,7 @@ public struct Executor: Sendable {
                 v, from: node, sourceFacts: facts(step.node), to: target, targetFacts: facts(targetName), final: final,
                 step: text, progress: { observer.event(.progress(step, $0)) })
             bytes(sent)
+            if final { state.withLock { _ = $0.snapshotted.insert(v) } }
             return note
         case .stopApp(let app, let keep):
             try await check(node, NodeCommands.stop(app, keep: keep), step: text)
@@ -230,6 +242,23 @@ public struct Executor: Sendable {
             return ""
         case .pruneSnapshots(let v, let keep):
             return try await prune(v, keep: keep, on: node, step: text)
+        case .replicate(let v, let targetName):
+            let target = try host(targetName, text)
+            let observer = self.observer
+            let fresh = state.withLock { $0.snapshotted.contains(v) }
+            let (note, sent) = try await VolumeTransfer(options: options).copy(
+                v, from: node, sourceFacts: facts(step.node), to: target, targetFacts: facts(targetName), final: true,
+                snapshot: !fresh, step: text, progress: { observer.event(.progress(step, $0)) })
+            bytes(sent)
+            state.withLock { _ = $0.snapshotted.insert(v) }
+            // The replica carries its primary's epoch, so that a failover onto it raises the epoch above the
+            // primary's even though that node cannot be asked then.
+            if let primary = try await VolumeTransfer(options: options).query(v, on: node, step: text) {
+                try await check(target, NodeCommands.setProperties(v.dataset, ["flocker:epoch=\(primary.epoch)"]), step: text)
+            }
+            return note
+        case .removeReplica(let v, let primaryName):
+            return try await removeReplica(v, on: node, primary: try host(primaryName, text), step: text)
         }
     }
 
@@ -333,6 +362,30 @@ public struct Executor: Sendable {
         guard !doomed.isEmpty else { return "nothing to prune" }
         try await check(node, NodeCommands.destroySnapshots(v.dataset, doomed), step: step)
         return "removed \(doomed.count) snapshot\(doomed.count == 1 ? "" : "s"), kept \(newest.name)"
+    }
+
+    // MARK: replicas
+
+    /// Destroys a replica no longer wanted, after checking again, now, that it is a read-only copy and that the
+    /// primary holds every snapshot it has (nothing is destroyed that exists nowhere else). Otherwise keeps it.
+    private func removeReplica(_ v: VolumeID, on node: any RemoteHost, primary: any RemoteHost, step: String)
+        async throws(StepFailure) -> String
+    {
+        let transfer = VolumeTransfer(options: options)
+        guard let copy = try await transfer.query(v, on: node, step: step) else { return "already gone" }
+        guard copy.role == .copy, copy.readonly else {
+            return "kept: it is \(copy.role == .primary ? "a primary" : "writable") here, not a read-only copy"
+        }
+        guard let main = try await transfer.query(v, on: primary, step: step), main.role == .primary else {
+            return "kept: the primary on \(primary.node) was not found"
+        }
+        let known = Set((main.snapshots + main.otherSnapshots).map(\.guid))
+        let unique = (copy.snapshots + copy.otherSnapshots).filter { !known.contains($0.guid) }
+        guard unique.isEmpty else {
+            return "kept: it holds snapshots the primary lacks (\(unique.map(\.name).joined(separator: ", ")))"
+        }
+        try await check(node, NodeCommands.destroyCopy(v.dataset), step: step)
+        return "removed (the primary on \(primary.node) holds all its snapshots)"
     }
 
     // MARK: rollback

@@ -319,15 +319,49 @@ public enum NodeCommands {
         }
     }
 
+    /// Sets a returning outdated primary aside as `keep` (renamed, read-only, role `diverged`) after a last
+    /// snapshot `tag` of what it holds; then, given the newest snapshot `common` the new primary has too, puts a
+    /// clone of it (promoted, so it owns the snapshots up to `common`) back at the volume's name as a read-only
+    /// copy with epoch `epoch`. Idempotent: a dataset already set aside is not set aside again.
+    public static func rejoin(_ dataset: String, common: String?, keep: String, tag: String, epoch: Int) -> RemoteCommand {
+        .script("""
+            ds=$1; keep=$2; tag=$3; epoch=$4; common=$5
+            if ! zfs list -H -o name "$keep" >/dev/null 2>&1; then
+              zfs list -H -o name "$ds@$tag" >/dev/null 2>&1 || zfs snapshot "$ds@$tag" || exit $?
+              zfs umount "$ds" 2>/dev/null
+              zfs rename "$ds" "$keep" || exit $?
+              for p in readonly=on flocker:role=diverged; do zfs set "$p" "$keep" || exit $?; done
+            fi
+            [ -z "$common" ] && exit 0
+            if ! zfs list -H -o name "$ds" >/dev/null 2>&1; then
+              zfs clone "$keep@$common" "$ds" || exit $?
+            fi
+            if [ "$(zfs get -H -o value origin "$ds")" != "-" ]; then zfs promote "$ds" || exit $?; fi
+            for p in readonly=on flocker:role=copy "flocker:epoch=$epoch"; do zfs set "$p" "$ds" || exit $?; done
+            """, name: "flocker-rejoin", [dataset, keep, tag, String(epoch), common ?? ""])
+    }
+
+    /// Destroys a read-only copy and its snapshots (`-r`, never `-R`: a clone made from one of them makes it
+    /// fail rather than go too). Unmounts it first; zfs-fuse may call it busy for a moment after a receive.
+    public static func destroyCopy(_ dataset: String) -> RemoteCommand {
+        .script("""
+            zfs list -H -o name "$1" >/dev/null 2>&1 || exit 0
+            for i in 1 2 3 4 5; do zfs destroy -r "$1" && exit 0; sleep 1; done
+            zfs destroy -r "$1"
+            """, name: "flocker-destroy-copy", [dataset])
+    }
+
     /// Destroys the named snapshots of `dataset`; one that is gone already (an interrupted run's prune) is fine.
     public static func destroySnapshots(_ dataset: String, _ names: [String]) -> RemoteCommand {
         .script("""
             ds=$1; shift
             for s in "$@"; do
-              zfs destroy "$ds@$s" && continue
-              zfs list -H -o name -t snapshot "$ds@$s" >/dev/null 2>&1 && exit 1
+              out=$(zfs destroy "$ds@$s" 2>&1) && continue
+              # A diverged dataset set aside is a clone of it (see rejoin): the snapshot stays while that is kept.
+              case "$out" in *"dependent clones"*) continue ;; esac
+              zfs list -H -o name -t snapshot "$ds@$s" >/dev/null 2>&1 || continue
+              echo "$out" >&2; exit 1
             done
-            exit 0
             """, name: "flocker-prune", [dataset] + names)
     }
 

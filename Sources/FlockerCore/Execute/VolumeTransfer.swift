@@ -8,7 +8,8 @@ struct VolumeTransfer: Sendable {
     /// Runs one copy (pre-copy rounds, or the final increment). Returns a note for the step line.
     func copy(
         _ volume: VolumeID, from source: any RemoteHost, sourceFacts: NodeFacts, to target: any RemoteHost,
-        targetFacts: NodeFacts, final: Bool, step: String, progress: @escaping @Sendable (TransferProgress) -> Void
+        targetFacts: NodeFacts, final: Bool, snapshot: Bool = true, step: String,
+        progress: @escaping @Sendable (TransferProgress) -> Void
     ) async throws(StepFailure) -> (note: String, bytes: UInt64) {
         let rounds = final ? 1 : options.maxPreCopyRounds
         var total: UInt64 = 0
@@ -17,7 +18,8 @@ struct VolumeTransfer: Sendable {
         let start = clock.now
         for round in 1...rounds {
             let sent = try await oneRound(
-                volume, from: source, sourceFacts: sourceFacts, to: target, targetFacts: targetFacts, step: step,
+                volume, from: source, sourceFacts: sourceFacts, to: target, targetFacts: targetFacts,
+                snapshot: snapshot, step: step,
                 round: round, progress: progress)
             total += sent
             done = round
@@ -34,9 +36,11 @@ struct VolumeTransfer: Sendable {
         return ("sent \(Bytes.human(total)) in \(done) round\(done == 1 ? "" : "s") (\(Bytes.rate(total, elapsed))\(compressor))", total)
     }
 
+    /// `snapshot: false` sends up to the source's newest snapshot instead of taking a new one (a replica of a
+    /// volume already snapshotted in this run gets that same snapshot, so that all copies share the newest).
     private func oneRound(
         _ volume: VolumeID, from source: any RemoteHost, sourceFacts: NodeFacts, to target: any RemoteHost,
-        targetFacts: NodeFacts, step: String, round: Int, progress: @escaping @Sendable (TransferProgress) -> Void
+        targetFacts: NodeFacts, snapshot takeSnapshot: Bool = true, step: String, round: Int, progress: @escaping @Sendable (TransferProgress) -> Void
     ) async throws(StepFailure) -> UInt64 {
         let ds = volume.dataset
         let incoming = NodeCommands.incomingDataset(volume)
@@ -68,12 +72,15 @@ struct VolumeTransfer: Sendable {
             }
         }
         let sequence = ((sourceState.snapshots + (targetState?.snapshots ?? [])).compactMap(\.sequence).max() ?? 0) + 1
-        let taken = try await source.run(NodeCommands.snapshot(ds, sequence: sequence), step: step, timeout: options.commandTimeout)
-        guard taken.status.isSuccess else {
-            throw StepFailure(node: source.node, step: step, message: "zfs snapshot failed (\(taken.status))", stderr: trim(taken.stderrText))
+        var name = NodeCommands.snapshotName(sequence)
+        if takeSnapshot {
+            let taken = try await source.run(NodeCommands.snapshot(ds, sequence: sequence), step: step, timeout: options.commandTimeout)
+            guard taken.status.isSuccess else {
+                throw StepFailure(node: source.node, step: step, message: "zfs snapshot failed (\(taken.status))", stderr: trim(taken.stderrText))
+            }
+            let printed = trim(taken.stdoutText)
+            if printed.hasPrefix("flocker-") { name = printed }
         }
-        let printed = trim(taken.stdoutText)
-        let name = printed.hasPrefix("flocker-") ? printed : NodeCommands.snapshotName(sequence)
 
         // Every snapshot the source has after the base travels, and a new copy starts from the source's oldest
         // one, not from the newest alone: the snapshots a primary keeps are the bases its other copies need for
@@ -90,7 +97,7 @@ struct VolumeTransfer: Sendable {
         let after = base.map { b in Array(sourceState.snapshots.drop { $0.guid != b.guid }.dropFirst()) } ?? sourceState.snapshots
         var streams: [(send: RemoteCommand, receive: RemoteCommand, expected: UInt64?)] = []
         var previous = base?.name
-        for snapshot in after.map(\.name) + [name] {
+        for snapshot in after.map(\.name) + (takeSnapshot ? [name] : []) {
             streams.append((NodeCommands.send(ds, snapshot: snapshot, base: previous),
                             previous == nil ? NodeCommands.receive(incoming, force: false) : NodeCommands.receive(ds, force: true),
                             previous == nil ? sourceState.referenced : nil))

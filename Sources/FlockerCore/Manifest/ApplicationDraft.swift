@@ -47,6 +47,8 @@ struct ApplicationDraft {
     var command: [String]?
     /// Set when some `ports` entry had an error, so "publishes no port" is not reported on top of it.
     var portsIncomplete = false
+    /// Set when some volume had an error, so "has no volumes" (for replicas) is not reported on top of it.
+    var volumesIncomplete = false
 
     init(name: String, path: ManifestPath, mark: Mark) {
         self.name = name

@@ -94,4 +94,20 @@ enum ClusterChecks {
             }
         }
     }
+
+    /// Replicas copy volumes: every application that asks for at least one replica has a volume. Applications
+    /// without a decoded entry, or whose volumes had errors, are not checked (their errors are reported already).
+    static func checkReplicas(_ replicas: [ReplicaOrigin], _ drafts: [ApplicationDraft], _ d: inout Diagnostics) {
+        var byName: [String: ApplicationDraft] = [:]
+        for draft in drafts where byName[draft.name] == nil { byName[draft.name] = draft }
+        for origin in replicas where origin.request.count > 0 {
+            guard let draft = byName[origin.application], draft.volumes.isEmpty, !draft.volumesIncomplete else {
+                continue
+            }
+            d.add(
+                origin.mark, origin.path,
+                "application \(quoted(origin.application)) has no volumes: a replica is a read-only copy of an application's volumes on another node; give it a volume in the application file, or remove it from `replicas:`"
+            )
+        }
+    }
 }

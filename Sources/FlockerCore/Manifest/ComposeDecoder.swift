@@ -245,7 +245,11 @@ enum ComposeDecoder {
         if let n = f["ports"] { decodePorts(n, path.key("ports"), &draft, &d) }
         if let n = f["environment"] { draft.environment = decodeEnvironment(n, path.key("environment"), &d) }
         if let n = f["links"] { links = decodeLinks(n, path.key("links"), &d) }
-        if let n = f["volumes"] { decodeVolumes(n, path.key("volumes"), declaredVolumes, &draft, &d) }
+        if let n = f["volumes"] {
+            let errorsBefore = d.count
+            decodeVolumes(n, path.key("volumes"), declaredVolumes, &draft, &d)
+            draft.volumesIncomplete = d.count > errorsBefore
+        }
         if let n = f["restart"] { draft.restartPolicy = decodeRestart(n, path.key("restart"), &d) ?? .never }
         if let n = f["mem_limit"] { draft.memoryLimit = d.memoryLimit(n, path.key("mem_limit")) }
         if let n = f["cpu_shares"] { draft.cpuShares = d.cpuShares(n, path.key("cpu_shares")) }

@@ -13,11 +13,13 @@ extension Manifests {
         var deployment: Deployment?
         do {
             let root = try YAML.parse(bytes, file: path)
-            deployment = DeploymentDecoder.decode(root, applications: nil, &diagnostics)
+            deployment = DeploymentDecoder.decode(root, applications: nil, &diagnostics).deployment
         } catch {
             diagnostics.add(ManifestError(error))
         }
-        guard diagnostics.errors.isEmpty, let deployment else { throw ManifestErrors(errors: diagnostics.errors) }
+        guard diagnostics.errors.isEmpty, let deployment else {
+            throw ManifestErrors(errors: inPositionOrder(diagnostics.errors))
+        }
         return deployment
     }
 }

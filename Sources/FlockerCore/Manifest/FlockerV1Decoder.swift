@@ -103,8 +103,10 @@ enum FlockerV1Decoder {
                 later.mark, path.key(later.scalar ?? ""),
                 "`volume` and `volumes` cannot both be set: list every volume under `volumes` (each with a name)")
         }
+        let errorsBeforeVolumes = d.count
         if let n = f["volume"] { decodeVolume(n, path.key("volume"), &draft, &d) }
         if let n = f["volumes"] { decodeVolumes(n, path.key("volumes"), &draft, &d) }
+        draft.volumesIncomplete = d.count > errorsBeforeVolumes
         if let n = f["links"] { decodeLinks(n, path.key("links"), &draft, &d) }
         if let n = f["environment"] {
             let envPath = path.key("environment")

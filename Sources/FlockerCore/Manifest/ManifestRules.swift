@@ -10,6 +10,7 @@ enum ManifestRules {
     static let aliasPattern = "^[A-Za-z_][A-Za-z0-9_-]*$"
     static let environmentNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
     static let maximumNodeNameLength = 253
+    static let zoneNamePattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
     // MARK: Names
 
@@ -52,6 +53,9 @@ enum ManifestRules {
             isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
         }
     }
+
+    /// `^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`: a plain word, as zone names are (`a`, `eu-west-1`, `rack.2`).
+    static func isZoneName(_ s: String) -> Bool { isApplicationName(s) }
 
     /// `^[A-Za-z_][A-Za-z0-9_-]*$`.
     static func isAlias(_ s: String) -> Bool {

@@ -13,6 +13,16 @@ public struct ManifestSummary: Sendable {
     /// The node each application runs on.
     private var placement: [String: String] { manifests.desired.placement }
 
+    /// What `replicas:` asks for an application, for people: `2 (flocker-deploy picks the nodes)`, `node3, node2`,
+    /// `none`.
+    private func describe(_ request: ReplicaRequest) -> String {
+        switch request {
+        case .count(0), .nodes([]): return "none"
+        case .count(let n): return "\(n) (flocker-deploy picks the nodes)"
+        case .nodes(let list): return list.joined(separator: ", ")
+        }
+    }
+
     /// The last line: `ok: 3 applications on 2 nodes`.
     public var okLine: String {
         let apps = manifests.applications.count
@@ -30,6 +40,7 @@ public struct ManifestSummary: Sendable {
             lines.append("application \(app.name)")
             var fields: [(String, String)] = [("image", app.image)]
             fields.append(("node", placement[app.name] ?? "not placed: will be stopped if running; volumes kept"))
+            if let request = manifests.deployment.replicas[app.name] { fields.append(("replicas", describe(request))) }
             if !app.ports.isEmpty {
                 fields.append(
                     ("ports", app.ports.map { "\($0.externalPort) -> \($0.internalPort)" }.joined(separator: ", ")))
@@ -80,7 +91,8 @@ public struct ManifestSummary: Sendable {
             let apps =
                 node.applications.isEmpty
                 ? "nothing (anything flocker-deploy runs there is stopped)" : node.applications.joined(separator: ", ")
-            lines.append("  \(node.name): \(apps)")
+            let zone = manifests.deployment.zones[node.name].map { " (zone \($0))" } ?? ""
+            lines.append("  \(node.name)\(zone): \(apps)")
         }
         lines.append("")
         lines.append(okLine)
@@ -90,10 +102,12 @@ public struct ManifestSummary: Sendable {
     /// The same as one JSON object with stable keys, followed by a newline.
     ///
     /// `{"ok": true, "format", "deploymentFile", "applicationFile", "hash", "applications": [...], "nodes": [...]}`;
-    /// each application has `name`, `image`, `node` (null when not placed), `ports` (`external`, `internal`),
+    /// each application has `name`, `image`, `node` (null when not placed), `replicas` (`{"count": N}`,
+    /// `{"nodes": [...]}`, or null when `replicas:` does not name it), `ports` (`external`, `internal`),
     /// `volumes` (`name`, `mountpoint`, `maximumSize` or null), `links` (`alias`, `localPort`, `remotePort`),
     /// `environment` (a list of `{"name"}`, with `"value"` too under `--show-values`), `memoryLimit`, `cpuShares`,
-    /// `restart` (Docker's `--restart` value), `command` (a list or null) and `configHash`.
+    /// `restart` (Docker's `--restart` value), `command` (a list or null) and `configHash`; each node has `name`,
+    /// `zone` (null when `zones:` does not name it) and `applications`.
     public func json() -> String {
         let apps: [JSON] = manifests.applications.map { app in
             let environment: [JSON] = app.environment.keys.sorted().map { name in
@@ -105,6 +119,7 @@ public struct ManifestSummary: Sendable {
                 ("name", .string(app.name)),
                 ("image", .string(app.image)),
                 ("node", placement[app.name].map(JSON.string) ?? .null),
+                ("replicas", replicasJSON(manifests.deployment.replicas[app.name])),
                 (
                     "ports",
                     .array(
@@ -141,7 +156,11 @@ public struct ManifestSummary: Sendable {
             ])
         }
         let nodes: [JSON] = manifests.deployment.nodes.map { node in
-            .object([("name", .string(node.name)), ("applications", .array(node.applications.map(JSON.string)))])
+            .object([
+                ("name", .string(node.name)),
+                ("zone", manifests.deployment.zones[node.name].map(JSON.string) ?? .null),
+                ("applications", .array(node.applications.map(JSON.string))),
+            ])
         }
         let root = JSON.object([
             ("ok", .bool(true)),
@@ -165,6 +184,14 @@ public struct ManifestSummary: Sendable {
             ])
         }
         return JSON.object([("ok", .bool(false)), ("errors", .array(list))]).rendered(indent: 0) + "\n"
+    }
+
+    private func replicasJSON(_ request: ReplicaRequest?) -> JSON {
+        switch request {
+        case nil: return .null
+        case .count(let n)?: return .object([("count", .int(n))])
+        case .nodes(let list)?: return .object([("nodes", .array(list.map(JSON.string)))])
+        }
     }
 
     private func describe(_ policy: RestartPolicy) -> String {

@@ -82,7 +82,12 @@ public struct Manifests: Sendable {
         var deployment: Deployment?
         do {
             let root = try YAML.parse(deploymentBytes, file: deploymentFile)
-            deployment = DeploymentDecoder.decode(root, applications: decoded?.names, &deploymentDiagnostics)
+            let decodedDeployment = DeploymentDecoder.decode(
+                root, applications: decoded?.names, &deploymentDiagnostics)
+            deployment = decodedDeployment.deployment
+            if let decoded {
+                ClusterChecks.checkReplicas(decodedDeployment.replicaOrigins, decoded.drafts, &deploymentDiagnostics)
+            }
         } catch {
             deploymentDiagnostics.add(ManifestError(error))
         }
@@ -100,7 +105,7 @@ public struct Manifests: Sendable {
     }
 
     /// Sorted by line and column, keeping the order found for equal positions; exact repeats dropped.
-    private static func inPositionOrder(_ errors: [ManifestError]) -> [ManifestError] {
+    static func inPositionOrder(_ errors: [ManifestError]) -> [ManifestError] {
         var seen: Set<ManifestError> = []
         return errors.enumerated()
             .sorted { a, b in

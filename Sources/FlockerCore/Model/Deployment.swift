@@ -1,4 +1,5 @@
-/// The deployment file: which node runs which applications, in the order written.
+/// The deployment file: which node runs which applications, in the order written; which applications keep
+/// replicas of their volumes on other nodes; which zone each node is in.
 public struct Deployment: Sendable, Hashable, Codable {
     /// One entry of `nodes:`.
     public struct Node: Sendable, Hashable, Codable {
@@ -12,7 +13,64 @@ public struct Deployment: Sendable, Hashable, Codable {
         }
     }
     public var nodes: [Node]
-    public init(nodes: [Node]) { self.nodes = nodes }
+    /// `replicas:`: application name → the replicas it asks for. Empty when the file has no `replicas:` (or
+    /// `replicas: {}`).
+    public var replicas: [String: ReplicaRequest]
+    /// `zones:`: node name (as written under `nodes:`) → zone name. Nodes not listed are in no named zone.
+    public var zones: [String: String]
+
+    public init(nodes: [Node], replicas: [String: ReplicaRequest] = [:], zones: [String: String] = [:]) {
+        self.nodes = nodes
+        self.replicas = replicas
+        self.zones = zones
+    }
+
+    private enum CodingKeys: String, CodingKey { case nodes, replicas, zones }
+
+    /// `replicas` and `zones` may be missing (encodings made before they existed).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        nodes = try c.decode([Node].self, forKey: .nodes)
+        replicas = try c.decodeIfPresent([String: ReplicaRequest].self, forKey: .replicas) ?? [:]
+        zones = try c.decodeIfPresent([String: String].self, forKey: .zones) ?? [:]
+    }
+}
+
+/// What `replicas:` asks for one application: read-only copies of each of its volumes, kept on nodes other than
+/// the one that runs it.
+public enum ReplicaRequest: Sendable, Hashable, Codable {
+    /// `redis: 2`: this many replicas, on nodes flocker-deploy picks (`ReplicaPlacement.choose`). 0 asks for none.
+    case count(Int)
+    /// `redis: [node2, node3]`: replicas on exactly these nodes, in the order written. `[]` asks for none.
+    case nodes([String])
+
+    /// The number of replicas asked for.
+    public var count: Int {
+        switch self {
+        case .count(let n): return n
+        case .nodes(let list): return list.count
+        }
+    }
+
+    /// The nodes that should hold this application's replicas: an explicit list as written; for a count, the
+    /// nodes `ReplicaPlacement.choose` picks from the same arguments.
+    ///
+    /// - Parameters:
+    ///   - primary: the node that runs the application.
+    ///   - nodes: the deployment file's nodes, in the order written.
+    ///   - zones: node → zone (`Deployment.zones`).
+    ///   - existing: nodes that hold a copy of the application's volumes now, most preferred first.
+    ///   - load: node → number of replicas (of any application) it holds; see `ReplicaPlacement.choose`.
+    public func resolve(
+        primary: String, nodes: [String], zones: [String: String], existing: [String], load: [String: Int]
+    ) -> [String] {
+        switch self {
+        case .nodes(let list): return list
+        case .count(let n):
+            return ReplicaPlacement.choose(
+                count: n, primary: primary, nodes: nodes, zones: zones, existing: existing, load: load)
+        }
+    }
 }
 
 /// What the two manifests ask for, checked against each other: the planner's first input.
@@ -23,11 +81,21 @@ public struct DesiredState: Sendable, Hashable {
     public var nodes: [String]
     /// Application name → the node that runs it. Applications on no node are absent.
     public var placement: [String: String]
+    /// Application name → the replicas the deployment file asks for. Applications without replicas are absent
+    /// (or ask for 0 or `[]`). Every application here is placed, has volumes, and names only other nodes.
+    public var replicas: [String: ReplicaRequest] = [:]
+    /// Node → zone, from the deployment file's `zones:`. Nodes not listed are in no named zone.
+    public var zones: [String: String] = [:]
 
-    public init(applications: [String: Application], nodes: [String], placement: [String: String]) {
+    public init(
+        applications: [String: Application], nodes: [String], placement: [String: String],
+        replicas: [String: ReplicaRequest] = [:], zones: [String: String] = [:]
+    ) {
         self.applications = applications
         self.nodes = nodes
         self.placement = placement
+        self.replicas = replicas
+        self.zones = zones
     }
 
     /// Builds the desired state from a checked deployment and application list.
@@ -38,11 +106,24 @@ public struct DesiredState: Sendable, Hashable {
         for node in deployment.nodes {
             for app in node.applications { placement[app] = node.name }
         }
-        self.init(applications: apps, nodes: deployment.nodes.map(\.name), placement: placement)
+        self.init(
+            applications: apps, nodes: deployment.nodes.map(\.name), placement: placement,
+            replicas: deployment.replicas, zones: deployment.zones)
     }
 
     /// Applications placed on `node`, sorted by name.
     public func applications(on node: String) -> [Application] {
         placement.filter { $0.value == node }.keys.sorted().compactMap { applications[$0] }
+    }
+
+    /// The nodes that should hold replicas of `application`'s volumes: `ReplicaRequest.resolve` with this state's
+    /// nodes and zones; empty when the application asks for none or is not placed.
+    ///
+    /// - Parameters:
+    ///   - existing: nodes that hold a copy of the application's volumes now, most preferred first.
+    ///   - load: node → number of replicas (of any application) it holds; see `ReplicaPlacement.choose`.
+    public func replicaNodes(of application: String, existing: [String], load: [String: Int]) -> [String] {
+        guard let request = replicas[application], let primary = placement[application] else { return [] }
+        return request.resolve(primary: primary, nodes: nodes, zones: zones, existing: existing, load: load)
     }
 }

@@ -4,7 +4,13 @@
 /// the same node). A step that fails stops the later phases on its nodes.
 public struct Plan: Sendable, Hashable, Codable {
     public var phases: [Phase]
-    public init(phases: [Phase] = []) { self.phases = phases.filter { !$0.steps.isEmpty } }
+    /// What the plan deliberately leaves as it is and why, for the user (e.g. a replica kept because it holds
+    /// snapshots the primary lacks). Notes are not steps: a plan with only notes changes nothing.
+    public var notes: [String]
+    public init(phases: [Phase] = [], notes: [String] = []) {
+        self.phases = phases.filter { !$0.steps.isEmpty }
+        self.notes = notes
+    }
 
     /// True when the cluster already looks like the manifests say.
     public var isEmpty: Bool { phases.allSatisfy { $0.steps.isEmpty } }
@@ -32,6 +38,9 @@ public enum PhaseName: String, Sendable, Hashable, Codable, CaseIterable {
     case start
     /// Point every node's routing rules at where each application now runs.
     case routes
+    /// Bring each replica of a volume up to date from its primary (a full send for a new one), and remove the
+    /// replicas no longer wanted.
+    case replicate
     /// Remove the stopped containers of moved applications; prune old snapshots.
     case cleanup
 }
@@ -58,7 +67,7 @@ public struct Step: Sendable, Hashable, Codable {
     /// Every node the step touches.
     public var nodes: [String] {
         switch action {
-        case .copyVolume(_, let target, _), .handoff(_, let target, _): return [node, target]
+        case .copyVolume(_, let target, _), .handoff(_, let target, _), .replicate(_, let target): return [node, target]
         default: return [node]
         }
     }
@@ -67,8 +76,9 @@ public struct Step: Sendable, Hashable, Codable {
     public var app: String {
         switch action {
         case .pullImage(_, let app): return app
-        case .createVolume(let v, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v),
-            .copyVolume(let v, _, _), .pruneSnapshots(let v, _):
+        case .createVolume(let v, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v), .promote(let v, _),
+            .rejoin(let v, _, _, _),
+            .copyVolume(let v, _, _), .pruneSnapshots(let v, _), .replicate(let v, _), .removeReplica(let v, _):
             return v.app
         case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
             .handoff(let app, _, _), .createApp(let app), .startCreated(let app):
@@ -90,6 +100,14 @@ public enum Action: Sendable, Hashable, Codable {
     case makeWritable(VolumeID)
     /// Turn a primary that lost to a higher epoch into a read-only copy.
     case demoteStale(VolumeID)
+    /// Failover: make this node's read-only copy the writable primary with `epoch` (higher than any seen), because
+    /// the node of the primary cannot be reached.
+    case promote(VolumeID, epoch: Int)
+    /// A returning primary that lost a failover (lower epoch, writable): keep what it holds as the diverged dataset
+    /// `keepAs` (renamed, nothing copied), put the volume back at `common`, the newest snapshot the new primary has
+    /// too (a clone of it, promoted), as a read-only copy with `epoch`, so it is fed incrementally from then on.
+    /// Without a common snapshot the volume is only set aside (a later replication sends all of it).
+    case rejoin(VolumeID, common: String?, keepAs: String, epoch: Int)
     /// Snapshot the volume and send what the target lacks. `final` is the copy after the application stopped.
     case copyVolume(VolumeID, to: String, final: Bool)
     /// Stop the application's container. `keep`: keep the stopped container (with restart policy `no`) as the
@@ -113,6 +131,13 @@ public enum Action: Sendable, Hashable, Codable {
     case setRoutes(add: [RouteSpec], remove: [RouteRule])
     /// Destroy old snapshots, keeping the named ones (the newest shared with each copy).
     case pruneSnapshots(VolumeID, keep: [String])
+    /// Snapshot the primary (this step's node) and send the replica on `to` what it lacks: the increment since
+    /// the newest snapshot they share, or everything for a new replica (which is created read-only).
+    case replicate(VolumeID, to: String)
+    /// Destroy this node's read-only copy of the volume, a replica no longer wanted. The executor checks again
+    /// that it is a read-only copy and that the primary on `primary` holds every snapshot it has; otherwise the
+    /// copy is kept and the step says why.
+    case removeReplica(VolumeID, primary: String)
 
     /// Whether the step changes the node (every step does today; discovery never appears in a plan).
     public var isMutating: Bool { true }

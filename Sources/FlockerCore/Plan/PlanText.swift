@@ -8,6 +8,9 @@ public enum StepText {
         case .setQuota(let v, let quota): return "set volume \(v)'s maximum size to " + (quota.map(Bytes.human) ?? "none")
         case .makeWritable(let v): return "make volume \(v) writable again"
         case .demoteStale(let v): return "make the outdated primary of volume \(v) a read-only copy"
+        case .promote(let v, let epoch): return "promote the replica of volume \(v) to primary (failover, epoch \(epoch))"
+        case .rejoin(let v, let common, let keepAs, _):
+            return "keep what the outdated primary of volume \(v) holds as \(keepAs)" + (common.map { ", then make it a replica again from \($0)" } ?? "")
         case .copyVolume(let v, let target, let final):
             return final ? "copy volume \(v) to \(target) (final increment)" : "copy volume \(v) to \(target) while \(v.app) runs"
         case .stopApp(let app, let keep): return keep ? "stop \(app) (kept as the fallback until it runs elsewhere)" : "stop and remove \(app)"
@@ -21,6 +24,8 @@ public enum StepText {
         case .removeContainer(let app): return "remove \(app)'s stopped container"
         case .setRoutes(let add, let remove): return "routes: " + routeSummary(add: add, remove: remove)
         case .pruneSnapshots(let v, _): return "prune old snapshots of volume \(v)"
+        case .replicate(let v, let target): return "replicate volume \(v) to \(target)"
+        case .removeReplica(let v, _): return "remove the replica of volume \(v) (no longer wanted)"
         }
     }
 
@@ -44,7 +49,8 @@ public enum StepText {
 
     /// The plan as printed before a run and by `--dry-run`.
     public static func render(_ plan: Plan) -> String {
-        if plan.isEmpty { return "No changes: the cluster already matches the manifests.\n" }
+        let notes = plan.notes.map { "  note: \($0)\n" }.joined()
+        if plan.isEmpty { return "No changes: the cluster already matches the manifests.\n" + notes }
         let steps = plan.steps.count
         let nodes = plan.nodes.count
         var out = "Plan: \(steps) step\(steps == 1 ? "" : "s") on \(nodes) node\(nodes == 1 ? "" : "s")\n"
@@ -55,6 +61,7 @@ public enum StepText {
                 out += "    \(step.node.padding(toLength: width, withPad: " ", startingAt: 0))  \(describe(step))\n"
             }
         }
+        out += notes
         return out
     }
 }

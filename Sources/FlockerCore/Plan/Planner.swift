@@ -28,17 +28,102 @@ public struct PlanRefusal: Error, Sendable, Hashable, CustomStringConvertible {
 /// - it refuses (nothing changes) when acting could lose data: two primaries of the same epoch, a volume with
 ///   only copies in sight, a target copy that holds data its source lacks.
 public enum Planner {
-    public static func plan(desired: DesiredState, observed: ObservedState) throws(PlanRefusal) -> Plan {
+    public static func plan(desired: DesiredState, observed: ObservedState, failover: Bool = false) throws(PlanRefusal) -> Plan {
+        var observed = observed
+        var promotions: [Step] = []
+        var notes: [String] = []
+        if failover {
+            for candidate in failoverCandidates(desired: desired, observed: observed) {
+                for v in candidate.volumes {
+                    let epoch = (observed.datasets(of: v).map(\.dataset.epoch).max() ?? 0) + 1
+                    observed.nodes[candidate.node]?.datasets[v]?.role = .primary
+                    observed.nodes[candidate.node]?.datasets[v]?.epoch = epoch
+                    observed.nodes[candidate.node]?.datasets[v]?.readonly = false
+                    promotions.append(Step(node: candidate.node, .promote(v, epoch: epoch)))
+                }
+                notes.append("failover: \(candidate.app)'s newest replica, on \(candidate.node), becomes its primary; what its old primary wrote after \(candidate.snapshot ?? "its last sync")"
+                    + (candidate.created.map { " (\(Timestamp.iso($0)))" } ?? "") + " is not in it; the old primary is set aside, not destroyed, when its node answers again")
+            }
+        }
         var b = Builder(desired: desired, observed: observed)
+        b.notes = notes
+        for step in promotions { b.add(.prepare, step) }
         b.planVolumes()
+        b.planReplicas()
         b.planContainers()
         b.planRoutes()
         if !b.problems.isEmpty { throw PlanRefusal(problems: b.problems) }
         return b.finish()
     }
 
+    /// An application whose volumes' primary is on no reachable node, and the reachable node holding the newest
+    /// copy of all of them (newest snapshot wins; its creation time is the start of the loss window).
+    public struct FailoverCandidate: Sendable, Hashable {
+        public var app: String
+        public var node: String
+        public var volumes: [VolumeID]
+        public var snapshot: String?
+        public var created: Int?
+    }
+
+    /// The failovers `--failover` would do (and a refused deploy suggests): for every application placed on a
+    /// reachable node whose volumes have no primary on any reachable node while some node of the deployment
+    /// file cannot be reached, the reachable node whose copies are the newest.
+    public static func failoverCandidates(desired: DesiredState, observed: ObservedState) -> [FailoverCandidate] {
+        guard !observed.unreachable.isEmpty else { return [] }
+        var out: [FailoverCandidate] = []
+        for app in desired.placement.keys.sorted() {
+            guard let target = desired.placement[app], observed.nodes[target] != nil,
+                let application = desired.applications[app], !application.volumes.isEmpty
+            else { continue }
+            let ids = application.volumes.map { VolumeID(app: app, volume: $0.name) }
+            guard ids.allSatisfy({ id in !observed.datasets(of: id).contains { $0.dataset.role == .primary } }) else { continue }
+            let holders = observed.nodes.keys.sorted().filter { n in ids.allSatisfy { observed.nodes[n]?.datasets[$0]?.role == .copy } }
+            func key(_ n: String) -> (Int, UInt64, Int) {
+                let s = observed.nodes[n]?.datasets[ids[0]]?.newestSnapshot
+                return (s?.creation ?? 0, s?.createtxg ?? 0, n == target ? 1 : 0)
+            }
+            guard let best = holders.max(by: { key($0) < key($1) }) else { continue }
+            let snap = observed.nodes[best]?.datasets[ids[0]]?.newestSnapshot
+            out.append(FailoverCandidate(app: app, node: best, volumes: ids, snapshot: snap?.name, created: snap?.creation))
+        }
+        return out
+    }
+
+    /// One replication pass (`flocker-deploy sync`): replicas only, each sent a new snapshot of its primary.
+    /// An application whose primary is not where the deployment file places it is skipped (a deploy moves it
+    /// first), and so is every replica on a node that could not be reached.
+    public static func syncPlan(desired: DesiredState, observed: ObservedState) throws(PlanRefusal) -> Plan {
+        var b = Builder(desired: desired, observed: observed)
+        b.sync = true
+        b.planReplicas()
+        if !b.problems.isEmpty { throw PlanRefusal(problems: b.problems) }
+        return b.finish()
+    }
+
     /// The running placement after the plan: application → node.
     static func placement(_ desired: DesiredState) -> [String: String] { desired.placement }
+
+    /// Why `copy` cannot receive from `primary`, or nil when it can: it is read-only (so nothing was
+    /// written to it since its newest snapshot) and that snapshot is one the primary has. Epochs are not
+    /// compared: a handoff interrupted after raising the target's epoch leaves a copy with a higher epoch
+    /// that is still a plain ancestor of the primary.
+    static func divergence(of copy: DatasetState, from primary: DatasetState) -> String? {
+        if !copy.readonly {
+            return "is writable (\(copy.role.rawValue), epoch \(copy.epoch)) and may hold writes the primary lacks"
+        }
+        guard let newest = copy.newestSnapshot else {
+            return "has no snapshot in common with the primary"
+        }
+        if !primary.snapshots.contains(where: { $0.guid == newest.guid }) {
+            return "has snapshot \(newest.name) that the primary lacks (the two have diverged)"
+        }
+        // A snapshot someone took on the copy after its last receive: `zfs recv` cannot go past it.
+        if let other = copy.otherSnapshots.last, other.createtxg > newest.createtxg {
+            return "has snapshot \(other.name), taken after its last copy from the primary (the two have diverged)"
+        }
+        return nil
+    }
 
     private struct Builder {
         let desired: DesiredState
@@ -51,6 +136,13 @@ public enum Planner {
         var copied: [VolumeID: (source: String, target: String)] = [:]
         /// Per moving application: its handoff.
         var handoffs: [String: (source: String, target: String, volumes: [VolumeHandoff])] = [:]
+        /// Volumes whose replicas this plan sends to: volume → (primary's node, replica nodes).
+        var replicated: [VolumeID: (primary: String, replicas: [String])] = [:]
+        var notes: [String] = []
+        /// A sync pass: every reachable replica is sent a new snapshot, up to date or not.
+        var sync = false
+        /// Application → nodes whose outdated primary this plan sets aside and makes a copy again.
+        var rejoined: [String: Set<String>] = [:]
 
         init(desired: DesiredState, observed: ObservedState) {
             self.desired = desired
@@ -104,13 +196,24 @@ public enum Planner {
             // Primaries that lost to a higher epoch: leftovers of an interrupted handoff. Make them copies,
             // unless their application runs there (then something outside flocker-deploy wrote to it).
             for stale in primaries where stale.dataset.epoch < topEpoch {
-                if observed.nodes[stale.node]?.containers[volume.app]?.running == true {
-                    refuse(stale.node, volume.app,
-                        "volume \(volume.volume) here is an outdated primary (epoch \(stale.dataset.epoch) < \(topEpoch) on \(source)) but the application runs on it; stop it by hand and check which copy holds the data you want",
-                        unsafe: true)
-                } else {
+                let runsThere = observed.nodes[stale.node]?.containers[volume.app]?.running == true
+                if stale.dataset.readonly && !runsThere {
+                    // Left by an interrupted handoff: read-only since before the final copy, so it holds what
+                    // the new primary holds. A relabel is enough.
                     add(.prepare, Step(node: stale.node, .demoteStale(volume)))
+                    continue
                 }
+                // A primary that lost a failover and answers again (writable, perhaps still running its
+                // application): it may hold writes the new primary lacks. Its application is stopped there, what it
+                // holds is set aside under its own name (nothing destroyed), and it becomes a copy again at the
+                // newest snapshot both have, fed incrementally from then on.
+                let shared = Set(primary.snapshots.map(\.guid))
+                let common = stale.dataset.snapshots.last { shared.contains($0.guid) }?.name
+                let keepAs = "\(volume.app).\(volume.volume)-diverged-epoch\(stale.dataset.epoch)"
+                add(.handoff, Step(node: stale.node, .rejoin(volume, common: common, keepAs: keepAs, epoch: topEpoch)))
+                rejoined[volume.app, default: []].insert(stale.node)
+                notes.append("\(stale.node): volume \(volume) is an outdated primary (epoch \(stale.dataset.epoch) < \(topEpoch) on \(source)): what it holds is kept as flocker/\(keepAs) (listed by status, never removed by flocker-deploy), "
+                    + (common.map { "and it becomes a replica again from \($0)" } ?? "and, with no snapshot in common, a replica there is sent in full"))
             }
 
             if source == target {
@@ -157,25 +260,113 @@ public enum Planner {
             observed.nodes[node]?.datasets[volume]?.quota
         }
 
-        /// Why `copy` cannot receive from `primary`, or nil when it can: it is read-only (so nothing was
-        /// written to it since its newest snapshot) and that snapshot is one the primary has. Epochs are not
-        /// compared: a handoff interrupted after raising the target's epoch leaves a copy with a higher epoch
-        /// that is still a plain ancestor of the primary.
         func divergence(of copy: DatasetState, from primary: DatasetState) -> String? {
-            if !copy.readonly {
-                return "is writable (\(copy.role.rawValue), epoch \(copy.epoch)) and may hold writes the primary lacks"
+            Planner.divergence(of: copy, from: primary)
+        }
+
+        // MARK: replicas
+
+        /// Replicas (`replicas:` in the deployment file): read-only copies of an application's volumes on other
+        /// nodes. Missing ones are created (a full send from the primary while the application runs), ones
+        /// that lack the primary's newest snapshot are brought up to date, and copies on nodes no longer wanted
+        /// are removed when the primary holds every snapshot they have (otherwise kept, with a note). A
+        /// diverged copy is left alone, with a note. All of it happens after the application's own steps
+        /// (phase `replicate`), from where its primary is at the end of the plan. Applications without a
+        /// `replicas:` entry keep whatever copies they have, as before.
+        mutating func planReplicas() {
+            var load: [String: Int] = [:]
+            for (node, state) in observed.nodes {
+                load[node] = Set(state.datasets.values.filter { $0.role == .copy }.map(\.id.app)).count
             }
-            guard let newest = copy.newestSnapshot else {
-                return "has no snapshot in common with the primary"
+            for app in desired.replicas.keys.sorted() {
+                guard let primaryNode = desired.placement[app], let application = desired.applications[app],
+                    !application.volumes.isEmpty, !problems.contains(where: { $0.app == app })
+                else { continue }
+                let volumes = application.volumes.map { VolumeID(app: app, volume: $0.name) }
+                if sync {
+                    let at = Set(volumes.flatMap { v in observed.datasets(of: v).filter { $0.dataset.role == .primary }.map(\.node) })
+                    if at != [primaryNode] {
+                        let unknown = observed.unreachable.keys.contains(primaryNode)
+                        notes.append(unknown
+                            ? "\(app): not synced: its primary's node \(primaryNode) cannot be reached"
+                            : "\(app): not synced: its primary is on \(at.sorted().joined(separator: ", ")) but the deployment file places it on \(primaryNode); run a deploy first")
+                        continue
+                    }
+                }
+                // The nodes holding a copy after this plan, besides the primary's: the copies there now, and the
+                // source of a move (the handoff makes it a copy).
+                var holders = Set<String>()
+                for v in volumes { for held in observed.datasets(of: v) where held.node != primaryNode { holders.insert(held.node) } }
+                let existing = holders.filter { desired.nodes.contains($0) }.sorted()
+                var wanted = desired.replicaNodes(of: app, existing: existing, load: load)
+                if !observed.unreachable.isEmpty, case .count(let n)? = desired.replicas[app] {
+                    // A node that cannot be reached may hold a replica: never place a new one because of it.
+                    wanted = Array(existing.prefix(n))
+                }
+                for r in wanted where observed.unreachable[r] != nil {
+                    notes.append("\(r): the replica of \(app) was not synced: the node cannot be reached (\(observed.unreachable[r] ?? ""))")
+                }
+                wanted.removeAll { observed.unreachable[$0] != nil }
+                for r in wanted where !holders.contains(r) { load[r, default: 0] += 1 }
+                let movingSources = moving[app] ?? []
+
+                for v in volumes {
+                    // The primary as it is now (on the source of a move, or where the application stays).
+                    guard let primary = observed.datasets(of: v).filter({ $0.dataset.role == .primary })
+                        .max(by: { $0.dataset.epoch < $1.dataset.epoch })
+                    else {
+                        // A volume this plan creates: its replicas are sent all of it once the application runs.
+                        let created = (steps[.prepare] ?? []).contains {
+                            if case .createVolume(let c, _) = $0.action { return c == v } else { return false }
+                        }
+                        if created && !wanted.isEmpty {
+                            for r in wanted { add(.replicate, Step(node: primaryNode, .replicate(v, to: r))) }
+                            replicated[v] = (primaryNode, wanted)
+                        }
+                        continue
+                    }
+                    var targets: [String] = []
+                    for r in wanted {
+                        guard let copy = observed.nodes[r]?.datasets[v] else {
+                            targets.append(r)
+                            continue
+                        }
+                        if movingSources.contains(r) { continue }     // the move leaves it a current copy
+                        if rejoined[app]?.contains(r) == true {       // set aside, back at the common snapshot
+                            targets.append(r)
+                            continue
+                        }
+                        if copy.role == .primary { continue }         // an outdated primary: demoted first, replicated next run
+                        if let problem = divergence(of: copy, from: primary.dataset) {
+                            notes.append("\(r): the replica of volume \(v) \(problem); it is left as it is (see docs/operations.md, \"A diverged copy\")")
+                            continue
+                        }
+                        if sync || !movingSources.isEmpty || copy.newestSnapshot?.guid != primary.dataset.newestSnapshot?.guid {
+                            targets.append(r)
+                        }
+                    }
+                    for r in targets { add(.replicate, Step(node: primaryNode, .replicate(v, to: r))) }
+                    if !targets.isEmpty { replicated[v] = (primaryNode, targets) }
+
+                    // Copies on nodes no longer wanted.
+                    let known = Set((primary.dataset.snapshots + primary.dataset.otherSnapshots).map(\.guid))
+                    for node in holders.sorted() where !wanted.contains(node) && observed.unreachable.isEmpty {
+                        guard let copy = observed.nodes[node]?.datasets[v] else { continue }
+                        if movingSources.contains(node) {
+                            // Checked again when it runs: the move must have left the new primary every snapshot.
+                            add(.replicate, Step(node: node, .removeReplica(v, primary: primaryNode)))
+                            continue
+                        }
+                        guard copy.role == .copy, copy.readonly else { continue }
+                        let unique = (copy.snapshots + copy.otherSnapshots).filter { !known.contains($0.guid) }
+                        if unique.isEmpty {
+                            add(.replicate, Step(node: node, .removeReplica(v, primary: primaryNode)))
+                        } else {
+                            notes.append("\(node): the copy of volume \(v) is kept though no replica is wanted there: it holds \(unique.count) snapshot\(unique.count == 1 ? "" : "s") the primary lacks (\(unique.map(\.name).joined(separator: ", ")))")
+                        }
+                    }
+                }
             }
-            if !primary.snapshots.contains(where: { $0.guid == newest.guid }) {
-                return "has snapshot \(newest.name) that the primary lacks (the two have diverged)"
-            }
-            // A snapshot someone took on the copy after its last receive: `zfs recv` cannot go past it.
-            if let other = copy.otherSnapshots.last, other.createtxg > newest.createtxg {
-                return "has snapshot \(other.name), taken after its last copy from the primary (the two have diverged)"
-            }
-            return nil
         }
 
         // MARK: containers
@@ -199,6 +390,9 @@ public enum Planner {
             for (node, container) in observed.containers(of: app) where node != target {
                 if target == nil {
                     // Placed on no node: stop and remove; volumes stay.
+                    add(.stop, Step(node: node, .stopApp(app, keep: false)))
+                } else if container.running && rejoined[app]?.contains(node) == true {
+                    // Still running on a primary that lost a failover: never a fallback, removed.
                     add(.stop, Step(node: node, .stopApp(app, keep: false)))
                 } else if container.running {
                     // Moving away: keep the stopped container as the fallback until the target is ready.
@@ -309,13 +503,26 @@ public enum Planner {
             // Prune snapshots of moved volumes on both ends, keeping the newest (the executor always keeps the
             // newest) and the newest snapshot of every other copy (their next base), on the source too: it may be
             // the primary again one day, and then the other copies receive from it.
-            for (volume, ends) in copied.sorted(by: { $0.key < $1.key }) {
-                let others = observed.datasets(of: volume).filter { $0.node != ends.source && $0.node != ends.target }
-                let keep = others.compactMap { $0.dataset.newestSnapshot?.name }
-                add(.cleanup, Step(node: ends.target, .pruneSnapshots(volume, keep: keep)))
-                add(.cleanup, Step(node: ends.source, .pruneSnapshots(volume, keep: keep)))
+            // Replicated volumes likewise, on the primary and on each replica sent to.
+            var pruned = Set<String>()
+            let volumes = Set(copied.keys).union(replicated.keys)
+            for volume in volumes.sorted() {
+                var ends: [String] = []
+                if let c = copied[volume] { ends += [c.target, c.source] }
+                if let r = replicated[volume] { ends += [r.primary] + r.replicas }
+                let removed = Set((steps[.replicate] ?? []).compactMap { step -> String? in
+                    if case .removeReplica(let v, _) = step.action, v == volume { return step.node }
+                    return nil
+                })
+                // With replicas, every copy's newest snapshot now is kept: a replication of this run that fails
+                // leaves its replica on that base (one extra snapshot until the next pass prunes it).
+                let keep = observed.datasets(of: volume).filter { replicated[volume] != nil || !ends.contains($0.node) }
+                    .compactMap { $0.dataset.newestSnapshot?.name }
+                for node in ends where !removed.contains(node) && pruned.insert("\(node) \(volume)").inserted {
+                    add(.cleanup, Step(node: node, .pruneSnapshots(volume, keep: keep)))
+                }
             }
-            return Plan(phases: PhaseName.allCases.map { Phase($0, steps[$0] ?? []) })
+            return Plan(phases: PhaseName.allCases.map { Phase($0, steps[$0] ?? []) }, notes: notes)
         }
     }
 }

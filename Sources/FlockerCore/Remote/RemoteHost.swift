@@ -100,6 +100,15 @@ public protocol RemoteHost: AnyObject, Sendable {
 
     /// Closes the connection.
     func close() async
+
+    /// From now on, run every command with the environment variable `FLOCKER_RUN=token` (the run's lock
+    /// token), so that the processes a run started on the node can be found after it died (see
+    /// `RunLock.leftoversCommand`). The token is a plain word; the default does nothing.
+    func tagCommands(run token: String)
+}
+
+extension RemoteHost {
+    public func tagCommands(run token: String) {}
 }
 
 extension RemoteHost {

@@ -1,5 +1,6 @@
 import FlockerSSH
 import Foundation
+import Synchronization
 
 /// A node reached over our libssh2 wrapper: the real `RemoteHost`.
 public final class SSHRemoteHost: RemoteHost {
@@ -10,6 +11,17 @@ public final class SSHRemoteHost: RemoteHost {
     static let stdoutLimit = 64 << 20
     static let stderrLimit = 1 << 20
 
+    /// `export FLOCKER_RUN=TOKEN; ` once the run has a token (see `tagCommands`), put before every command.
+    private let tag = Mutex("")
+
+    public func tagCommands(run token: String) {
+        guard !token.isEmpty, token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else { return }
+        tag.withLock { $0 = "export \(RunLock.runVariable)=\(token); " }
+    }
+
+    /// The text sent to the node's shell for `command`.
+    func text(_ command: RemoteCommand) -> String { tag.withLock { $0 } + command.shellText }
+
     init(node: String, address: String, connection: SSHConnection) {
         self.node = node
         self.address = address
@@ -19,7 +31,7 @@ public final class SSHRemoteHost: RemoteHost {
     public func run(_ command: RemoteCommand, stdin: [UInt8], timeout: Duration) async throws(RemoteError) -> CommandResult {
         do {
             let r = try await connection.execute(
-                command.shellText, stdin: stdin.isEmpty ? .none : .bytes(stdin),
+                text(command), stdin: stdin.isEmpty ? .none : .bytes(stdin),
                 stdout: .collect(limit: Self.stdoutLimit), stderr: .collect(limit: Self.stderrLimit),
                 idleTimeout: timeout, timeout: timeout)
             return CommandResult(status: Self.status(r.exit), stdout: r.stdout, stderr: r.stderr)
@@ -43,8 +55,8 @@ public final class SSHRemoteHost: RemoteHost {
             }
         }
         defer { ticker.cancel() }
-        let sendText = send.shellText
-        let receiveText = receive.shellText
+        let sendText = text(send)
+        let receiveText = other.text(receive)
         let sender = connection
         let receiver = other.connection
         async let sent = Self.capture { () async throws(SSHError) -> SSHExecResult in

@@ -40,6 +40,8 @@ public final class TracingRemoteHost: RemoteHost {
 
     public func close() async { await inner.close() }
 
+    public func tagCommands(run token: String) { inner.tagCommands(run: token) }
+
     private func trace(_ text: String) { out.write("trace " + text + "\n") }
     private func ms(_ d: Duration) -> String { "\(Int(Seconds.value(d) * 1000)) ms" }
     private func oneLine(_ c: RemoteCommand) -> String {

@@ -48,7 +48,7 @@ public final class JSONReporter: RunObserver, Sendable {
                 steps.append(s)
             }
         }
-        emit(["event": "plan", "changes": !plan.isEmpty, "steps": steps, "nodes": plan.nodes.sorted()])
+        emit(["event": "plan", "changes": !plan.isEmpty, "steps": steps, "nodes": plan.nodes.sorted(), "notes": plan.notes])
     }
 
     public func summary(_ report: RunReport, elapsed: Duration, exitCode: Int32) {
@@ -77,6 +77,9 @@ public enum StepJSON {
         case .setQuota(let v, let q): o["action"] = "set-quota"; o["volume"] = v.volume; o["maximum_size"] = q.map { $0 as Any } ?? NSNull()
         case .makeWritable(let v): o["action"] = "make-writable"; o["volume"] = v.volume
         case .demoteStale(let v): o["action"] = "demote-stale"; o["volume"] = v.volume
+        case .promote(let v, let epoch): o["action"] = "promote"; o["volume"] = v.volume; o["epoch"] = epoch
+        case .rejoin(let v, let common, let keepAs, let epoch):
+            o["action"] = "rejoin"; o["volume"] = v.volume; o["common"] = common ?? NSNull(); o["kept_as"] = keepAs; o["epoch"] = epoch
         case .copyVolume(let v, let t, let final): o["action"] = final ? "final-copy" : "pre-copy"; o["volume"] = v.volume; o["target"] = t
         case .stopApp(_, let keep): o["action"] = "stop"; o["keep_container"] = keep
         case .handoff(_, let t, let vs):
@@ -91,6 +94,8 @@ public enum StepJSON {
             o["add"] = add.map(\.tag.comment)
             o["remove"] = remove.map(\.tag.comment)
         case .pruneSnapshots(let v, let keep): o["action"] = "prune-snapshots"; o["volume"] = v.volume; o["keep"] = keep
+        case .replicate(let v, let t): o["action"] = "replicate"; o["volume"] = v.volume; o["target"] = t
+        case .removeReplica(let v, let primary): o["action"] = "remove-replica"; o["volume"] = v.volume; o["primary"] = primary
         }
         return o
     }

@@ -70,6 +70,53 @@ public struct ClusterStatus: Sendable {
         }
     }
 
+    /// How a read-only copy stands against its volume's primary (shown for every copy; a replica is a copy that
+    /// `replicas:` keeps). `lag`: seconds since its newest received snapshot was taken on the primary.
+    public struct ReplicaState: Sendable, Hashable {
+        public var state: String
+        public var lagSeconds: Int?
+        public var detail: String?
+    }
+
+    /// Every copy's state: `up to date` (it has the primary's newest snapshot), `lagging` (an older one),
+    /// `diverged` (it cannot receive from the primary: see docs/operations.md), keyed by volume and node.
+    /// Replicas the deployment file wants on a node that could not be reached are `unreachable`.
+    public var replicaStates: [VolumeID: [String: ReplicaState]] {
+        var out: [VolumeID: [String: ReplicaState]] = [:]
+        for (id, copies) in volumes {
+            guard let primary = copies.first(where: { $0.1.role == .primary })?.1 else { continue }
+            for (node, ds) in copies where ds.role == .copy {
+                let lag = ds.newestSnapshot.map { max(0, now - $0.creation) }
+                if let problem = Planner.divergence(of: ds, from: primary) {
+                    out[id, default: [:]][node] = ReplicaState(state: "diverged", lagSeconds: lag, detail: problem)
+                } else if ds.newestSnapshot?.guid == primary.newestSnapshot?.guid {
+                    out[id, default: [:]][node] = ReplicaState(state: "up to date", lagSeconds: lag)
+                } else {
+                    out[id, default: [:]][node] = ReplicaState(state: "lagging", lagSeconds: lag)
+                }
+            }
+            if let desired, case .nodes(let listed)? = desired.replicas[id.app] {
+                for node in listed where nodes.first(where: { $0.name == node })?.state == nil {
+                    out[id, default: [:]][node] = ReplicaState(state: "unreachable", lagSeconds: nil)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Copies whose newest received snapshot is older than `seconds` (or that are unreachable or diverged), as
+    /// `node: volume (state, lag)`, for `status --max-lag`. Writes since a snapshot cannot be seen on every ZFS
+    /// (zfs-fuse has no `written`), so the lag is the age of that snapshot, as zrepl and sanoid count it.
+    public func replicasBehind(_ seconds: Int) -> [String] {
+        replicaStates.sorted { $0.key < $1.key }.flatMap { id, states in
+            states.sorted { $0.key < $1.key }.compactMap { node, r -> String? in
+                let late = (r.lagSeconds ?? Int.max) > seconds
+                guard late || r.state == "diverged" || r.state == "unreachable" else { return nil }
+                return "\(node): replica of \(id) is \(r.state)\(r.lagSeconds.map { ", newest snapshot \(age($0)) old" } ?? "")"
+            }
+        }
+    }
+
     /// The status for people.
     public func text() -> String {
         var out = "Nodes\n"
@@ -124,6 +171,7 @@ public struct ClusterStatus: Sendable {
         out += "\nVolumes\n"
         let vols = volumes
         if vols.isEmpty { out += "  none\n" }
+        let replicas = replicaStates
         for (id, copies) in vols {
             let orphan = !placed.contains(id.app) && desired?.placement[id.app] == nil
             out += "  \(id)\(orphan ? " (its application is not running: kept, reattached when it comes back)" : "")\n"
@@ -136,7 +184,11 @@ public struct ClusterStatus: Sendable {
                 } else {
                     line += ", no snapshot"
                 }
+                if let r = replicas[id]?[node] { line += ", \(r.state)" + (r.detail.map { " (\($0))" } ?? "") }
                 out += line + "\n"
+            }
+            for (node, r) in (replicas[id] ?? [:]).sorted(by: { $0.key < $1.key }) where r.state == "unreachable" {
+                out += "    \(node.padding(toLength: w, withPad: " ", startingAt: 0))  replica unreachable\n"
             }
         }
 
@@ -173,12 +225,19 @@ public struct ClusterStatus: Sendable {
             if let r = n.lastRun { o["last_run"] = ["time": r.time, "user": r.user, "host": r.host, "result": r.result, "steps": r.steps, "failed": r.failed] as [String: Any] }
             nodesJSON.append(o)
         }
+        let replicas = replicaStates
+        func replicaJSON(_ r: ReplicaState?) -> Any {
+            guard let r else { return NSNull() }
+            return ["state": r.state, "lag_seconds": r.lagSeconds.map { $0 as Any } ?? NSNull(), "bytes_behind": NSNull(),
+                    "detail": r.detail.map { $0 as Any } ?? NSNull()] as [String: Any]
+        }
         let volumesJSON: [[String: Any]] = volumes.map { id, copies in
             ["app": id.app, "volume": id.volume, "copies": copies.map { node, ds in
                 ["node": node, "role": ds.role.rawValue, "epoch": ds.epoch, "readonly": ds.readonly, "bytes": ds.referenced,
                  "maximum_size": ds.quota.map { $0 as Any } ?? NSNull(),
-                 "newest_snapshot": ds.newestSnapshot.map { ["name": $0.name, "created": $0.creation] as [String: Any] } ?? NSNull()] as [String: Any]
-            }]
+                 "newest_snapshot": ds.newestSnapshot.map { ["name": $0.name, "created": $0.creation] as [String: Any] } ?? NSNull(),
+                 "replica": replicaJSON(replicas[id]?[node])] as [String: Any]
+            }, "unreachable_replicas": (replicas[id] ?? [:]).filter { $0.value.state == "unreachable" }.keys.sorted()]
         }
         var root: [String: Any] = ["nodes": nodesJSON, "volumes": volumesJSON]
         if let pending { root["pending_steps"] = pending.steps.count }

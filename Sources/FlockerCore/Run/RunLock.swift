@@ -91,6 +91,40 @@ public enum RunLock {
         return kill(pid_t(holder.pid), 0) != 0 && errno == ESRCH
     }
 
+    /// The environment variable every remote command of a run carries (its lock token): see
+    /// `RemoteHost.tagCommands(run:)`.
+    public static let runVariable = "FLOCKER_RUN"
+
+    /// Lists the processes on the node that a run with `token` started and that still run: one line
+    /// `PID COMMAND` each. A run killed on this machine (SIGKILL, a lost laptop) cannot stop what it started on
+    /// the nodes; its `docker create` or `zfs recv` goes on after its lock is taken over.
+    static func leftoversCommand(token: String) -> RemoteCommand {
+        .script("""
+            for e in $(grep -lzx "$1=$2" /proc/[0-9]*/environ 2>/dev/null); do
+              p=${e#/proc/}; p=${p%/environ}
+              grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null && continue
+              printf '%s %s\\n' "$p" "$(tr '\\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | cut -c1-160)"
+            done
+            exit 0
+            """, name: "flocker-leftovers", [runVariable, token])
+    }
+
+    /// Waits up to `seconds` until the processes `pids` have ended; then stops what is left (SIGTERM, then
+    /// SIGKILL a second later). Prints `gone` or `stopped PID…`.
+    static func awaitLeftoversCommand(pids: [Int], seconds: Int) -> RemoteCommand {
+        .script("""
+            t=$1; shift; pids="$*"; i=0
+            alive() { a=""; for p in $pids; do
+              [ -d "/proc/$p" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null && a="$a $p"; done; pids=$a; }
+            while [ $i -lt $((t * 10)) ]; do
+              alive; [ -z "$pids" ] && { echo gone; exit 0; }
+              sleep 0.1; i=$((i + 1))
+            done
+            kill -TERM $pids 2>/dev/null; sleep 1; alive; [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+            echo "stopped$pids"
+            """, name: "flocker-await-leftovers", [String(seconds)] + pids.map(String.init))
+    }
+
     /// Removes the lock whoever holds it (`flocker-deploy lock release`).
     static let forceReleaseCommand = RemoteCommand("rm", "-rf", directory)
 
@@ -156,14 +190,22 @@ public final class LockSet: Sendable {
 
     /// Takes the lock on every host not yet locked. With `wait`, retries until the deadline (or a stop request).
     /// On failure, locks taken by this call are released again.
+    ///
+    /// A lock taken over from a run that died (its holder's process is gone, or its heartbeat expired) is not
+    /// ready until that run's remote commands still running on the node have ended: this waits for them up to
+    /// `leftoverWait`, saying so, then stops them. Only then does the caller look at the node, so nothing the
+    /// dead run started can change the node after this run looked at it.
     public func acquire(
-        _ hosts: [any RemoteHost], wait: Duration, expiry: Duration, stop: StopRequest, warn: @Sendable (String) -> Void
+        _ hosts: [any RemoteHost], wait: Duration, expiry: Duration, leftoverWait: Duration = .seconds(30),
+        stop: StopRequest, warn: @Sendable (String) -> Void
     ) async throws(Busy) {
         let clock = ContinuousClock()
         let deadline = clock.now + wait
         let wanted = hosts.filter { h in !nodes.contains(h.node) }
         var pending = wanted
         var notified = false
+        // Node → token of the dead run whose lock this call took over there.
+        var deadRuns: [String: String] = [:]
         while true {
             var held: [(String, LockHolder?, Int)] = []
             var failures: [String] = []
@@ -184,11 +226,16 @@ public final class LockSet: Sendable {
                     let parsed = RunLock.parse(r.stdoutText)
                     if let expired = parsed.expired {
                         warn("\(host.node): took over a lock left by a run that stopped answering: \(expired)")
+                        deadRuns[host.node] = expired.token
                     }
                     if r.status.isSuccess && parsed.status == "acquired" {
                         taken.withLock { $0[host.node] = host }
+                        if let dead = deadRuns.removeValue(forKey: host.node) {
+                            await awaitLeftovers(of: dead, on: host, limit: leftoverWait, warn: warn)
+                        }
                     } else if r.status.isSuccess && parsed.status == "held", RunLock.isDeadLocalHolder(parsed.holder), let dead = parsed.holder {
                         warn("\(host.node): taking over the lock of a run on this machine that no longer exists: \(dead)")
+                        deadRuns[host.node] = dead.token
                         _ = try await host.run(RunLock.takeOverCommand(token: dead.token), stdin: [], timeout: .seconds(15))
                         still.append(host)
                         retryNow = true
@@ -219,6 +266,28 @@ public final class LockSet: Sendable {
             }
             pending = still
             try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Waits until the commands the dead run `token` left running on `host` have ended (see `acquire`).
+    private func awaitLeftovers(of token: String, on host: any RemoteHost, limit: Duration, warn: @Sendable (String) -> Void) async {
+        guard let listed = try? await host.run(RunLock.leftoversCommand(token: token), stdin: [], timeout: .seconds(30)),
+            listed.status.isSuccess
+        else {
+            warn("\(host.node): could not look for commands left running by the run that died there")
+            return
+        }
+        let lines = listed.stdoutText.split(separator: "\n").map(String.init)
+        let pids = lines.compactMap { $0.split(separator: " ").first.flatMap { Int($0) } }
+        guard !pids.isEmpty else { return }
+        let seconds = max(1, Int(limit.components.seconds))
+        warn("\(host.node): waiting up to \(seconds) s for \(pids.count) command\(pids.count == 1 ? "" : "s") left running by the run that died, before looking at the node: "
+             + lines.map { "pid " + $0 }.joined(separator: "; "))
+        let waited = try? await host.run(RunLock.awaitLeftoversCommand(pids: pids, seconds: seconds), stdin: [],
+                                         timeout: limit + .seconds(30))
+        let outcome = waited?.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if outcome.hasPrefix("stopped") {
+            warn("\(host.node): stopped what was still running after \(seconds) s (pid\(outcome.dropFirst("stopped".count)))")
         }
     }
 

@@ -6,6 +6,8 @@ struct Cluster {
     var apps: [Application] = []
     var placement: [String: String] = [:]
     var observed: [String: NodeState] = [:]
+    var replicas: [String: ReplicaRequest] = [:]
+    var unreachable: [String: String] = [:]
 
     init(nodes: [String] = ["node1", "node2"]) {
         self.nodes = nodes
@@ -20,9 +22,10 @@ struct Cluster {
     }
 
     var desired: DesiredState {
-        DesiredState(applications: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0) }), nodes: nodes, placement: placement)
+        DesiredState(applications: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0) }), nodes: nodes, placement: placement,
+                     replicas: replicas)
     }
-    var observedState: ObservedState { ObservedState(nodes: observed) }
+    var observedState: ObservedState { ObservedState(nodes: observed.filter { unreachable[$0.key] == nil }, unreachable: unreachable) }
     func address(_ node: String) -> String { observed[node]?.address ?? "" }
 
     static func redis(volume: Bool = true, quota: UInt64? = nil) -> Application {

@@ -1,0 +1,63 @@
+import ArgumentParser
+import FlockerCore
+import Foundation
+
+/// `flocker-deploy sync DEPLOYMENT APPLICATION`: keep replicas warm (`replicas:` in the deployment file).
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Bring every replica up to date with its primary (one pass, or one every --every seconds).",
+        discussion: """
+            For each application with `replicas:` in the deployment file: snapshot the primary of each of its \
+            volumes and send each replica what it lacks (a full send creates a missing replica), remove replicas \
+            no longer wanted when the primary holds all they have, prune old snapshots. Changes no container and \
+            no route. Safe to run from cron or a systemd timer: a pass takes the locks of the nodes it touches \
+            (exit 4 while another run holds one, or wait with --lock-wait). A replica node that cannot be reached \
+            is skipped and named, the others are still synced, and the pass exits 3.
+
+            Exit codes as for a deploy: 0 done; 1 a step failed; 2 invalid input; 3 a node unreachable; \
+            4 locked by another run; 130 interrupted.
+            """)
+
+    @Argument(help: "The deployment file (with `replicas:`).")
+    var deployment: String
+
+    @Argument(help: "The application file.")
+    var application: String
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @OptionGroup var common: RunOptions
+
+    @Option(help: ArgumentHelp("Repeat: start a pass every this many seconds until interrupted (Ctrl-C).", valueName: "seconds"))
+    var every: Int?
+
+    func validate() throws {
+        if let every, every < 1 { throw ValidationError("--every takes a number of seconds of at least 1") }
+    }
+
+    func run() async throws {
+        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
+        let connector = try connection.connector()
+        let options = common.runOptions(manifests)
+        let stop = StopRequest()
+        let signals = SignalWatcher(stop)
+        defer { signals.cancel() }
+        let operation = SyncOperation(manifests.desired)
+        var pass = 0
+        var code: FlockerExit = .success
+        while true {
+            pass += 1
+            let started = ContinuousClock.now
+            code = await ClusterRun(operation: operation, connector: connector, options: options, stopRequest: stop).run()
+            guard let every, !common.dryRun, !stop.isRequested else { break }
+            // One line per pass; a pass that failed or was locked out does not end the loop (the next one retries).
+            let line = "sync pass \(pass) ended \(Timestamp.iso(Timestamp.now)) with exit \(code.rawValue); next pass in \(every) s\n"
+            if common.json { TextOutput.standardError.write(line) } else { TextOutput.standardOutput.write(line) }
+            let next = started + .seconds(every)
+            while ContinuousClock.now < next && !stop.isRequested { try? await Task.sleep(for: .milliseconds(100)) }
+            if stop.isRequested { code = .interrupted; break }
+        }
+        if code != .success { throw ExitCode(code.rawValue) }
+    }
+}

@@ -1,0 +1,82 @@
+import Testing
+@testable import FlockerCore
+
+/// `replicas:` in plans: deploys create, update and remove replicas; sync passes send to each reachable one.
+@Suite("Planner: replicas")
+struct PlannerReplicaTests {
+    let v = VolumeID(app: "redis", volume: "default")
+
+    /// redis running on node1 with its volume, converged, in a 3-node cluster with `replicas: {redis: count}`.
+    func cluster(_ request: ReplicaRequest = .count(1)) -> Cluster {
+        var c = Cluster(nodes: ["node1", "node2", "node3"])
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.replicas = ["redis": request]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.converge(routesFor: c.placement)
+        return c
+    }
+
+    @Test func aMissingReplicaIsCreatedFromThePrimaryAfterTheApplicationsOwnSteps() throws {
+        let plan = try Planner.plan(desired: cluster().desired, observed: cluster().observedState)
+        #expect(plan.phase(.replicate) == [Step(node: "node1", .replicate(v, to: "node2"))])
+        #expect(plan.phase(.cleanup).contains(Step(node: "node2", .pruneSnapshots(v, keep: ["flocker-00000002"]))))
+    }
+
+    @Test func anUpToDateReplicaNeedsNoStepAndALaggingOneIsBroughtUpToDate() throws {
+        var c = cluster()
+        c.dataset(Cluster.redis(), on: "node2", role: .copy, snapshots: ["flocker-00000001", "flocker-00000002"])
+        #expect(try Planner.plan(desired: c.desired, observed: c.observedState).isEmpty)
+        c.dataset(Cluster.redis(), on: "node2", role: .copy, snapshots: ["flocker-00000001"])
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.replicate) == [Step(node: "node1", .replicate(v, to: "node2"))])
+    }
+
+    @Test func anUnwantedCopyIsRemovedOnlyWhenThePrimaryHoldsAllItsSnapshots() throws {
+        var c = cluster(.nodes(["node3"]))
+        c.dataset(Cluster.redis(), on: "node3", role: .copy, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.dataset(Cluster.redis(), on: "node2", role: .copy, snapshots: ["flocker-00000001"])
+        var plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.replicate) == [Step(node: "node2", .removeReplica(v, primary: "node1"))])
+        // A copy with a snapshot the primary lacks is kept, and the plan says why.
+        c.observed["node2"]?.datasets[v]?.otherSnapshots = [SnapshotState(name: "mine", guid: "g-mine", createtxg: 1)]
+        plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.isEmpty)
+        #expect(plan.notes.count == 1 && plan.notes[0].contains("node2") && plan.notes[0].contains("mine"), "\(plan.notes)")
+    }
+
+    @Test func aDivergedReplicaIsLeftAloneWithANote() throws {
+        var c = cluster()
+        c.dataset(Cluster.redis(), on: "node2", role: .copy, snapshots: ["flocker-00000001", "flocker-00000009"])
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.replicate).isEmpty)
+        #expect(plan.notes.first?.contains("diverged") == true, "\(plan.notes)")
+    }
+
+    @Test func aSyncPassSendsToEveryReplicaAndTouchesNothingElse() throws {
+        var c = cluster(.count(2))
+        c.dataset(Cluster.redis(), on: "node2", role: .copy, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.dataset(Cluster.redis(), on: "node3", role: .copy, snapshots: ["flocker-00000001", "flocker-00000002"])
+        c.observed["node1"]?.containers = [:]   // even with redis stopped: a sync never starts or stops anything
+        let plan = try Planner.syncPlan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.replicate) == [Step(node: "node1", .replicate(v, to: "node2")), Step(node: "node1", .replicate(v, to: "node3"))])
+        #expect(Set(plan.phases.map(\.name)) == [.replicate, .cleanup])
+    }
+
+    @Test func aSyncNeverPlacesANewReplicaBecauseANodeCannotBeReached() throws {
+        var c = cluster(.count(1))
+        c.unreachable = ["node2": "no route to host"]
+        let plan = try Planner.syncPlan(desired: c.desired, observed: c.observedState)
+        #expect(plan.isEmpty, "node3 must not get a replica while node2, which may hold it, is unreachable")
+    }
+
+    @Test func aSyncSkipsAnApplicationWhosePrimaryIsNotWhereTheFilePlacesIt() throws {
+        var c = cluster()
+        c.placement = ["redis": "node3"]
+        let plan = try Planner.syncPlan(desired: c.desired, observed: c.observedState)
+        #expect(plan.isEmpty)
+        #expect(plan.notes.first?.contains("run a deploy first") == true, "\(plan.notes)")
+    }
+}
