@@ -15,7 +15,7 @@ INTERVAL=${INTERVAL:-10}
 LAG_SECONDS=${LAG_SECONDS:-60}
 need_binary "$FLOCKER"
 W=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"; [ -n "${KEEP:-}" ] || "$SANDBOX" down >/dev/null 2>&1 || true' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"; [ -n "${KEEP:-}" ] || "$SANDBOX" down >/dev/null 2>&1 || true' EXIT
 "$SANDBOX" down >/dev/null 2>&1 || true
 "$SANDBOX" up --nodes 2 --pool-size 3G >/dev/null
 eval "$("$SANDBOX" env)"

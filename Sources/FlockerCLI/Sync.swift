@@ -39,7 +39,8 @@ struct Sync: AsyncParsableCommand {
     func run() async throws {
         let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
         let connector = try connection.connector()
-        let options = common.runOptions(manifests)
+        var options = common.runOptions(manifests)
+        options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
         let stop = StopRequest()
         let signals = SignalWatcher(stop)
         defer { signals.cancel() }

@@ -17,9 +17,10 @@ private final class LockingNodes: NodeConnector, Sendable {
     /// Node → the discovery round (1 = first look) from which discovery fails there.
     let failDiscovery: [String: Int]
 
-    init(_ names: [String], failDiscovery: [String: Int] = [:]) {
+    init(_ names: [String], failDiscovery: [String: Int] = [:], heldByOthers: Set<String> = []) {
         self.names = names
         self.failDiscovery = failDiscovery
+        state.withLock { $0.locked = heldByOthers }
     }
 
     var records: [Record] { state.withLock { $0.records } }
@@ -43,16 +44,17 @@ private final class LockingNodes: NodeConnector, Sendable {
                 }
                 return CommandResult(status: .exited(0))
             case "flocker-lock":
-                if s.locked.contains(node) { return CommandResult(status: .exited(0), stdout: Array("held 1\n".utf8)) }
-                s.locked.insert(node)
+                let key = node + "|" + argv[4]
+                if s.locked.contains(key) { return CommandResult(status: .exited(0), stdout: Array("held 1\n".utf8)) }
+                s.locked.insert(key)
                 return CommandResult(status: .exited(0), stdout: Array("acquired\n".utf8))
             case "flocker-unlock":
-                s.locked.remove(node)
+                s.locked.remove(node + "|" + argv[4])
                 return CommandResult(status: .exited(0))
             case "flocker-heartbeat", "flocker-audit", "flocker-leftovers":
                 return CommandResult(status: .exited(0))
             default:
-                s.records.append(Record(node: node, program: name, locked: s.locked.contains(node)))
+                s.records.append(Record(node: node, program: name, locked: s.locked.contains(node + "|" + RunLock.directory)))
                 return CommandResult(status: .exited(0))
             }
         }
@@ -92,6 +94,14 @@ private struct Captured {
         output = TextOutput(fd: open(path, O_WRONLY | O_APPEND))
     }
     var text: String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+}
+
+/// An operation with one fixed plan.
+private struct FixedOperation: ClusterOperation {
+    let desired: DesiredState
+    let fixed: Plan
+    var name: String { "test" }
+    func plan(_ observed: ObservedState) throws(PlanRefusal) -> Plan { fixed }
 }
 
 @Suite("Run lock rule")
@@ -168,5 +178,21 @@ struct ClusterRunLockTests {
         #expect(nodes.records == [.init(node: "node1", program: "docker", locked: true)], "\(nodes.records)")
         #expect(report.failures.map(\.node) == ["node2"])
         #expect(report.failures.first?.message.contains("does not hold the lock") == true)
+    }
+
+    @Test func replicaUpkeepWhoseApplicationLockAnotherRunHoldsIsLeftToItAndTheRestRuns() async {
+        let v = VolumeID(app: "db", volume: "default")
+        // Another run (a sync) holds db's lock on node1.
+        let nodes = LockingNodes(["node1", "node2"], heldByOthers: ["node1|" + RunLock.directory(LockKey(node: "node1", app: "db"))])
+        let apps = ["web": Application(name: "web", image: "busybox:latest"), "db": Application(name: "db", image: "redis:7")]
+        let plan = Plan(phases: [Phase(.prepare, [Step(node: "node2", .pullImage(image: "busybox:latest", app: "web"))]),
+                                 Phase(.replicate, [Step(node: "node1", .replicate(v, to: "node2"))])])
+        let out = Captured()
+        let op = FixedOperation(desired: DesiredState(applications: apps, nodes: ["node1", "node2"], placement: [:]), fixed: plan)
+        let code = await ClusterRun(operation: op, connector: nodes, options: .init(), out: out.output, err: devNull).run()
+        #expect(code == .success)
+        #expect(nodes.records == [.init(node: "node2", program: "docker", locked: true)], "\(nodes.records)")
+        #expect(out.text.contains("db: its replicas are being kept by another run"), "\(out.text)")
+        #expect(nodes.lockedNow == ["node1|" + RunLock.directory(LockKey(node: "node1", app: "db"))], "\(nodes.lockedNow)")
     }
 }

@@ -122,11 +122,36 @@ expect_rc "and the one after" 0 "$rc" "$out"
 expect_eq "node1 and node3 have the primary's newest snapshot" "$(snap_of node2 | cut -d@ -f2) $(snap_of node2 | cut -d@ -f2)" \
   "$(snap_of node1 | cut -d@ -f2) $(snap_of node3 | cut -d@ -f2)"
 
-section "sync and deploy of the same application at once are serialized"
+section "sync and deploy of the same application are serialized; of different applications, both proceed"
 "$FLOCKER" sync "$W/moved.yml" "$APP" --lock-wait 60 > "$W/s.out" 2>&1 & sp=$!
 "$FLOCKER" "$W/moved.yml" "$APP" --lock-wait 60 > "$W/d.out" 2>&1 & dp=$!
 wait $sp; src=$?; wait $dp; drc=$?
-expect_eq "both exit 0" "0 0" "$src $drc"
+expect_eq "started together with --lock-wait, both exit 0" "0 0" "$src $drc"
+# A sync paused after its replication step holds redis's locks (only those) until it is let go.
+cat "$APP" > "$W/app2.yml"
+cat >> "$W/app2.yml" <<'YAML'
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; httpd -f -p 8080 & wait"]
+    ports: [{internal: 8080, external: 8095}]
+YAML
+sed 's/node3: \[\]/node3: [web]/' "$W/moved.yml" > "$W/web.yml"
+FLOCKER_TEST_HOLD=after:replicate "$FLOCKER" sync "$W/moved.yml" "$APP" > "$W/held.out" 2>&1 & sp=$!
+retry 60 grep -q "holding after" "$W/held.out"
+out=$("$FLOCKER" "$W/web.yml" "$W/app2.yml" 2>&1); rc=$?
+expect_rc "a deploy of another application runs while the sync holds redis's locks" 0 "$rc" "$out"
+expect_contains "… and starts it" "start web" "$out"
+dep shift node3 2
+out=$("$FLOCKER" "$W/shift.yml" "$APP" 2>&1); rc=$?
+expect_rc "a deploy moving redis meanwhile is refused: exit 4" 4 "$rc" "$out"
+expect_contains "… naming redis's lock and its holder" "(redis): locked by" "$out"
+st=$("$FLOCKER" lock status "$W/moved.yml" 2>&1)
+expect_contains "lock status shows the sync's application lock" "application redis locked by" "$st"
+kill -CONT $sp; wait $sp; rc=$?
+expect_eq "the held sync then finishes (exit 0)" 0 "$rc"
+printf 'version: 1\nnodes:\n  node1: []\n  node2: [redis]\n  node3: []\nreplicas:\n  redis: 2\n' > "$W/noweb.yml"
+out=$("$FLOCKER" "$W/noweb.yml" "$APP" 2>&1); rc=$?
+expect_rc "web removed again" 0 "$rc" "$out"
 
 section "a lower count removes a replica the primary holds everything of"
 dep back node2 1

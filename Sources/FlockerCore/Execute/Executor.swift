@@ -83,7 +83,7 @@ public struct Executor: Sendable {
     private func runStep(_ step: Step, state: Shared) async {
         let clock = ContinuousClock()
         if let locks {
-            let unlocked = step.nodes.filter { !locks.holds($0) }
+            let unlocked = step.nodes.filter { !locks.covers($0, app: step.app) }
             if !unlocked.isEmpty {
                 let failure = StepFailure(node: unlocked[0], step: StepText.describe(step),
                     message: "internal error: the run does not hold the lock of \(unlocked.joined(separator: ", ")); the step was not run")

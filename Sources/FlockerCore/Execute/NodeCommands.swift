@@ -332,6 +332,7 @@ public enum NodeCommands {
               zfs rename "$ds" "$keep" || exit $?
               for p in readonly=on flocker:role=diverged; do zfs set "$p" "$keep" || exit $?; done
             fi
+            zfs get -H -o value mounted "$keep" | grep -qx yes || zfs mount "$keep" || exit $?
             [ -z "$common" ] && exit 0
             if ! zfs list -H -o name "$ds" >/dev/null 2>&1; then
               zfs clone "$keep@$common" "$ds" || exit $?

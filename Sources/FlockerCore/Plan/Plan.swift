@@ -17,6 +17,23 @@ public struct Plan: Sendable, Hashable, Codable {
     public var steps: [Step] { phases.flatMap(\.steps) }
     /// Every node some step touches.
     public var nodes: Set<String> { Set(steps.flatMap(\.nodes)) }
+
+    /// Applications whose every step is replica upkeep (replicate, remove a replica, prune): a run may leave
+    /// those to another run that holds their locks (a sync in progress) instead of waiting for it.
+    public var upkeepOnlyApplications: Set<String> {
+        var apps: [String: Bool] = [:]
+        for step in steps where !step.app.isEmpty {
+            apps[step.app] = (apps[step.app] ?? true) && step.action.isReplicaUpkeep
+        }
+        return Set(apps.filter(\.value).keys)
+    }
+
+    /// The plan without the steps of `apps` (upkeep left to another run), with a note for each.
+    public func leaving(_ apps: Set<String>, note: (String) -> String) -> Plan {
+        guard !apps.isEmpty else { return self }
+        return Plan(phases: phases.map { Phase($0.name, $0.steps.filter { !apps.contains($0.app) }) },
+                    notes: notes + apps.sorted().map(note))
+    }
 }
 
 /// The phases, in the order they run.
@@ -141,6 +158,14 @@ public enum Action: Sendable, Hashable, Codable {
 
     /// Whether the step changes the node (every step does today; discovery never appears in a plan).
     public var isMutating: Bool { true }
+
+    /// Whether the step only keeps replicas (see `Plan.upkeepOnlyApplications`).
+    public var isReplicaUpkeep: Bool {
+        switch self {
+        case .replicate, .removeReplica, .pruneSnapshots: return true
+        default: return false
+        }
+    }
 }
 
 /// One volume of a handoff: its name and the epoch its new primary gets.

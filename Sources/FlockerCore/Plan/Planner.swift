@@ -326,6 +326,9 @@ public enum Planner {
                         continue
                     }
                     var targets: [String] = []
+                    // Replicas that could be sent to: once one is, the others are too (a new snapshot would
+                    // leave them lagging, and the run sends them that same snapshot: a small increment).
+                    var current: [String] = []
                     for r in wanted {
                         guard let copy = observed.nodes[r]?.datasets[v] else {
                             targets.append(r)
@@ -343,7 +346,13 @@ public enum Planner {
                         }
                         if sync || !movingSources.isEmpty || copy.newestSnapshot?.guid != primary.dataset.newestSnapshot?.guid {
                             targets.append(r)
+                        } else {
+                            current.append(r)
                         }
+                    }
+                    if !targets.isEmpty {
+                        let all = Set(targets + current)
+                        targets = wanted.filter(all.contains)
                     }
                     for r in targets { add(.replicate, Step(node: primaryNode, .replicate(v, to: r))) }
                     if !targets.isEmpty { replicated[v] = (primaryNode, targets) }

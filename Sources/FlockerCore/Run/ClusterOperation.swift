@@ -15,11 +15,29 @@ public protocol ClusterOperation: Sendable {
     /// Whether a run that went on without unreachable nodes still ends with exit 3 (a sync: a replica was not
     /// synced) rather than 0 (a failover: what was asked for is done).
     var unreachableNodesFailTheRun: Bool { get }
+    /// Whether the run takes only the locks of the applications its plan changes on each node (a sync), rather
+    /// than every node's own lock plus those (a deploy). See `LockKey`.
+    var locksApplicationsOnly: Bool { get }
 }
 
 extension ClusterOperation {
     public var goesOnWithoutUnreachableNodes: Bool { false }
     public var unreachableNodesFailTheRun: Bool { true }
+    public var locksApplicationsOnly: Bool { false }
+
+    /// The locks `plan` needs: on every node a step touches, the node's own lock (unless the operation locks
+    /// applications only) and the lock of each application a step there serves; a node-wide step (routes) always
+    /// needs the node's own lock.
+    public func locks(for plan: Plan) -> Set<LockKey> {
+        var keys = Set<LockKey>()
+        for step in plan.steps {
+            for node in step.nodes {
+                if !locksApplicationsOnly || step.app.isEmpty { keys.insert(LockKey(node: node)) }
+                if !step.app.isEmpty { keys.insert(LockKey(node: node, app: step.app)) }
+            }
+        }
+        return keys
+    }
 }
 
 /// `flocker-deploy sync DEPLOYMENT APPLICATION`: one replication pass. Snapshots the primary of every volume
@@ -30,6 +48,7 @@ public struct SyncOperation: ClusterOperation {
     public let desired: DesiredState
     public var name: String { "sync" }
     public var goesOnWithoutUnreachableNodes: Bool { true }
+    public var locksApplicationsOnly: Bool { true }
     public init(_ desired: DesiredState) { self.desired = desired }
     public func plan(_ observed: ObservedState) throws(PlanRefusal) -> Plan {
         try Planner.syncPlan(desired: desired, observed: observed)

@@ -258,35 +258,66 @@ public struct ClusterRun: Sendable {
     /// overlapping nodes always meet at the first node they share (no run holds a part of another's nodes).
     private func lockPlannedNodes(_ plan: inout Plan, observed: inout ObservedState, locks: LockSet,
                                   hosts: [String: any RemoteHost], json: JSONReporter) async -> Locking {
-        let rounds = desired.nodes.count + 1
+        // Every lock a plan can need: each node's own and each application's on each node.
+        let rounds = desired.nodes.count * (desired.applications.count + 1) + 1
+        // Applications whose replica upkeep is left to the run that holds their locks (a sync in progress).
+        var leftToOthers = Set<String>()
         for _ in 0..<rounds {
-            let missing = plan.nodes.subtracting(locks.nodes)
+            plan = plan.leaving(leftToOthers) { "\($0): its replicas are being kept by another run that holds its locks (a sync): left to it" }
+            var missing = operation.locks(for: plan).subtracting(locks.keys)
             if missing.isEmpty { return .locked }
-            if let unknown = missing.sorted().first(where: { hosts[$0] == nil }) {
-                report(error: "the plan needs node \(unknown), which is not connected; nothing was changed", details: [], code: .locked, json: json)
+            // Upkeep-only applications' locks are tried without waiting: one that is held is left to its holder.
+            let upkeep = plan.upkeepOnlyApplications
+            let optional = missing.filter { $0.app.map(upkeep.contains) ?? false }
+            missing.subtract(optional)
+            for key in optional.sorted() {
+                guard let app = key.app, !leftToOthers.contains(app), let host = hosts[key.node] else { continue }
+                do throws(LockSet.Busy) {
+                    try await locks.acquire(keys: [(key, host)], wait: .zero, expiry: options.lockExpiry,
+                                            leftoverWait: options.leftoverWait, stop: stopRequest) { [err] in err.write("warning: \($0)\n") }
+                } catch {
+                    if !error.failures.isEmpty { return .stopped(lockFailure(error, json: json)) }
+                    leftToOthers.insert(app)
+                }
+            }
+            if !leftToOthers.isEmpty {
+                await locks.release(keys: locks.keys.filter { $0.app.map(leftToOthers.contains) ?? false }.sorted())
+            }
+            if missing.isEmpty {
+                if let code = await lookAgain(at: Set(locks.keys.map(\.node)), hosts: hosts, into: &observed, json: json) { return .stopped(code) }
+                switch makePlan(observed, json: json) {
+                case .plan(let p): plan = p
+                case .refused(let code): return .stopped(code)
+                }
+                continue
+            }
+            if let unknown = missing.sorted().first(where: { hosts[$0.node] == nil }) {
+                report(error: "the plan needs node \(unknown.node), which is not connected; nothing was changed", details: [], code: .locked, json: json)
                 return .stopped(.locked)
             }
-            var wanted = locks.nodes.union(missing)
-            if let held = locks.nodes.max(), let first = missing.min(), first < held {
+            var wanted = locks.keys.union(missing)
+            if let held = locks.keys.max(), let first = missing.min(), first < held {
                 await locks.release()
-                wanted = plan.nodes.union(wanted)
+                wanted = operation.locks(for: plan).union(wanted)
             }
             do throws(LockSet.Busy) {
-                try await locks.acquire(wanted.sorted().compactMap { hosts[$0] }, wait: options.lockWait,
-                                        expiry: options.lockExpiry, leftoverWait: options.leftoverWait,
+                try await locks.acquire(keys: wanted.sorted().compactMap { k in hosts[k.node].map { (k, $0) } },
+                                        wait: options.lockWait, expiry: options.lockExpiry, leftoverWait: options.leftoverWait,
                                         stop: stopRequest) { [err] in err.write("warning: \($0)\n") }
             } catch {
                 return .stopped(lockFailure(error, json: json))
             }
-            if let code = await lookAgain(at: locks.nodes, hosts: hosts, into: &observed, json: json) { return .stopped(code) }
+            let lockedNodes = Set(locks.keys.map(\.node))
+            if let code = await lookAgain(at: lockedNodes, hosts: hosts, into: &observed, json: json) { return .stopped(code) }
             switch makePlan(observed, json: json) {
             case .plan(let p): plan = p
             case .refused(let code): return .stopped(code)
             }
         }
-        if plan.nodes.isSubset(of: locks.nodes) { return .locked }
-        let uncovered = plan.nodes.subtracting(locks.nodes).sorted()
-        report(error: "the plan kept needing nodes this run had not locked (\(uncovered.joined(separator: ", "))) after \(rounds) rounds: other runs keep changing the cluster; nothing was changed",
+        plan = plan.leaving(leftToOthers) { "\($0): its replicas are being kept by another run that holds its locks (a sync): left to it" }
+        let uncovered = operation.locks(for: plan).subtracting(locks.keys)
+        if uncovered.isEmpty { return .locked }
+        report(error: "the plan kept needing locks this run had not taken (\(uncovered.sorted().map(\.description).joined(separator: ", "))) after \(rounds) rounds: other runs keep changing the cluster; nothing was changed",
                details: ["run again when the other runs are done (see `flocker-deploy lock status`)"], code: .locked, json: json)
         return .stopped(.locked)
     }

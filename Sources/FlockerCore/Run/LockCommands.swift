@@ -10,8 +10,10 @@ public enum LockCommands {
         await each(nodes, connector: connector) { (host: any RemoteHost) async throws(RemoteError) -> (String, Bool) in
             let r = try await host.run(RunLock.readCommand, stdin: [], timeout: .seconds(15))
             let parsed = RunLock.parse(r.stdoutText)
-            guard parsed.status == "held" else { return ("not locked", false) }
-            return ("locked by \(parsed.holder?.description ?? "an unknown run"), last active \(parsed.idle)s ago", true)
+            let apps = try await applicationLocks(host)
+            let appText = apps.map { "; application \($0.app) locked by \($0.holder?.description ?? "an unknown run"), last active \($0.idle)s ago" }.joined()
+            guard parsed.status == "held" else { return (apps.isEmpty ? "not locked" : "node not locked" + appText, !apps.isEmpty) }
+            return ("locked by \(parsed.holder?.description ?? "an unknown run"), last active \(parsed.idle)s ago" + appText, true)
         }
     }
 
@@ -19,10 +21,24 @@ public enum LockCommands {
         await each(nodes, connector: connector) { (host: any RemoteHost) async throws(RemoteError) -> (String, Bool) in
             let r = try await host.run(RunLock.readCommand, stdin: [], timeout: .seconds(15))
             let parsed = RunLock.parse(r.stdoutText)
-            guard parsed.status == "held" else { return ("not locked", false) }
+            let apps = try await applicationLocks(host)
+            guard parsed.status == "held" || !apps.isEmpty else { return ("not locked", false) }
             let rm = try await host.run(RunLock.forceReleaseCommand, stdin: [], timeout: .seconds(15))
             guard rm.status.isSuccess else { return ("could not release: \(rm.stderrText)", true) }
-            return ("released the lock of \(parsed.holder?.description ?? "an unknown run")", false)
+            var parts: [String] = []
+            if parsed.status == "held" { parts.append("released the lock of \(parsed.holder?.description ?? "an unknown run")") }
+            parts += apps.map { "released application \($0.app)'s lock of \($0.holder?.description ?? "an unknown run")" }
+            return (parts.joined(separator: "; "), false)
+        }
+    }
+
+    /// The application locks held on `host` (a sync takes those).
+    static func applicationLocks(_ host: any RemoteHost) async throws(RemoteError) -> [(app: String, idle: Int, holder: LockHolder?)] {
+        let r = try await host.run(RunLock.applicationLocksCommand, stdin: [], timeout: .seconds(15))
+        return r.stdoutText.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+            guard parts.count >= 2, let idle = Int(parts[1]) else { return nil }
+            return (parts[0], idle, parts.count > 2 ? RunLock.decode(parts[2]) : nil)
         }
     }
 

@@ -36,9 +36,14 @@ public struct LockState: Sendable, Hashable {
 public enum RunLock {
     public static let directory = "\(NodeCommands.stateDirectory)/lock"
 
+    /// The lock folder of `key`: the node's own (`lock`), or an application's on that node (`lock-app-APP`).
+    public static func directory(_ key: LockKey) -> String {
+        key.app.map { "\(NodeCommands.stateDirectory)/lock-app-\($0)" } ?? directory
+    }
+
     /// Takes the lock, or reports the current holder: prints `acquired`, or `held SECONDS` then the holder's info.
     /// An expired lock is moved aside atomically (only one contender wins the `mv`) and taken.
-    static func acquireCommand(expirySeconds: Int) -> RemoteCommand {
+    static func acquireCommand(expirySeconds: Int, directory: String = RunLock.directory) -> RemoteCommand {
         .script("""
             d=$1; expiry=$2
             mkdir -p "${d%/*}" || exit 3
@@ -59,7 +64,7 @@ public enum RunLock {
     }
 
     /// Removes the lock if it is still ours.
-    static func releaseCommand(token: String) -> RemoteCommand {
+    static func releaseCommand(token: String, directory: String = RunLock.directory) -> RemoteCommand {
         .script("""
             d=$1
             grep -q "\\"token\\":\\"$2\\"" "$d/info" 2>/dev/null && rm -rf "$d"
@@ -68,7 +73,7 @@ public enum RunLock {
     }
 
     /// Touches the heartbeat if the lock is still ours.
-    static func heartbeatCommand(token: String) -> RemoteCommand {
+    static func heartbeatCommand(token: String, directory: String = RunLock.directory) -> RemoteCommand {
         .script("""
             grep -q "\\"token\\":\\"$2\\"" "$1/info" 2>/dev/null && touch "$1/heartbeat"
             exit 0
@@ -76,7 +81,7 @@ public enum RunLock {
     }
 
     /// Removes the lock if `token` still holds it (taking over from a holder known to be dead).
-    static func takeOverCommand(token: String) -> RemoteCommand {
+    static func takeOverCommand(token: String, directory: String = RunLock.directory) -> RemoteCommand {
         .script("""
             d=$1
             grep -q "\\"token\\":\\"$2\\"" "$d/info" 2>/dev/null && mv "$d" "$d.dead.$$" 2>/dev/null && rm -rf "$d.dead.$$"
@@ -126,7 +131,20 @@ public enum RunLock {
     }
 
     /// Removes the lock whoever holds it (`flocker-deploy lock release`).
-    static let forceReleaseCommand = RemoteCommand("rm", "-rf", directory)
+    static let forceReleaseCommand = RemoteCommand.script("""
+        rm -rf "$1" "$1"-app-*
+        """, name: "flocker-lock-release", [directory])
+
+    /// Lists the applications whose lock is held on the node (a sync holds those): one line `APP IDLE INFO` each.
+    static let applicationLocksCommand = RemoteCommand.script("""
+        now=$(date +%s)
+        for d in "$1"-app-*; do
+          [ -d "$d" ] || continue
+          hb=$(stat -c %Y "$d/heartbeat" 2>/dev/null || stat -c %Y "$d")
+          printf '%s %s %s\\n' "${d##*/lock-app-}" "$((now - hb))" "$(cat "$d/info" 2>/dev/null)"
+        done
+        exit 0
+        """, name: "flocker-app-locks", [directory])
 
     /// Reads the lock: `none`, or `held SECONDS` and the info.
     static let readCommand = RemoteCommand.script("""
@@ -165,6 +183,21 @@ public enum RunLock {
     }
 }
 
+/// One lock: a node's own (`app == nil`: a deploy takes it on every node it changes), or one application's
+/// on a node (a sync takes only those, so a deploy of another application on the node is not held up; a deploy
+/// takes those of the applications it changes too, so a sync and a deploy of one application never overlap).
+/// Ordered node by node, the node's own first: every run takes its locks in this order.
+public struct LockKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var node: String
+    public var app: String?
+    public init(node: String, app: String? = nil) {
+        self.node = node
+        self.app = app
+    }
+    public static func < (a: LockKey, b: LockKey) -> Bool { (a.node, a.app ?? "") < (b.node, b.app ?? "") }
+    public var description: String { app.map { "\(node) (\($0))" } ?? node }
+}
+
 /// Holds the locks of one run.
 public final class LockSet: Sendable {
     /// Why the locks could not be taken.
@@ -179,14 +212,32 @@ public final class LockSet: Sendable {
     }
 
     public let holder: LockHolder
-    private let taken = Mutex<[String: any RemoteHost]>([:])
+    private let taken = Mutex<[LockKey: any RemoteHost]>([:])
 
     public init(holder: LockHolder) { self.holder = holder }
 
-    public var nodes: Set<String> { Set(taken.withLock { $0.keys }) }
+    /// The locks held now.
+    public var keys: Set<LockKey> { Set(taken.withLock { $0.keys }) }
+    /// The nodes whose own lock is held.
+    public var nodes: Set<String> { Set(keys.filter { $0.app == nil }.map(\.node)) }
 
-    /// Whether this run holds `node`'s lock now.
-    public func holds(_ node: String) -> Bool { taken.withLock { $0[node] != nil } }
+    /// Whether this run holds `node`'s own lock now.
+    public func holds(_ node: String) -> Bool { taken.withLock { $0[LockKey(node: node)] != nil } }
+
+    /// Whether a step for `app` (empty: node-wide) may run on `node`: the run holds the node's lock, or that
+    /// application's lock there.
+    public func covers(_ node: String, app: String) -> Bool {
+        taken.withLock { $0[LockKey(node: node)] != nil || (!app.isEmpty && $0[LockKey(node: node, app: app)] != nil) }
+    }
+
+    /// Takes the node locks of `hosts` (see the keyed variant).
+    public func acquire(
+        _ hosts: [any RemoteHost], wait: Duration, expiry: Duration, leftoverWait: Duration = .seconds(30),
+        stop: StopRequest, warn: @Sendable (String) -> Void
+    ) async throws(Busy) {
+        try await acquire(keys: hosts.map { (LockKey(node: $0.node), $0) }, wait: wait, expiry: expiry,
+                          leftoverWait: leftoverWait, stop: stop, warn: warn)
+    }
 
     /// Takes the lock on every host not yet locked. With `wait`, retries until the deadline (or a stop request).
     /// On failure, locks taken by this call are released again.
@@ -196,72 +247,74 @@ public final class LockSet: Sendable {
     /// `leftoverWait`, saying so, then stops them. Only then does the caller look at the node, so nothing the
     /// dead run started can change the node after this run looked at it.
     public func acquire(
-        _ hosts: [any RemoteHost], wait: Duration, expiry: Duration, leftoverWait: Duration = .seconds(30),
+        keys requested: [(LockKey, any RemoteHost)], wait: Duration, expiry: Duration, leftoverWait: Duration = .seconds(30),
         stop: StopRequest, warn: @Sendable (String) -> Void
     ) async throws(Busy) {
         let clock = ContinuousClock()
         let deadline = clock.now + wait
-        let wanted = hosts.filter { h in !nodes.contains(h.node) }
+        let held = keys
+        let wanted = requested.filter { !held.contains($0.0) }.sorted { $0.0 < $1.0 }
         var pending = wanted
         var notified = false
-        // Node → token of the dead run whose lock this call took over there.
-        var deadRuns: [String: String] = [:]
+        // Lock → token of the dead run whose lock this call took over.
+        var deadRuns: [LockKey: String] = [:]
         while true {
-            var held: [(String, LockHolder?, Int)] = []
+            var busy: [(String, LockHolder?, Int)] = []
             var failures: [String] = []
-            var still: [any RemoteHost] = []
+            var still: [(LockKey, any RemoteHost)] = []
             var retryNow = false
-            // In the given (sorted) order, and never past a node that is held: two runs that want overlapping
-            // nodes then meet at the first node they share, so one of them gets them all (taking the others
-            // anyway left each run holding a part of the other's nodes: both gave up, or both waited forever).
+            // In order (see LockKey), and never past a lock that is held: two runs that want overlapping locks
+            // then meet at the first one they share, so one of them gets them all (taking the others anyway left
+            // each run holding a part of the other's: both gave up, or both waited forever).
             var blocked = false
-            for host in pending {
+            for (key, host) in pending {
                 if blocked {
-                    still.append(host)
+                    still.append((key, host))
                     continue
                 }
+                let dir = RunLock.directory(key)
                 do {
-                    let r = try await host.run(RunLock.acquireCommand(expirySeconds: Int(expiry.components.seconds)),
+                    let r = try await host.run(RunLock.acquireCommand(expirySeconds: Int(expiry.components.seconds), directory: dir),
                                                stdin: RunLock.encode(holder), timeout: .seconds(30))
                     let parsed = RunLock.parse(r.stdoutText)
                     if let expired = parsed.expired {
-                        warn("\(host.node): took over a lock left by a run that stopped answering: \(expired)")
-                        deadRuns[host.node] = expired.token
+                        warn("\(key): took over a lock left by a run that stopped answering: \(expired)")
+                        deadRuns[key] = expired.token
                     }
                     if r.status.isSuccess && parsed.status == "acquired" {
-                        taken.withLock { $0[host.node] = host }
-                        if let dead = deadRuns.removeValue(forKey: host.node) {
+                        taken.withLock { $0[key] = host }
+                        if let dead = deadRuns.removeValue(forKey: key) {
                             await awaitLeftovers(of: dead, on: host, limit: leftoverWait, warn: warn)
                         }
                     } else if r.status.isSuccess && parsed.status == "held", RunLock.isDeadLocalHolder(parsed.holder), let dead = parsed.holder {
-                        warn("\(host.node): taking over the lock of a run on this machine that no longer exists: \(dead)")
-                        deadRuns[host.node] = dead.token
-                        _ = try await host.run(RunLock.takeOverCommand(token: dead.token), stdin: [], timeout: .seconds(15))
-                        still.append(host)
+                        warn("\(key): taking over the lock of a run on this machine that no longer exists: \(dead)")
+                        deadRuns[key] = dead.token
+                        _ = try await host.run(RunLock.takeOverCommand(token: dead.token, directory: dir), stdin: [], timeout: .seconds(15))
+                        still.append((key, host))
                         retryNow = true
                         blocked = true
                     } else if r.status.isSuccess && parsed.status == "held" {
-                        held.append((host.node, parsed.holder, parsed.idle))
-                        still.append(host)
+                        busy.append((key.description, parsed.holder, parsed.idle))
+                        still.append((key, host))
                         blocked = true
                     } else {
-                        failures.append("\(host.node): could not take the lock (\(r.status)): \(r.stderrText)")
+                        failures.append("\(key): could not take the lock (\(r.status)): \(r.stderrText)")
                     }
                 } catch {
                     failures.append(error.description)
                 }
             }
             if still.isEmpty && failures.isEmpty { return }
-            if retryNow && failures.isEmpty && held.isEmpty {
+            if retryNow && failures.isEmpty && busy.isEmpty {
                 pending = still
                 continue
             }
             if !failures.isEmpty || clock.now >= deadline || stop.isRequested {
-                await release(only: wanted.map(\.node))
-                throw Busy(held: held, failures: failures)
+                await release(keys: wanted.map(\.0))
+                throw Busy(held: busy, failures: failures)
             }
             if !notified {
-                warn("waiting for the lock: " + held.map { "\($0.0) is locked by \($0.1?.description ?? "another run")" }.joined(separator: "; "))
+                warn("waiting for the lock: " + busy.map { "\($0.0) is locked by \($0.1?.description ?? "another run")" }.joined(separator: "; "))
                 notified = true
             }
             pending = still
@@ -291,23 +344,29 @@ public final class LockSet: Sendable {
         }
     }
 
-    /// Touches the heartbeat on every locked node.
+    /// Touches the heartbeat of every lock held.
     public func heartbeat() async {
-        for host in taken.withLock({ Array($0.values) }) {
-            _ = try? await host.run(RunLock.heartbeatCommand(token: holder.token), stdin: [], timeout: .seconds(15))
+        for (key, host) in taken.withLock({ Array($0) }) {
+            _ = try? await host.run(RunLock.heartbeatCommand(token: holder.token, directory: RunLock.directory(key)),
+                                    stdin: [], timeout: .seconds(15))
         }
     }
 
-    /// Releases the locks (all, or those on `only`).
+    /// Releases the locks (all, or the node locks of `only`).
     public func release(only: [String]? = nil) async {
-        let hosts = taken.withLock { t -> [any RemoteHost] in
-            let names = only ?? Array(t.keys)
-            let hs = names.compactMap { t[$0] }
-            for n in names { t[n] = nil }
+        await release(keys: only.map { $0.map { LockKey(node: $0) } } ?? Array(keys))
+    }
+
+    /// Releases the given locks (those held among them).
+    public func release(keys: [LockKey]) async {
+        let held = taken.withLock { t -> [(LockKey, any RemoteHost)] in
+            let hs = keys.compactMap { k in t[k].map { (k, $0) } }
+            for k in keys { t[k] = nil }
             return hs
         }
-        for host in hosts {
-            _ = try? await host.run(RunLock.releaseCommand(token: holder.token), stdin: [], timeout: .seconds(15))
+        for (key, host) in held {
+            _ = try? await host.run(RunLock.releaseCommand(token: holder.token, directory: RunLock.directory(key)),
+                                    stdin: [], timeout: .seconds(15))
         }
     }
 }
