@@ -205,17 +205,17 @@ public struct Executor: Sendable {
             return try await handoff(app, volumes: volumes, source: node, target: target, step: text, state: state)
         case .startApp(let name):
             let app = try application(name, step.node, text)
-            try await start(app, on: node, step: text)
+            let note = try await start(app, on: node, step: text)
             try await waitReady(app, on: node, step: text)
             // Ready where it belongs: the container stopped elsewhere for the move is no fallback any more (an
             // application without volumes has no handoff to say so).
             state.withLock { $0.stoppedForMove[name] = nil }
-            return ""
+            return note
         case .createApp(let name):
             let app = try application(name, step.node, text)
-            try await start(app, on: node, step: text, createOnly: true)
+            let note = try await start(app, on: node, step: text, createOnly: true)
             state.withLock { $0.staged[name] = step.node }
-            return ""
+            return note
         case .startCreated(let name):
             let app = try application(name, step.node, text)
             try await check(node, RemoteCommand("docker", "start", NodeCommands.containerName(name)), step: text)
@@ -266,7 +266,8 @@ public struct Executor: Sendable {
 
     // MARK: start
 
-    private func start(_ app: Application, on node: any RemoteHost, step: String, createOnly: Bool = false) async throws(StepFailure) {
+    /// Runs (or creates) the application's container; returns a note when an existing one was used.
+    private func start(_ app: Application, on node: any RemoteHost, step: String, createOnly: Bool = false) async throws(StepFailure) -> String {
         let nodeState = observed.nodes[node.node]
         let poolMount = nodeState?.facts.poolMountpoint ?? "/flocker"
         let mounts = app.volumes.map { spec -> (host: String, container: String) in
@@ -276,14 +277,14 @@ public struct Executor: Sendable {
             return (hostPath, spec.mountpoint)
         }
         let environment = LinkEnvironment.environment(of: app, nodeAddress: node.address)
-        if environment.isEmpty {
-            try await check(node, RemoteCommand(["docker"] + NodeCommands.runArguments(app, mounts: mounts, envFile: nil, createOnly: createOnly)), step: step)
-        } else {
-            let file = "\(NodeCommands.stateDirectory)/env/\(app.name).env"
-            try await check(node,
-                NodeCommands.startWithEnvironment(envFile: file, dockerArguments: NodeCommands.runArguments(app, mounts: mounts, envFile: file, createOnly: createOnly)),
-                stdin: NodeCommands.environmentFile(environment), step: step)
+        let file = environment.isEmpty ? nil : "\(NodeCommands.stateDirectory)/env/\(app.name).env"
+        let command = NodeCommands.start(app, mounts: mounts, envFile: file, createOnly: createOnly)
+        let result = try await node.run(command, stdin: file == nil ? [] : NodeCommands.environmentFile(environment), step: step,
+                                        timeout: options.commandTimeout)
+        guard result.status.isSuccess else {
+            throw StepFailure(node: node.node, step: step, message: "docker failed (\(result.status))", stderr: trim(result.stderrText))
         }
+        return result.stdoutText.contains(NodeCommands.usedExistingContainer) ? "its container was there already (left by an interrupted run)" : ""
     }
 
     private func waitReady(_ app: Application, on node: any RemoteHost, step: String) async throws(StepFailure) {

@@ -52,20 +52,46 @@ public enum NodeCommands {
     static func startCommandLength(_ app: Application) -> Int {
         let file = "\(stateDirectory)/env/\(app.name).env"
         let mounts = app.volumes.map { (host: "/flocker/\(app.name).\($0.name)", container: $0.mountpoint) }
-        return startWithEnvironment(envFile: file, dockerArguments: runArguments(app, mounts: mounts, envFile: file)).shellText.utf8.count
+        return start(app, mounts: mounts, envFile: file, createOnly: false).shellText.utf8.count
     }
 
-    /// Writes stdin to an environment file readable only by root, runs `docker ARGS…` and removes the file,
-    /// whatever happened. One round trip; values never appear on a command line.
-    public static func startWithEnvironment(envFile: String, dockerArguments: [String]) -> RemoteCommand {
+    /// What `start` prints when it found the application's container already there, with the wanted configuration
+    /// (left by an interrupted run), and used it instead of creating another.
+    public static let usedExistingContainer = "flocker-start: used the existing container"
+
+    /// Runs (or, `createOnly`, creates) the application's container, in one round trip, idempotently: when the
+    /// name is taken ("is already in use"), a container with the wanted configuration hash (label
+    /// `flocker.config-hash`) is used, not created again (a run starts it if need be), and the script prints
+    /// `usedExistingContainer`; one with another hash is removed, and the create tried again. Such a container is
+    /// left by an interrupted run, whose `docker create` may still be finishing on the node when this run looks
+    /// (Docker holds the name before the container can be inspected): the script waits for it, up to 10 s. With
+    /// `envFile`, stdin is written to that file, readable only by root, for `--env-file`, and the file is removed
+    /// whatever happened: values never appear on a command line.
+    public static func start(
+        _ app: Application, mounts: [(host: String, container: String)], envFile: String?, createOnly: Bool
+    ) -> RemoteCommand {
         .script("""
-            f=$1; shift
-            umask 077
-            mkdir -p "${f%/*}" && cat > "$f" || exit 125
-            docker "$@"; rc=$?
-            rm -f "$f"
-            exit $rc
-            """, name: "flocker-start", [envFile] + dockerArguments)
+            mode=$1 name=$2 want=$3 f=$4; shift 4
+            if [ -n "$f" ]; then trap 'rm -f "$f"' EXIT; umask 077; mkdir -p "${f%/*}" && cat > "$f" || exit 125; fi
+            i=0
+            while :; do
+              err=$(docker "$@" 2>&1 >/dev/null) && exit 0
+              case $err in *"is already in use"*) [ $i -lt 100 ] || break ;; *) break ;; esac
+              if h=$(docker inspect --format '{{index .Config.Labels "flocker.config-hash"}}' "$name" 2>/dev/null); then
+                if [ "$h" = "$want" ]; then
+                  [ "$mode" = create ] || docker start "$name" >/dev/null || exit 1
+                  echo "flocker-start: used the existing container"; exit 0
+                fi
+                docker rm -f "$name" >/dev/null || exit 1
+              else
+                sleep 0.1
+              fi
+              i=$((i + 1))
+            done
+            printf '%s\\n' "$err" >&2; exit 1
+            """, name: "flocker-start",
+            [createOnly ? "create" : "run", containerName(app.name), app.configHash, envFile ?? ""]
+                + runArguments(app, mounts: mounts, envFile: envFile, createOnly: createOnly))
     }
 
     /// The environment file's content: Docker's env-file format, one `NAME=value` per line, taken literally.
@@ -74,15 +100,19 @@ public enum NodeCommands {
     }
 
     /// Stops a container. `keep`: set its restart policy to `no` first (so a Docker restart cannot bring it
-    /// back while the application runs elsewhere) and keep it; otherwise remove it after it stopped.
+    /// back while the application runs elsewhere) and keep it; otherwise remove it after it stopped. A container
+    /// that is not there (an interrupted run removed it after the re-run looked) is stopped already.
     public static func stop(_ app: String, keep: Bool) -> RemoteCommand {
-        keep
-            ? .script("""
-                docker update --restart=no "$1" >/dev/null && docker stop "$1" >/dev/null
-                """, name: "flocker-stop", [containerName(app)])
-            : .script("""
-                docker stop "$1" >/dev/null && docker rm "$1" >/dev/null
-                """, name: "flocker-stop", [containerName(app)])
+        .script("""
+            name=$1 keep=$2
+            gone() { ! docker inspect --format '{{.Id}}' "$name" >/dev/null 2>&1; }
+            if [ "$keep" = keep ]; then
+              docker update --restart=no "$name" >/dev/null && docker stop "$name" >/dev/null && exit 0
+            else
+              docker stop "$name" >/dev/null && docker rm "$name" >/dev/null && exit 0
+            fi
+            gone || exit 1
+            """, name: "flocker-stop", [containerName(app), keep ? "keep" : "remove"])
     }
 
     /// Starts an existing stopped container again with `restartPolicy`.
@@ -92,8 +122,20 @@ public enum NodeCommands {
             """, name: "flocker-restart", [containerName(app), restartPolicy])
     }
 
-    /// Removes a stopped container (refuses a running one: `docker rm` without `-f`).
-    public static func remove(_ app: String) -> RemoteCommand { RemoteCommand("docker", "rm", containerName(app)) }
+    /// Removes a stopped container (refuses a running one: `docker rm` without `-f`). A container that is not
+    /// there is removed already; one whose removal is in progress (by an interrupted run) is waited for.
+    public static func remove(_ app: String) -> RemoteCommand {
+        .script("""
+            err=$(docker rm "$1" 2>&1 >/dev/null) && exit 0
+            i=0
+            while docker inspect --format '{{.Id}}' "$1" >/dev/null 2>&1; do
+              case $err in *"already in progress"*) [ $i -lt 100 ] || break ;; *) break ;; esac
+              sleep 0.1; i=$((i + 1))
+            done
+            docker inspect --format '{{.Id}}' "$1" >/dev/null 2>&1 || exit 0
+            printf '%s\\n' "$err" >&2; exit 1
+            """, name: "flocker-remove", [containerName(app)])
+    }
 
     /// Waits until the container runs and each of its internal ports accepts a connection on the container's
     /// own address (not the published port: Docker's proxy accepts there before the application listens).
@@ -139,14 +181,20 @@ public enum NodeCommands {
 
     // MARK: zfs
 
-    /// Creates a new, empty volume as the writable primary (epoch 1), with its labels, atomically.
+    /// Creates a new, empty volume as the writable primary (epoch 1), with its labels, atomically. The planner
+    /// asks for it only when no node has a dataset of the volume, so one that is there with this volume's labels
+    /// as a primary was made by the same step of an interrupted run (after the re-run looked): that is success.
     public static func createVolume(_ v: VolumeID, quota: UInt64?) -> RemoteCommand {
-        var args = ["zfs", "create",
-                    "-o", "flocker:app=\(v.app)", "-o", "flocker:volume=\(v.volume)",
+        var args = ["-o", "flocker:app=\(v.app)", "-o", "flocker:volume=\(v.volume)",
                     "-o", "flocker:role=primary", "-o", "flocker:epoch=1", "-o", "readonly=off"]
         if let quota { args += ["-o", "refquota=\(quota)"] }
-        args.append(v.dataset)
-        return RemoteCommand(args)
+        return .script("""
+            ds=$1 app=$2 vol=$3; shift 3
+            err=$(zfs create "$@" "$ds" 2>&1) && exit 0
+            p() { zfs get -H -o value "$1" "$ds" 2>/dev/null; }
+            [ "$(p flocker:app)" = "$app" ] && [ "$(p flocker:volume)" = "$vol" ] && [ "$(p flocker:role)" = primary ] && exit 0
+            printf '%s\\n' "$err" >&2; exit 1
+            """, name: "flocker-create-volume", [v.dataset, v.app, v.volume] + args)
     }
 
     /// Sets properties one by one (zfs-fuse's `zfs set` takes one property per call), in the order given.
@@ -167,8 +215,23 @@ public enum NodeCommands {
             """, name: "flocker-snapshots", [dataset])
     }
 
-    public static func snapshot(_ dataset: String, name: String) -> RemoteCommand {
-        RemoteCommand("zfs", "snapshot", "\(dataset)@\(name)")
+    /// The name of flocker-deploy's snapshot number `sequence`.
+    public static func snapshotName(_ sequence: Int) -> String { "flocker-" + String(format: "%08d", sequence) }
+
+    /// Takes snapshot `flocker-NNNNNNNN` of `dataset` with the first free number from `sequence` on, and prints
+    /// its name: a snapshot an interrupted run took after this run listed the dataset holds that run's data,
+    /// not this one's, so it is not reused (and the next number is taken instead).
+    public static func snapshot(_ dataset: String, sequence: Int) -> RemoteCommand {
+        .script("""
+            ds=$1 n=$2 i=0
+            while [ $i -lt 10 ]; do
+              s=flocker-$(printf '%08d' $((n + i)))
+              err=$(zfs snapshot "$ds@$s" 2>&1) && { echo "$s"; exit 0; }
+              zfs list -H -o name -t snapshot "$ds@$s" >/dev/null 2>&1 || break
+              i=$((i + 1))
+            done
+            printf '%s\\n' "${err:-no free snapshot name}" >&2; exit 1
+            """, name: "flocker-snapshot", [dataset, String(sequence)])
     }
 
     /// `zfs send` of `snapshot`, incremental from `base` when given.
@@ -186,23 +249,28 @@ public enum NodeCommands {
     /// Unmounts and mounts a dataset again. After `zfs recv` into a mounted dataset, zfs-fuse leaves the
     /// kernel's FUSE caches describing the files as they were (a replaced file reads as `??????????`, and a
     /// program starting there sees stale or missing files); a fresh mount drops them. Copies are never in use,
-    /// so the unmount cannot be busy unless something outside flocker-deploy holds the copy open.
+    /// so the unmount cannot be busy unless something outside flocker-deploy holds the copy open. A dataset that
+    /// is not mounted (an interrupted run's remount got half-way) is just mounted.
     public static func remount(_ dataset: String) -> RemoteCommand {
         .script("""
-            zfs umount "$1" && zfs mount "$1"
+            if [ "$(zfs get -H -o value mounted "$1")" = yes ]; then zfs umount "$1" || exit 1; fi
+            zfs mount "$1"
             """, name: "flocker-remount", [dataset])
     }
 
-    /// Stops `zfs recv` processes still receiving into `dataset`, and waits (up to 10 s) until they are gone;
-    /// prints the pids it stopped. Under the run lock no other run receives into it, so such a process is a
-    /// leftover of a run that died or lost its connection (its sshd has not noticed yet) and would make the
+    /// Stops `zfs recv` processes still receiving into one of `datasets`, and waits (up to 10 s) until they are
+    /// gone; prints the pids it stopped. Under the run lock no other run receives into them, so such a process is
+    /// a leftover of a run that died or lost its connection (its sshd has not noticed yet) and would make the
     /// next receive fail with "dataset is busy".
-    public static func stopLeftoverReceives(_ dataset: String) -> RemoteCommand {
+    public static func stopLeftoverReceives(_ datasets: [String]) -> RemoteCommand {
         .script("""
-            ds=$1; stopped=""
+            stopped=""
             for p in $(pgrep -x zfs 2>/dev/null); do
               args=$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null) || continue
-              case "$args" in "zfs recv "*"$ds "|"zfs receive "*"$ds ") kill "$p" 2>/dev/null && stopped="$stopped $p";; esac
+              case "$args" in "zfs recv "*|"zfs receive "*) ;; *) continue ;; esac
+              for ds in "$@"; do
+                case " $args" in *" $ds ") kill "$p" 2>/dev/null && stopped="$stopped $p";; esac
+              done
             done
             [ -z "$stopped" ] && exit 0
             i=0
@@ -212,7 +280,34 @@ public enum NodeCommands {
               sleep 0.1; i=$((i + 1))
             done
             echo "stopped$stopped"
-            """, name: "flocker-stop-receives", [dataset])
+            """, name: "flocker-stop-receives", datasets)
+    }
+
+    /// Where a new copy of `volume` is received first (see VolumeTransfer): a child of `flocker/flocker-incoming`,
+    /// a dataset with `mountpoint=none`, so the copy is never mounted (nothing can write to it) until it is
+    /// labelled read-only and renamed to the volume's dataset. Discovery ignores it: it is not `flocker/APP.VOLUME`.
+    public static func incomingDataset(_ volume: VolumeID) -> String { "flocker/flocker-incoming/\(volume.app).\(volume.volume)" }
+
+    /// Makes `flocker/flocker-incoming` (unmounted) if need be, and clears `dataset` under it: what is there is
+    /// the first stream of a new copy that an interrupted run received and did not rename, never mounted.
+    public static func prepareIncoming(_ dataset: String) -> RemoteCommand {
+        .script("""
+            ds=$1 parent=${1%/*}
+            if ! zfs list -H -o name "$parent" >/dev/null 2>&1; then
+              zfs create -o mountpoint=none "$parent" || zfs list -H -o name "$parent" >/dev/null || exit 1
+            fi
+            [ "$(zfs get -H -o value mountpoint "$parent")" = none ] || zfs set mountpoint=none "$parent" || exit 1
+            zfs list -H -o name "$ds" >/dev/null 2>&1 || exit 0
+            zfs destroy -r "$ds" || { sleep 1; zfs destroy -r "$ds"; }
+            """, name: "flocker-incoming", [dataset])
+    }
+
+    /// Renames a received copy to its volume's dataset (which mounts it where the pool's mountpoint says).
+    public static func rename(_ dataset: String, to name: String) -> RemoteCommand {
+        .script("""
+            zfs rename "$1" "$2" || exit 1
+            [ "$(zfs get -H -o value mounted "$2")" = yes ] || zfs mount "$2"
+            """, name: "flocker-rename", [dataset, name])
     }
 
     /// Compress and decompress commands for a stream compressor both ends have.
@@ -257,7 +352,7 @@ public enum NodeCommands {
             """, name: "flocker-destroy-copy", [dataset])
     }
 
-    /// Destroys the named snapshots of `dataset`.
+    /// Destroys the named snapshots of `dataset`; one that is gone already (an interrupted run's prune) is fine.
     public static func destroySnapshots(_ dataset: String, _ names: [String]) -> RemoteCommand {
         .script("""
             ds=$1; shift
@@ -265,6 +360,7 @@ public enum NodeCommands {
               out=$(zfs destroy "$ds@$s" 2>&1) && continue
               # A diverged dataset set aside is a clone of it (see rejoin): the snapshot stays while that is kept.
               case "$out" in *"dependent clones"*) continue ;; esac
+              zfs list -H -o name -t snapshot "$ds@$s" >/dev/null 2>&1 || continue
               echo "$out" >&2; exit 1
             done
             """, name: "flocker-prune", [dataset] + names)
@@ -272,8 +368,35 @@ public enum NodeCommands {
 
     // MARK: routes
 
-    /// Applies rule changes atomically per table with `iptables-restore --noflush` (rules on stdin).
-    public static let restoreRoutes = RemoteCommand("iptables-restore", "--noflush")
+    /// Applies rule changes atomically per table with `iptables-restore --noflush` (rules on stdin), against
+    /// what the node has now: a deletion of a rule that is not there (any more) and an addition of a rule whose tag
+    /// is there already in that table and chain are left out, so that the changes of an interrupted run that
+    /// landed after this run looked neither fail the restore (a missing rule) nor add a second copy. The rules
+    /// are compared as data (awk), never run through a shell.
+    public static let restoreRoutes = RemoteCommand.script("""
+        saved=$(mktemp) || exit 1
+        trap 'rm -f "$saved"' EXIT
+        iptables-save > "$saved" || exit 1
+        rules=$(awk -v saved="$saved" '
+          FILENAME == saved {
+            if ($0 ~ /^[*]/) { t = substr($0, 2); next }
+            if ($1 != "-A") next
+            have[t SUBSEP $0] = 1
+            for (i = 3; i < NF; i++) if ($i == "--comment") tagged[t SUBSEP $2 SUBSEP $(i + 1)] = 1
+            next
+          }
+          /^[*]/ { t = substr($0, 2); print; next }
+          $1 == "-D" { if ((t SUBSEP "-A " substr($0, 4)) in have) print; next }
+          $1 == "-A" || $1 == "-I" {
+            tag = ""
+            for (i = 3; i < NF; i++) if ($i == "--comment") tag = $(i + 1)
+            if (tag == "" || !((t SUBSEP $2 SUBSEP tag) in tagged)) print
+            next
+          }
+          { print }
+        ' "$saved" -) || exit 1
+        printf '%s\\n' "$rules" | iptables-restore --noflush
+        """, name: "flocker-routes")
 
     /// The stdin of `restoreRoutes`: deletions first, then additions, one COMMIT per table.
     public static func routesInput(add: [RouteSpec], remove: [RouteRule]) -> [UInt8] {

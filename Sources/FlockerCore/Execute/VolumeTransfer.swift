@@ -43,6 +43,13 @@ struct VolumeTransfer: Sendable {
         targetFacts: NodeFacts, snapshot takeSnapshot: Bool = true, step: String, round: Int, progress: @escaping @Sendable (TransferProgress) -> Void
     ) async throws(StepFailure) -> UInt64 {
         let ds = volume.dataset
+        let incoming = NodeCommands.incomingDataset(volume)
+        // A receive left running by an interrupted run would make this one fail ("dataset is busy"), and could
+        // still change what the target holds: it is stopped before the target is looked at.
+        let leftovers = try await target.run(NodeCommands.stopLeftoverReceives([ds, incoming]), step: step, timeout: .seconds(30))
+        if leftovers.stdoutText.hasPrefix("stopped") {
+            progress(TransferProgress(bytes: 0, expected: nil, elapsed: .zero, round: round, note: "stopped a receive left by an interrupted run (pid\(leftovers.stdoutText.dropFirst("stopped".count).trimmingCharacters(in: .whitespacesAndNewlines)))"))
+        }
         guard let sourceState = try await query(volume, on: source, step: step) else {
             throw StepFailure(node: source.node, step: step, message: "volume \(ds) is missing here")
         }
@@ -64,14 +71,16 @@ struct VolumeTransfer: Sendable {
                 try await check(target, NodeCommands.setProperties(ds, ["refquota=none"]), step: step)
             }
         }
-        // A receive left running by an interrupted run would make this one fail ("dataset is busy").
-        let leftovers = try await target.run(NodeCommands.stopLeftoverReceives(ds), step: step, timeout: .seconds(30))
-        if leftovers.stdoutText.hasPrefix("stopped") {
-            progress(TransferProgress(bytes: 0, expected: nil, elapsed: .zero, round: round, note: "stopped a receive left by an interrupted run (pid\(leftovers.stdoutText.dropFirst("stopped".count).trimmingCharacters(in: .whitespacesAndNewlines)))"))
-        }
         let sequence = ((sourceState.snapshots + (targetState?.snapshots ?? [])).compactMap(\.sequence).max() ?? 0) + 1
-        let name = "flocker-" + String(format: "%08d", sequence)
-        if takeSnapshot { try await check(source, NodeCommands.snapshot(ds, name: name), step: step) }
+        var name = NodeCommands.snapshotName(sequence)
+        if takeSnapshot {
+            let taken = try await source.run(NodeCommands.snapshot(ds, sequence: sequence), step: step, timeout: options.commandTimeout)
+            guard taken.status.isSuccess else {
+                throw StepFailure(node: source.node, step: step, message: "zfs snapshot failed (\(taken.status))", stderr: trim(taken.stderrText))
+            }
+            let printed = trim(taken.stdoutText)
+            if printed.hasPrefix("flocker-") { name = printed }
+        }
 
         // Every snapshot the source has after the base travels, and a new copy starts from the source's oldest
         // one, not from the newest alone: the snapshots a primary keeps are the bases its other copies need for
@@ -80,11 +89,17 @@ struct VolumeTransfer: Sendable {
         // without this). One `zfs send -i` per snapshot rather than one `-I`: zfs-fuse's `send -I` holds the
         // snapshots it sends and never releases them if it is killed (a receiver that ran out of space), which
         // leaves them impossible to destroy until zfs-fuse restarts.
+        //
+        // A new copy's first stream goes to a dataset of its own under `flocker/flocker-incoming` (see
+        // NodeCommands.incomingDataset), unmounted, and takes the volume's name only once it is labelled a
+        // read-only copy: a run killed between the receive and the labels leaves no writable, unlabelled dataset
+        // under the volume's name (which the next run would have to refuse as a copy that may hold writes).
         let after = base.map { b in Array(sourceState.snapshots.drop { $0.guid != b.guid }.dropFirst()) } ?? sourceState.snapshots
         var streams: [(send: RemoteCommand, receive: RemoteCommand, expected: UInt64?)] = []
         var previous = base?.name
         for snapshot in after.map(\.name) + (takeSnapshot ? [name] : []) {
-            streams.append((NodeCommands.send(ds, snapshot: snapshot, base: previous), NodeCommands.receive(ds, force: previous != nil),
+            streams.append((NodeCommands.send(ds, snapshot: snapshot, base: previous),
+                            previous == nil ? NodeCommands.receive(incoming, force: false) : NodeCommands.receive(ds, force: true),
                             previous == nil ? sourceState.referenced : nil))
             previous = snapshot
         }
@@ -92,51 +107,20 @@ struct VolumeTransfer: Sendable {
         let start = clock.now
         var bytes: UInt64 = 0
         for (index, stream) in streams.enumerated() {
-            let before = bytes
-            var send = stream.send
-            var receive = stream.receive
-            if let c = pickCompressor(sourceFacts, targetFacts).flatMap(NodeCommands.compressor) {
-                send = send.piped(into: c.compress)
-                receive = c.decompress.piped(into: receive)
-            }
-            let expected = stream.expected
-            if options.directTransfer {
-                let remote = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                              "\(options.directUser)@\(target.address)", receive.shellText]
-                let result = try await source.run(send.piped(into: RemoteCommand(remote)), step: step, timeout: .seconds(86_400))
-                guard result.status.isSuccess else {
-                    throw StepFailure(node: source.node, step: step,
-                        message: "direct transfer to \(target.node) failed (\(result.status))", stderr: trim(result.stderrText))
-                }
-            } else {
-                let result: RelayResult
-                do {
-                    result = try await source.relay(send, to: target, receive, idleTimeout: options.transferIdleTimeout) {
-                        bytes in
-                        progress(TransferProgress(bytes: before + bytes, expected: expected, elapsed: clock.now - start, round: round))
-                    }
-                } catch {
-                    throw StepFailure(error, step: step)
-                }
-                guard result.isSuccess else {
-                    var parts: [String] = []
-                    if !result.sender.status.isSuccess && !(result.sender.status == .signaled("PIPE") && !result.receiver.status.isSuccess) {
-                        parts.append("\(source.node): \(send.programs): \(result.sender.status): \(trim(result.sender.stderrText))")
-                    }
-                    if !result.receiver.status.isSuccess {
-                        parts.append("\(target.node): \(receive.programs): \(result.receiver.status): \(trim(result.receiver.stderrText))")
-                    }
-                    let failedNode = result.receiver.status.isSuccess ? source.node : target.node
-                    throw StepFailure(node: failedNode, step: step, message: "transfer failed", stderr: parts.joined(separator: "\n"))
-                }
-                bytes += result.bytes
-            }
             if targetState == nil && index == 0 {
-                // A new copy: label it and make it read-only at once (before the rest of a seeded copy arrives).
-                try await check(target, NodeCommands.setProperties(ds, [
+                // What an interrupted run left of a new copy never held anything but the source's data, and was
+                // never mounted: it is cleared, and the first stream is received again.
+                try await check(target, NodeCommands.prepareIncoming(incoming), step: step)
+            }
+            bytes += try await transfer(stream.send, stream.receive, expected: stream.expected, from: source, sourceFacts: sourceFacts,
+                                        to: target, targetFacts: targetFacts, step: step, round: round, sentBefore: bytes,
+                                        start: start, progress: progress)
+            if targetState == nil && index == 0 {
+                try await check(target, NodeCommands.setProperties(incoming, [
                     "readonly=on", "flocker:app=\(volume.app)", "flocker:volume=\(volume.volume)",
                     "flocker:role=copy", "flocker:epoch=\(sourceState.epoch)",
                 ]), step: step)
+                try await check(target, NodeCommands.rename(incoming, to: ds), step: step)
             }
         }
         if targetState != nil || streams.count > 1 {
@@ -144,6 +128,52 @@ struct VolumeTransfer: Sendable {
         }
         progress(TransferProgress(bytes: bytes, expected: streams.first?.expected, elapsed: clock.now - start, round: round))
         return bytes
+    }
+
+    /// One stream from `source` to `target`, relayed through this machine or sent directly; returns the bytes.
+    private func transfer(
+        _ plainSend: RemoteCommand, _ plainReceive: RemoteCommand, expected: UInt64?, from source: any RemoteHost,
+        sourceFacts: NodeFacts, to target: any RemoteHost, targetFacts: NodeFacts, step: String, round: Int,
+        sentBefore before: UInt64, start: ContinuousClock.Instant, progress: @escaping @Sendable (TransferProgress) -> Void
+    ) async throws(StepFailure) -> UInt64 {
+        let clock = ContinuousClock()
+        var send = plainSend
+        var receive = plainReceive
+        if let c = pickCompressor(sourceFacts, targetFacts).flatMap(NodeCommands.compressor) {
+            send = send.piped(into: c.compress)
+            receive = c.decompress.piped(into: receive)
+        }
+        if options.directTransfer {
+            let remote = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                          "\(options.directUser)@\(target.address)", receive.shellText]
+            let result = try await source.run(send.piped(into: RemoteCommand(remote)), step: step, timeout: .seconds(86_400))
+            guard result.status.isSuccess else {
+                throw StepFailure(node: source.node, step: step,
+                    message: "direct transfer to \(target.node) failed (\(result.status))", stderr: trim(result.stderrText))
+            }
+            return 0
+        }
+        let result: RelayResult
+        do {
+            result = try await source.relay(send, to: target, receive, idleTimeout: options.transferIdleTimeout) {
+                bytes in
+                progress(TransferProgress(bytes: before + bytes, expected: expected, elapsed: clock.now - start, round: round))
+            }
+        } catch {
+            throw StepFailure(error, step: step)
+        }
+        guard result.isSuccess else {
+            var parts: [String] = []
+            if !result.sender.status.isSuccess && !(result.sender.status == .signaled("PIPE") && !result.receiver.status.isSuccess) {
+                parts.append("\(source.node): \(send.programs): \(result.sender.status): \(trim(result.sender.stderrText))")
+            }
+            if !result.receiver.status.isSuccess {
+                parts.append("\(target.node): \(receive.programs): \(result.receiver.status): \(trim(result.receiver.stderrText))")
+            }
+            let failedNode = result.receiver.status.isSuccess ? source.node : target.node
+            throw StepFailure(node: failedNode, step: step, message: "transfer failed", stderr: parts.joined(separator: "\n"))
+        }
+        return result.bytes
     }
 
     func pickCompressor(_ a: NodeFacts, _ b: NodeFacts) -> String? {
