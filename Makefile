@@ -51,7 +51,7 @@ sandbox-down:
 	sandbox/flocker-sandbox down
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-asan .build-tsan .build-release
 
 ## make sanitize: the unit tests (the SSH ones against a loopback sshd included) under AddressSanitizer,
 ## under ThreadSanitizer and in release mode (Swift 6.3.1 at -O has miscompiled code here before), after the
