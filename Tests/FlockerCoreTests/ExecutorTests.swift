@@ -2,16 +2,6 @@ import Foundation
 import Testing
 @testable import FlockerCore
 
-/// Snapshot listings as `NodeCommands.snapshots` prints them, for the fake's responder.
-private func listing(_ dataset: String, snapshots: [String], readonly: Bool, role: String = "primary") -> String {
-    var lines = ["\(dataset)\ttype\tfilesystem", "\(dataset)\treadonly\t\(readonly ? "on" : "off")",
-                 "\(dataset)\tflocker:role\t\(role)", "\(dataset)\tflocker:epoch\t3"]
-    for (i, s) in snapshots.enumerated() {
-        lines += ["\(dataset)@\(s)\ttype\tsnapshot", "\(dataset)@\(s)\tguid\tg-\(s)", "\(dataset)@\(s)\tcreatetxg\t\(10 + i)"]
-    }
-    return lines.joined(separator: "\n") + "\n"
-}
-
 @Suite("Executor")
 struct ExecutorTests {
     func hosts(_ c: Cluster, log: CommandLog, responder: @escaping @Sendable (String, RemoteCommand, [UInt8]) -> CommandResult = { _, _, _ in CommandResult(status: .exited(0)) }) -> [String: any RemoteHost] {
@@ -64,7 +54,7 @@ struct ExecutorTests {
         let ds = "flocker/redis.default"
         let h = hosts(c, log: log) { node, command, _ in
             if command.stages[0].contains("flocker-snapshots") {
-                let text = node == "node1" ? listing(ds, snapshots: ["flocker-00000001"], readonly: false) : "absent\n"
+                let text = node == "node1" ? snapshotListing(ds, snapshots: ["flocker-00000001"], readonly: false) : "absent\n"
                 return CommandResult(status: .exited(0), stdout: Array(text.utf8))
             }
             return CommandResult(status: .exited(0))
@@ -132,7 +122,7 @@ struct ExecutorTests {
         let ds = "flocker/redis.default"
         let h = hosts(c, log: log) { node, command, _ in
             if command.stages[0].contains("flocker-snapshots") {
-                let text = node == "node1" ? listing(ds, snapshots: ["flocker-00000001", "flocker-00000002"], readonly: false) : "absent\n"
+                let text = node == "node1" ? snapshotListing(ds, snapshots: ["flocker-00000001", "flocker-00000002"], readonly: false) : "absent\n"
                 return CommandResult(status: .exited(0), stdout: Array(text.utf8))
             }
             return CommandResult(status: .exited(0))
@@ -178,7 +168,7 @@ struct ExecutorTests {
         let receives = CommandLog()
         let h = hosts(c, log: log) { node, command, _ in
             if command.stages[0].contains("flocker-snapshots") {
-                let text = node == "node1" ? listing(ds, snapshots: ["flocker-00000001"], readonly: false) : listing(ds, snapshots: ["flocker-00000001"], readonly: true, role: "copy")
+                let text = node == "node1" ? snapshotListing(ds, snapshots: ["flocker-00000001"], readonly: false) : snapshotListing(ds, snapshots: ["flocker-00000001"], readonly: true, role: "copy")
                 return CommandResult(status: .exited(0), stdout: Array(text.utf8))
             }
             if command.stages.last?.first == "zfs", command.stages.last?.dropFirst().first == "recv" {
@@ -215,7 +205,7 @@ struct ExecutorTests {
         let log = CommandLog()
         let h = hosts(c, log: log) { node, command, _ in
             if command.stages[0].contains("flocker-snapshots") {
-                let text = node == "node1" ? listing("flocker/redis.default", snapshots: ["flocker-00000001"], readonly: false) : "absent\n"
+                let text = node == "node1" ? snapshotListing("flocker/redis.default", snapshots: ["flocker-00000001"], readonly: false) : "absent\n"
                 return CommandResult(status: .exited(0), stdout: Array(text.utf8))
             }
             if command.stages[0].contains("flocker-ready") { return CommandResult(status: .exited(1), stderr: Array("not ready after 60s".utf8)) }
@@ -420,13 +410,14 @@ struct ExecutorTests {
     }
 
     /// A fake `zfs` whose `get -H -o value PROP DS` answers from the file `prop-PROP`, whose `list` finds what
-    /// the file `exists` names, and whose other subcommands fail when a file `fail-SUBCOMMAND` exists (with its
+    /// the file `exists` names, whose `send` prints the file `stream`, and whose other subcommands fail when a file `fail-SUBCOMMAND` exists (with its
     /// content on stderr).
     private static let fakeZFS = """
         eval last=\\${$#}
         case "$1" in
           get) p=$5; [ -f "$FAKE/prop-$p" ] && cat "$FAKE/prop-$p" || echo - ;;
           list) grep -qxF "$last" "$FAKE/exists" 2>/dev/null || { echo "cannot open '$last': dataset does not exist" >&2; exit 1; }; echo "$last" ;;
+          send) [ -f "$FAKE/stream" ] && cat "$FAKE/stream" ;;
           *) if [ -f "$FAKE/fail-$1" ]; then grep -qxF "$last" "$FAKE/fail-$1" && { echo "cannot $1 $last" >&2; exit 1; }; fi ;;
         esac
         exit 0
@@ -474,6 +465,49 @@ struct ExecutorTests {
         let f = try full.run(NodeCommands.snapshot(ds, sequence: 5))
         #expect(f.status == 1)
         #expect(f.stderr.contains("cannot snapshot"))
+    }
+
+    /// A send stream of `records` 312-byte records of the given types (what zfs-fuse's `zfs send -i` writes).
+    private static func stream(_ types: [UInt32]) -> Data {
+        var data = Data()
+        for t in types {
+            var record = [UInt8](repeating: 0, count: 312)
+            withUnsafeBytes(of: t.littleEndian) { for (i, b) in $0.enumerated() { record[i] = b } }
+            data.append(contentsOf: record)
+        }
+        return data
+    }
+
+    @Test func aSnapshotForReplicasIsTakenOnlyWhenSomethingWasWritten() throws {
+        let ds = "flocker/redis.default"
+        // OpenZFS: `written` says nothing was written since the newest snapshot; none is taken.
+        let idle = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try idle.write("prop-written", "0")
+        let r = try idle.run(NodeCommands.snapshot(ds, sequence: 3, unlessUnchangedSince: "flocker-00000002"))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("unchanged "), "\(r.stdout)")
+        #expect(!idle.calls.contains { $0.hasPrefix("zfs snapshot") }, "\(idle.calls)")
+        // OpenZFS, written: a snapshot.
+        let busy = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try busy.write("prop-written", "4096")
+        #expect(try busy.run(NodeCommands.snapshot(ds, sequence: 3, unlessUnchangedSince: "flocker-00000002")).stdout == "flocker-00000003\n")
+        #expect(!busy.calls.contains { $0.hasPrefix("zfs send") }, "written is enough: \(busy.calls)")
+        // zfs-fuse (no `written`): an increment of only a begin and an end record changed nothing; the snapshot goes.
+        let fuse = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try Self.stream([0, 5]).write(to: URL(fileURLWithPath: fuse.path("stream")))
+        let f = try fuse.run(NodeCommands.snapshot(ds, sequence: 3, unlessUnchangedSince: "flocker-00000002"))
+        #expect(f.stdout.hasPrefix("unchanged "), "\(f.stdout) \(f.stderr)")
+        #expect(fuse.calls.contains("zfs send -i \(ds)@flocker-00000002 \(ds)@flocker-00000003"), "\(fuse.calls)")
+        #expect(fuse.calls.contains("zfs destroy \(ds)@flocker-00000003"), "\(fuse.calls)")
+        // zfs-fuse, with a write in the increment: the snapshot stays.
+        let changed = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try Self.stream([0, 2, 1, 3, 5]).write(to: URL(fileURLWithPath: changed.path("stream")))
+        #expect(try changed.run(NodeCommands.snapshot(ds, sequence: 3, unlessUnchangedSince: "flocker-00000002")).stdout == "flocker-00000003\n")
+        #expect(!changed.calls.contains { $0.hasPrefix("zfs destroy") }, "\(changed.calls)")
+        // Without a base (a first snapshot) nothing is measured.
+        let first = try LocalNode(fakes: ["zfs": Self.fakeZFS])
+        try first.write("prop-written", "0")
+        #expect(try first.run(NodeCommands.snapshot(ds, sequence: 1)).stdout == "flocker-00000001\n")
     }
 
     @Test func aRemountOfADatasetThatIsNotMountedMountsIt() throws {
@@ -529,7 +563,7 @@ struct ExecutorTests {
         let ds = "flocker/redis.default"
         let h = hosts(c, log: log) { node, command, _ in
             if command.stages[0].contains("flocker-snapshots") {
-                let text = listing(ds, snapshots: ["flocker-00000001"], readonly: node == "node2", role: node == "node2" ? "copy" : "primary")
+                let text = snapshotListing(ds, snapshots: ["flocker-00000001"], readonly: node == "node2", role: node == "node2" ? "copy" : "primary")
                 return CommandResult(status: .exited(0), stdout: Array(text.utf8))
             }
             return CommandResult(status: .exited(0))

@@ -78,6 +78,31 @@ expect_contains "… naming the replica" "node2: replica of redis/default" "$out
 out=$("$FLOCKER" status "$W/two.yml" --max-lag 600 2>&1); rc=$?
 expect_rc "status --max-lag 600 exits 0" 0 "$rc" "$out"
 
+section "a sync with nothing new sends nothing; the replicas of a volume are sent at the same time"
+rcli config set save "" >/dev/null   # no background RDB save while the volume is meant to be idle
+in_volume() { node node1 "docker exec flocker--redis sh -c 'echo $1 > /data/probe.txt'"; }
+in_volume 1
+# The two replicas' steps run side by side: both start before either ends.
+out=$("$FLOCKER" sync "$W/two.yml" "$APP" --json 2>&1); rc=$?
+expect_rc "sync --json exits 0" 0 "$rc" "$out"
+expect_eq "both replications start before either finishes" "started started finished finished" \
+  "$(jq -r 'select((.event | test("step.(started|finished)")) and .step.action == "replicate") | .event | sub("step.";"")' <<<"$out" 2>&1 | xargs)"
+before=$(snap_of node1)
+sleep 3
+sync_ two
+expect_rc "a sync with nothing written since the last exits 0" 0 "$rc" "$out"
+expect_eq "it sent nothing to either replica" "2" "$(grep -c 'nothing written since .*nothing sent' <<<"$out")"
+expect_eq "… and took no snapshot" "$before" "$(snap_of node1)"
+out=$("$FLOCKER" status "$W/two.yml" --max-lag 2 2>&1); rc=$?
+expect_rc "status --max-lag 2 exits 0 right after it (the replicas were found current)" 0 "$rc" "$out"
+in_volume 2
+sync_ two
+expect_not_contains "a write after it is sent again" "nothing sent" "$out"
+expect_eq "… and both replicas have the new snapshot" "$(snap_of node1 | cut -d@ -f2) $(snap_of node1 | cut -d@ -f2)" \
+  "$(snap_of node2 | cut -d@ -f2) $(snap_of node3 | cut -d@ -f2)"
+check_fails "… which is not the one before" test "$before" = "$(snap_of node1)"
+rcli config set save "3600 1 300 100 60 10000" >/dev/null
+
 section "a move onto a warm replica sends only what changed"
 node node1 "docker exec flocker--redis sh -c 'head -c 52428800 /dev/urandom > /data/filler'"
 sync_ two

@@ -26,7 +26,7 @@ public enum DiscoveryScript {
         docker ps -a --no-trunc --filter label=flocker.app --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}\t{{.Ports}}\t{{.Mounts}}' 2>/dev/null
         d=$?
         echo "${m}zfs"
-        zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
+        zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch,flocker:checked flocker 2>/dev/null
         echo "${m}iptables"
         iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/'
         if [ -n "$images" ]; then echo "${m}images"; docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null; fi
@@ -127,7 +127,7 @@ public enum DiscoveryScript {
                 let snap = String(name[name.index(after: at)...])
                 let state = SnapshotState(
                     name: snap, guid: p["guid"] ?? "", createtxg: UInt64(p["createtxg"] ?? "") ?? 0,
-                    creation: Int(p["creation"] ?? "") ?? 0)
+                    creation: Int(p["creation"] ?? "") ?? 0, checked: Int(p["flocker:checked"] ?? ""))
                 if snap.hasPrefix("flocker-") { snapshots[id, default: []].append(state) }
                 else { otherSnapshots[id, default: []].append(state) }
                 continue

@@ -192,12 +192,19 @@ public struct SnapshotState: Sendable, Hashable, Codable {
     public var createtxg: UInt64
     /// Unix time of creation.
     public var creation: Int
-    public init(name: String, guid: String, createtxg: UInt64 = 0, creation: Int = 0) {
+    /// Unix time a sync last found the primary unchanged since this snapshot (`flocker:checked`, set on a
+    /// replica's copy of it when a pass had nothing new to send), or nil.
+    public var checked: Int?
+    public init(name: String, guid: String, createtxg: UInt64 = 0, creation: Int = 0, checked: Int? = nil) {
         self.name = name
         self.guid = guid
         self.createtxg = createtxg
         self.creation = creation
+        self.checked = checked
     }
+    /// Up to when a copy holding this snapshot is known to match its primary: its creation, or later when a
+    /// sync found nothing written since.
+    public var currentAsOf: Int { max(creation, checked ?? 0) }
     /// The sequence number in `flocker-N`, or nil for snapshots that are not ours.
     public var sequence: Int? {
         guard name.hasPrefix("flocker-") else { return nil }

@@ -45,6 +45,16 @@ public struct Executor: Sendable {
         /// Volumes a final copy or a replication of this run snapshotted: later replications of the run send
         /// that same snapshot, so every copy ends sharing the primary's newest one.
         var snapshotted: Set<VolumeID> = []
+        /// Per replicated volume, the one look at its primary that all of this run's replications of it share
+        /// (see `replicationStart`).
+        var replicationStarts: [VolumeID: Task<Result<ReplicationStart, StepFailure>, Never>] = [:]
+    }
+
+    /// What the replications of a volume send up to: a snapshot taken for them (or by this run's final copy), or
+    /// the primary's newest snapshot when nothing was written since it (checked at `at`, the node's clock).
+    enum ReplicationStart: Sendable {
+        case snapshot(String)
+        case unchanged(since: String, at: Int)
     }
 
     /// The run's shared bookkeeping, locked.
@@ -60,8 +70,9 @@ public struct Executor: Sendable {
             var lanes: [String: [Step]] = [:]
             var order: [String] = []
             for step in phase.steps {
-                if lanes[step.node] == nil { order.append(step.node) }
-                lanes[step.node, default: []].append(step)
+                let lane = Self.lane(of: step)
+                if lanes[lane] == nil { order.append(lane) }
+                lanes[lane, default: []].append(step)
             }
             await withTaskGroup(of: Void.self) { group in
                 for node in order {
@@ -76,6 +87,14 @@ public struct Executor: Sendable {
         return state.withLock { s in
             RunReport(results: s.results, rollbacks: s.rollbacks, interrupted: stopRequest.isRequested)
         }
+    }
+
+    /// The steps of a lane run one after another, lanes in parallel. A lane is the step's node, except for a
+    /// replication: its lane is the receiving node, so the replicas of one volume on different nodes are sent at
+    /// the same time (from one snapshot, see `replicationStart`) and each node receives one stream at a time.
+    static func lane(of step: Step) -> String {
+        if case .replicate(_, let target) = step.action { return target }
+        return step.node
     }
 
     // MARK: one step
@@ -125,8 +144,11 @@ public struct Executor: Sendable {
             s.results.append(result)
             if case .failed(let failure) = outcome {
                 let why = "\(StepText.describe(step)) on \(failure.node)"
-                for node in step.nodes where s.failedNodes[node] == nil { s.failedNodes[node] = why }
-                if !step.app.isEmpty, s.failedApps[step.app] == nil { s.failedApps[step.app] = why }
+                // Replica upkeep that failed on a replica's node (it went away, its disk is full) concerns that
+                // node only: the application and its other replicas go on.
+                let local = step.action.isReplicaUpkeep && failure.node != step.node
+                for node in local ? [failure.node] : step.nodes where s.failedNodes[node] == nil { s.failedNodes[node] = why }
+                if !local, !step.app.isEmpty, s.failedApps[step.app] == nil { s.failedApps[step.app] = why }
             }
         }
         observer.event(.stepFinished(result))
@@ -245,18 +267,21 @@ public struct Executor: Sendable {
         case .replicate(let v, let targetName):
             let target = try host(targetName, text)
             let observer = self.observer
-            let fresh = state.withLock { $0.snapshotted.contains(v) }
+            let begin = try await replicationStart(v, on: node, step: text, state: state).get()
             let (note, sent) = try await VolumeTransfer(options: options).copy(
                 v, from: node, sourceFacts: facts(step.node), to: target, targetFacts: facts(targetName), final: true,
-                snapshot: !fresh, step: text, progress: { observer.event(.progress(step, $0)) })
+                snapshot: false, step: text, progress: { observer.event(.progress(step, $0)) })
             bytes(sent)
-            state.withLock { _ = $0.snapshotted.insert(v) }
             // The replica carries its primary's epoch, so that a failover onto it raises the epoch above the
             // primary's even though that node cannot be asked then.
             if let primary = try await VolumeTransfer(options: options).query(v, on: node, step: text) {
                 try await check(target, NodeCommands.setProperties(v.dataset, ["flocker:epoch=\(primary.epoch)"]), step: text)
             }
-            return note
+            guard case .unchanged(let base, let at) = begin else { return note }
+            // Nothing was written since `base`, which the replica now has: it is current as of the check, and
+            // `status` counts its lag from then (SnapshotState.currentAsOf).
+            try await check(target, NodeCommands.setProperties("\(v.dataset)@\(base)", ["flocker:checked=\(at)"]), step: text)
+            return sent == 0 ? "up to date: nothing written since \(base), nothing sent" : note + " (nothing written since \(base))"
         case .removeReplica(let v, let primaryName):
             return try await removeReplica(v, on: node, primary: try host(primaryName, text), step: text)
         }
@@ -365,6 +390,57 @@ public struct Executor: Sendable {
     }
 
     // MARK: replicas
+
+    /// The start every replication of `v` in this run shares: the first one to get here looks at the primary
+    /// (and snapshots it, unless nothing was written since its newest snapshot); the others, running at the same
+    /// time towards other nodes, wait for that and send the same snapshot, so all replicas end sharing it.
+    private func replicationStart(_ v: VolumeID, on node: any RemoteHost, step: String, state: Shared)
+        async -> Result<ReplicationStart, StepFailure>
+    {
+        let task = state.withLock { s -> Task<Result<ReplicationStart, StepFailure>, Never> in
+            if let started = s.replicationStarts[v] { return started }
+            let snapshotted = s.snapshotted.contains(v)
+            let started = Task { await self.startReplication(v, on: node, step: step, snapshotted: snapshotted) }
+            s.replicationStarts[v] = started
+            return started
+        }
+        return await task.value
+    }
+
+    /// Looks at the primary and snapshots it when something was written since its newest snapshot (or when it
+    /// has none). A primary this run's final copy snapshotted just now is sent that snapshot.
+    private func startReplication(_ v: VolumeID, on node: any RemoteHost, step: String, snapshotted: Bool)
+        async -> Result<ReplicationStart, StepFailure>
+    {
+        do throws(StepFailure) {
+            guard let primary = try await VolumeTransfer(options: options).query(v, on: node, step: step) else {
+                throw StepFailure(node: node.node, step: step, message: "volume \(v.dataset) is missing here")
+            }
+            let newest = primary.newestSnapshot
+            if snapshotted, let newest { return .success(.snapshot(newest.name)) }
+            // `written` and the increment are measured from the dataset's most recent snapshot: only when that is
+            // ours can "nothing since" be trusted (a snapshot someone else took later would hide writes).
+            let latest = newest.flatMap { n in primary.otherSnapshots.contains { $0.createtxg > n.createtxg } ? nil : n }
+            // A number no copy uses yet (a copy may hold a newer number than the primary after a rejoin).
+            let known = (primary.snapshots + observed.datasets(of: v).flatMap(\.dataset.snapshots)).compactMap(\.sequence)
+            let taken = try await node.run(NodeCommands.snapshot(v.dataset, sequence: (known.max() ?? 0) + 1,
+                                                                 unlessUnchangedSince: latest?.name),
+                                           step: step, timeout: options.commandTimeout)
+            guard taken.status.isSuccess else {
+                throw StepFailure(node: node.node, step: step, message: "zfs snapshot failed (\(taken.status))", stderr: trim(taken.stderrText))
+            }
+            let printed = trim(taken.stdoutText).split(separator: " ")
+            if printed.first == "unchanged", let latest, printed.count == 2, let at = Int(printed[1]) {
+                return .success(.unchanged(since: latest.name, at: at))
+            }
+            guard let name = printed.first, name.hasPrefix("flocker-") else {
+                throw StepFailure(node: node.node, step: step, message: "zfs snapshot printed no snapshot name", stderr: trim(taken.stdoutText))
+            }
+            return .success(.snapshot(String(name)))
+        } catch {
+            return .failure(error)
+        }
+    }
 
     /// Destroys a replica no longer wanted, after checking again, now, that it is a read-only copy and that the
     /// primary holds every snapshot it has (nothing is destroyed that exists nowhere else). Otherwise keeps it.

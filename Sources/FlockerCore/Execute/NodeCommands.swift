@@ -211,7 +211,7 @@ public enum NodeCommands {
     public static func snapshots(_ dataset: String) -> RemoteCommand {
         .script("""
             zfs list -H -o name "$1" >/dev/null 2>&1 || { echo absent; exit 0; }
-            zfs get -H -p -r -o name,property,value,source type,guid,createtxg,readonly,flocker:role,flocker:epoch "$1"
+            zfs get -H -p -r -o name,property,value,source type,guid,createtxg,readonly,flocker:role,flocker:epoch,flocker:checked "$1"
             """, name: "flocker-snapshots", [dataset])
     }
 
@@ -221,17 +221,36 @@ public enum NodeCommands {
     /// Takes snapshot `flocker-NNNNNNNN` of `dataset` with the first free number from `sequence` on, and prints
     /// its name: a snapshot an interrupted run took after this run listed the dataset holds that run's data,
     /// not this one's, so it is not reused (and the next number is taken instead).
-    public static func snapshot(_ dataset: String, sequence: Int) -> RemoteCommand {
+    ///
+    /// With `unlessUnchangedSince: BASE` (the dataset's most recent snapshot), it first asks whether anything was
+    /// written since BASE, and when nothing was it takes no snapshot and prints `unchanged TIME` (the node's clock,
+    /// Unix seconds, read before looking): a sync pass with nothing new then sends nothing. OpenZFS says so in the
+    /// `written` property. zfs-fuse has no `written`: the snapshot is taken and its increment from BASE looked at;
+    /// an increment of only its begin and end records (312 bytes each, types 0 and 5) changed nothing, and the
+    /// snapshot is destroyed again. Anything else (a changed file, an atime update, a stream this cannot read)
+    /// counts as changed, and the snapshot is kept and sent.
+    public static func snapshot(_ dataset: String, sequence: Int, unlessUnchangedSince base: String? = nil) -> RemoteCommand {
         .script("""
-            ds=$1 n=$2 i=0
+            ds=$1 n=$2 base=${3:-} i=0 w=
+            now=$(date +%s)
+            if [ -n "$base" ]; then
+              w=$(zfs get -Hp -o value written "$ds" 2>/dev/null) || w=
+              [ "$w" = 0 ] && { echo "unchanged $now"; exit 0; }
+            fi
             while [ $i -lt 10 ]; do
               s=flocker-$(printf '%08d' $((n + i)))
-              err=$(zfs snapshot "$ds@$s" 2>&1) && { echo "$s"; exit 0; }
+              if err=$(zfs snapshot "$ds@$s" 2>&1); then
+                if [ -n "$base" ] && { [ -z "$w" ] || [ "$w" = - ]; }; then
+                  t=$(zfs send -i "$ds@$base" "$ds@$s" 2>/dev/null | head -c 1024 | od -A n -v -t u4 -w312 | awk '{printf "%s ", $1}')
+                  if [ "$t" = "0 5 " ] && zfs destroy "$ds@$s" 2>/dev/null; then echo "unchanged $now"; exit 0; fi
+                fi
+                echo "$s"; exit 0
+              fi
               zfs list -H -o name -t snapshot "$ds@$s" >/dev/null 2>&1 || break
               i=$((i + 1))
             done
             printf '%s\\n' "${err:-no free snapshot name}" >&2; exit 1
-            """, name: "flocker-snapshot", [dataset, String(sequence)])
+            """, name: "flocker-snapshot", [dataset, String(sequence)] + (base.map { [$0] } ?? []))
     }
 
     /// `zfs send` of `snapshot`, incremental from `base` when given.

@@ -123,10 +123,13 @@ struct VolumeTransfer: Sendable {
                 try await check(target, NodeCommands.rename(incoming, to: ds), step: step)
             }
         }
-        if targetState != nil || streams.count > 1 {
+        // Nothing to send (a replica already at the primary's newest snapshot): the target is left as it is.
+        if !streams.isEmpty && (targetState != nil || streams.count > 1) {
             try await check(target, NodeCommands.remount(ds), step: step)
         }
-        progress(TransferProgress(bytes: bytes, expected: streams.first?.expected, elapsed: clock.now - start, round: round))
+        if !streams.isEmpty {
+            progress(TransferProgress(bytes: bytes, expected: streams.first?.expected, elapsed: clock.now - start, round: round))
+        }
         return bytes
     }
 

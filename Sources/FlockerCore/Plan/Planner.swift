@@ -57,7 +57,8 @@ public enum Planner {
     }
 
     /// An application whose volumes' primary is on no reachable node, and the reachable node holding the newest
-    /// copy of all of them (newest snapshot wins; its creation time is the start of the loss window).
+    /// copy of all of them (newest snapshot wins; the loss window starts when it was last known current: its
+    /// creation, or the last sync that found nothing newer, `SnapshotState.currentAsOf`).
     public struct FailoverCandidate: Sendable, Hashable {
         public var app: String
         public var node: String
@@ -85,7 +86,7 @@ public enum Planner {
             }
             guard let best = holders.max(by: { key($0) < key($1) }) else { continue }
             let snap = observed.nodes[best]?.datasets[ids[0]]?.newestSnapshot
-            out.append(FailoverCandidate(app: app, node: best, volumes: ids, snapshot: snap?.name, created: snap?.creation))
+            out.append(FailoverCandidate(app: app, node: best, volumes: ids, snapshot: snap?.name, created: snap?.currentAsOf))
         }
         return out
     }

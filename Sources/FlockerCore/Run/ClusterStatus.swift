@@ -86,7 +86,7 @@ public struct ClusterStatus: Sendable {
         for (id, copies) in volumes {
             guard let primary = copies.first(where: { $0.1.role == .primary })?.1 else { continue }
             for (node, ds) in copies where ds.role == .copy {
-                let lag = ds.newestSnapshot.map { max(0, now - $0.creation) }
+                let lag = ds.newestSnapshot.map { max(0, now - $0.currentAsOf) }
                 if let problem = Planner.divergence(of: ds, from: primary) {
                     out[id, default: [:]][node] = ReplicaState(state: "diverged", lagSeconds: lag, detail: problem)
                 } else if ds.newestSnapshot?.guid == primary.newestSnapshot?.guid {
@@ -104,15 +104,16 @@ public struct ClusterStatus: Sendable {
         return out
     }
 
-    /// Copies whose newest received snapshot is older than `seconds` (or that are unreachable or diverged), as
-    /// `node: volume (state, lag)`, for `status --max-lag`. Writes since a snapshot cannot be seen on every ZFS
-    /// (zfs-fuse has no `written`), so the lag is the age of that snapshot, as zrepl and sanoid count it.
+    /// Copies whose lag is over `seconds` (or that are unreachable or diverged), as `node: volume (state, lag)`,
+    /// for `status --max-lag`. The lag is the age of the newest received snapshot, as zrepl and sanoid count it,
+    /// or the time since the last sync pass that found the primary unchanged since that snapshot (`flocker:checked`):
+    /// an idle volume kept in sync does not read as lagging.
     public func replicasBehind(_ seconds: Int) -> [String] {
         replicaStates.sorted { $0.key < $1.key }.flatMap { id, states in
             states.sorted { $0.key < $1.key }.compactMap { node, r -> String? in
                 let late = (r.lagSeconds ?? Int.max) > seconds
                 guard late || r.state == "diverged" || r.state == "unreachable" else { return nil }
-                return "\(node): replica of \(id) is \(r.state)\(r.lagSeconds.map { ", newest snapshot \(age($0)) old" } ?? "")"
+                return "\(node): replica of \(id) is \(r.state)\(r.lagSeconds.map { ", \(age($0)) behind" } ?? "")"
             }
         }
     }
@@ -184,7 +185,13 @@ public struct ClusterStatus: Sendable {
                 } else {
                     line += ", no snapshot"
                 }
-                if let r = replicas[id]?[node] { line += ", \(r.state)" + (r.detail.map { " (\($0))" } ?? "") }
+                if let r = replicas[id]?[node] {
+                    line += ", \(r.state)" + (r.detail.map { " (\($0))" } ?? "")
+                    // Found current by a later sync with nothing new: the lag counts from then.
+                    if let snap = ds.newestSnapshot, snap.currentAsOf > snap.creation, let lag = r.lagSeconds {
+                        line += " (checked \(age(lag)) ago)"
+                    }
+                }
                 out += line + "\n"
             }
             for (node, r) in (replicas[id] ?? [:]).sorted(by: { $0.key < $1.key }) where r.state == "unreachable" {

@@ -73,3 +73,13 @@ final class EventLog: RunObserver, Sendable {
     }
     var all: [String] { events.withLock { $0 } }
 }
+
+/// Snapshot listings as `NodeCommands.snapshots` prints them, for a fake's responder.
+func snapshotListing(_ dataset: String, snapshots: [String], readonly: Bool, role: String = "primary") -> String {
+    var lines = ["\(dataset)\ttype\tfilesystem", "\(dataset)\treadonly\t\(readonly ? "on" : "off")",
+                 "\(dataset)\tflocker:role\t\(role)", "\(dataset)\tflocker:epoch\t3"]
+    for (i, s) in snapshots.enumerated() {
+        lines += ["\(dataset)@\(s)\ttype\tsnapshot", "\(dataset)@\(s)\tguid\tg-\(s)", "\(dataset)@\(s)\tcreatetxg\t\(10 + i)"]
+    }
+    return lines.joined(separator: "\n") + "\n"
+}
