@@ -44,23 +44,13 @@ struct Evacuate: AsyncParsableCommand {
         let err = TextOutput.standardError
 
         // What the nodes hold decides where each application goes (replicas, pools, docker).
-        let outcomes = await Discovery(connector: connector).discoverEach(manifests.desired.nodes)
-        var states: [String: NodeState] = [:]
-        var unreachable: [String: String] = [:]
-        for name in manifests.desired.nodes {
-            switch outcomes[name] {
-            case .success(let (host, state))?:
-                states[name] = state
-                await host.close()
-            case .failure(let error)?: unreachable[name] = error.message
-            case nil: unreachable[name] = "not discovered"
-            }
-        }
+        let found = await Discovery(connector: connector).collect(manifests.desired.nodes)
+        for host in found.hosts.values { await host.close() }
         let result: Evacuation.Result
         do {
             result = try Evacuation.plan(node: node, deployment: manifests.deployment,
                                          applications: manifests.desired.applications,
-                                         observed: ObservedState(nodes: states, unreachable: unreachable))
+                                         observed: ObservedState(nodes: found.states, unreachable: found.unreachable))
         } catch {
             err.write("error: evacuate \(node): \(error.message); nothing was written or changed\n")
             if common.json { JSONReporter(out: out).emit(["event": "error", "message": error.message, "exit_code": Int(FlockerExit.invalidInput.rawValue)]) }

@@ -24,27 +24,41 @@ public struct Discovery: Sendable {
         public var observed: ObservedState
     }
 
-    /// Connects to `nodes` and discovers each. On any failure every connection opened is closed and the
-    /// failures of all nodes are reported together.
-    public func discover(_ nodes: [String]) async throws(Failure) -> Result {
+    /// What discovering every node gave: the nodes that answered (their connection and state) and the errors
+    /// of the others, in the order of `nodes`.
+    public struct Collected: Sendable {
+        public var hosts: [String: any RemoteHost] = [:]
+        public var states: [String: NodeState] = [:]
+        public var errors: [RemoteError] = []
+        /// Node → why it could not be discovered.
+        public var unreachable: [String: String] { Dictionary(errors.map { ($0.node, $0.message) }, uniquingKeysWith: { a, _ in a }) }
+    }
+
+    /// Connects to and discovers each node; a node that fails does not stop the others.
+    public func collect(_ nodes: [String]) async -> Collected {
         let outcomes = await discoverEach(nodes)
-        var hosts: [String: any RemoteHost] = [:]
-        var states: [String: NodeState] = [:]
-        var errors: [RemoteError] = []
+        var c = Collected()
         for node in nodes {
             switch outcomes[node] {
             case .success(let (host, state))?:
-                hosts[node] = host
-                states[node] = state
-            case .failure(let error)?: errors.append(error)
-            case nil: errors.append(RemoteError(.other, node: node, message: "not discovered"))
+                c.hosts[node] = host
+                c.states[node] = state
+            case .failure(let error)?: c.errors.append(error)
+            case nil: c.errors.append(RemoteError(.other, node: node, message: "not discovered"))
             }
         }
-        if !errors.isEmpty {
-            for host in hosts.values { await host.close() }
-            throw Failure(errors: errors)
+        return c
+    }
+
+    /// Connects to `nodes` and discovers each. On any failure every connection opened is closed and the
+    /// failures of all nodes are reported together.
+    public func discover(_ nodes: [String]) async throws(Failure) -> Result {
+        let c = await collect(nodes)
+        if !c.errors.isEmpty {
+            for host in c.hosts.values { await host.close() }
+            throw Failure(errors: c.errors)
         }
-        return Result(hosts: hosts, observed: ObservedState(nodes: states))
+        return Result(hosts: c.hosts, observed: ObservedState(nodes: c.states))
     }
 
     /// Connects to and discovers each node, reporting each node's outcome (for `status`, which shows the

@@ -29,6 +29,9 @@ public struct ClusterRun: Sendable {
         public var manifestsHash = ""
         /// The command line, for the lock's record.
         public var commandLine = "flocker-deploy"
+        /// Called with the executor's report once the plan ran (not for an empty plan or a dry run): `sync
+        /// --every` sums a pass up from it.
+        public var onReport: (@Sendable (RunReport) -> Void)?
         public init() {}
     }
 
@@ -67,51 +70,21 @@ public struct ClusterRun: Sendable {
         let found: Discovery.Result
         let text = TextReporter(out: out)
         let json = JSONReporter(out: out)
+        let c = await discovery.collect(desired.nodes)
         if operation.goesOnWithoutUnreachableNodes {
-            let outcomes = await discovery.discoverEach(desired.nodes)
-            var hosts: [String: any RemoteHost] = [:]
-            var states: [String: NodeState] = [:]
-            var unreachable: [String: String] = [:]
-            for node in desired.nodes {
-                switch outcomes[node] {
-                case .success(let (host, state))?:
-                    hosts[node] = host
-                    states[node] = state
-                case .failure(let error)?: unreachable[node] = error.message
-                case nil: unreachable[node] = "not discovered"
-                }
-            }
-            for (node, why) in unreachable.sorted(by: { $0.key < $1.key }) {
+            for (node, why) in c.unreachable.sorted(by: { $0.key < $1.key }) {
                 err.write("warning: \(node): cannot be reached, skipped (\(why))\n")
             }
-            found = Discovery.Result(hosts: hosts, observed: ObservedState(nodes: states, unreachable: unreachable))
+            found = Discovery.Result(hosts: c.hosts, observed: ObservedState(nodes: c.states, unreachable: c.unreachable))
         } else {
-            let outcomes = await discovery.discoverEach(desired.nodes)
-            var hosts: [String: any RemoteHost] = [:]
-            var states: [String: NodeState] = [:]
-            var errors: [RemoteError] = []
-            var unreachable: [String: String] = [:]
-            for node in desired.nodes {
-                switch outcomes[node] {
-                case .success(let (host, state))?:
-                    hosts[node] = host
-                    states[node] = state
-                case .failure(let error)?:
-                    errors.append(error)
-                    unreachable[node] = error.message
-                case nil:
-                    errors.append(RemoteError(.other, node: node, message: "not discovered"))
-                    unreachable[node] = "not discovered"
-                }
-            }
-            guard errors.isEmpty else {
-                for host in hosts.values { await host.close() }
-                let hints = failoverHints(ObservedState(nodes: states, unreachable: unreachable))
-                report(error: "cannot reach every node; nothing was changed", details: errors.map(\.description) + hints,
+            guard c.errors.isEmpty else {
+                for host in c.hosts.values { await host.close() }
+                let hints = failoverHints(ObservedState(nodes: c.states, unreachable: c.unreachable))
+                report(error: "cannot reach every node; nothing was changed", details: c.errors.map(\.description) + hints,
                        code: .nodeUnreachable, json: json)
                 return .nodeUnreachable
             }
-            found = Discovery.Result(hosts: hosts, observed: ObservedState(nodes: states))
+            found = Discovery.Result(hosts: c.hosts, observed: ObservedState(nodes: c.states))
         }
         // Every remote command of this run carries its token, so that a run taking over its lock after it died
         // can find the commands it left running (see RunLock.leftoversCommand).
@@ -192,6 +165,7 @@ public struct ClusterRun: Sendable {
                                 options: options.execution, observer: observer, stopRequest: stopRequest, locks: locks)
         let report = await executor.run(plan)
         heartbeat.cancel()
+        options.onReport?(report)
         let code: FlockerExit = report.interrupted ? .interrupted : (report.failures.isEmpty ? .success : .stepFailed)
 
         // 5. An audit record on every node the run changed, then release the locks.
