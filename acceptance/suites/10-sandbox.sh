@@ -213,6 +213,9 @@ else
   check "instance $OTHER: its node1 over its own ssh_config" \
     ssh -F "$OTHER_DIR/ssh_config" -o BatchMode=yes node1 zfs list flocker
   expect_eq "instance $OTHER: node1's address" "10.77.$OTHER.11" "$(SB2 addr node1)"
+  # Its registry in its own cgroup: in another instance's, its own `down` would miss it and the other's kill it.
+  expect_contains "instance $OTHER: its registry is in its own cgroup" "pids:/flocker-sandbox-$OTHER/registry" \
+    "$(cat "/proc/$(cat "$OTHER_DIR/registry/registry.pid")/cgroup" 2>&1)"
   check "instance $OTHER: docker pull redis:7 from its registry" \
     ssh -F "$OTHER_DIR/ssh_config" -o BatchMode=yes node1 docker pull -q redis:7
   check "instance $ID still fine meanwhile" node node1 zfs list flocker
