@@ -70,6 +70,16 @@ reset_nodes() {
   done
 }
 
+# sandbox_up NODE...: a sandbox of that many nodes, every one of them started and healed (a node stopped or cut
+# by an interrupted earlier run comes back first); exports FLOCKER_SSH_CONFIG. Ends the suite when `up` fails.
+sandbox_up() {
+  local n
+  section "sandbox with $# nodes"
+  "$SANDBOX" up --nodes $# >/dev/null || { fail "sandbox up"; finish; }
+  export FLOCKER_SSH_CONFIG="$SSH_CONFIG"
+  for n in "$@"; do "$SANDBOX" start "$n" >/dev/null; "$SANDBOX" heal "$n" >/dev/null; done
+}
+
 # retry SECONDS CMD...: re-run CMD until it succeeds or SECONDS pass (for services that take a moment).
 retry() {
   local secs=$1; shift

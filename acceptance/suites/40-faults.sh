@@ -14,11 +14,7 @@ set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
 NODES=(node1 node2 node3)
-section "sandbox with 3 nodes"
-"$SANDBOX" up --nodes 3 >/dev/null || { fail "sandbox up"; finish; }
-export FLOCKER_SSH_CONFIG="$SSH_CONFIG"
-# A node stopped or cut by an interrupted earlier run of this suite comes back first.
-for n in "${NODES[@]}"; do "$SANDBOX" start "$n" >/dev/null; "$SANDBOX" heal "$n" >/dev/null; done
+sandbox_up "${NODES[@]}"
 N1=$("$SANDBOX" addr node1); N2=$("$SANDBOX" addr node2); N3=$("$SANDBOX" addr node3)
 addr() { case $1 in node1) echo "$N1" ;; node2) echo "$N2" ;; node3) echo "$N3" ;; esac; }
 W=$(mktemp -d)
