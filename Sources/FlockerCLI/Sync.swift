@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlockerCore
 import Foundation
+import Synchronization
 
 /// `flocker-deploy sync DEPLOYMENT APPLICATION`: keep replicas warm (`replicas:` in the deployment file).
 struct Sync: AsyncParsableCommand {
@@ -47,18 +48,37 @@ struct Sync: AsyncParsableCommand {
         let operation = SyncOperation(manifests.desired)
         var pass = 0
         var code: FlockerExit = .success
+        let replicas = Mutex<[String]>([])
+        options.onReport = { report in replicas.withLock { $0 = Self.replicaSummary(report) } }
         while true {
             pass += 1
             let started = ContinuousClock.now
+            replicas.withLock { $0 = [] }
             code = await ClusterRun(operation: operation, connector: connector, options: options, stopRequest: stop).run()
             guard let every, !common.dryRun, !stop.isRequested else { break }
             // One line per pass; a pass that failed or was locked out does not end the loop (the next one retries).
-            let line = "sync pass \(pass) ended \(Timestamp.iso(Timestamp.now)) with exit \(code.rawValue); next pass in \(every) s\n"
+            let sent = replicas.withLock { $0 }
+            let line = "sync pass \(pass) ended \(Timestamp.iso(Timestamp.now)) with exit \(code.rawValue)"
+                + (sent.isEmpty ? "" : ": " + sent.joined(separator: ", ")) + "; next pass in \(every) s\n"
             if common.json { TextOutput.standardError.write(line) } else { TextOutput.standardOutput.write(line) }
             let next = started + .seconds(every)
             while ContinuousClock.now < next && !stop.isRequested { try? await Task.sleep(for: .milliseconds(100)) }
             if stop.isRequested { code = .interrupted; break }
         }
         if code != .success { throw ExitCode(code.rawValue) }
+    }
+
+    /// Per replica of the pass: `node2 redis/default 572 B`, `… nothing new`, or `… FAILED` / `… skipped`.
+    static func replicaSummary(_ report: RunReport) -> [String] {
+        report.results.sorted { StepText.describe($0.step) < StepText.describe($1.step) }.compactMap { r -> String? in
+            guard case .replicate(let v, let target) = r.step.action else { return nil }
+            let what: String
+            switch r.outcome {
+            case .succeeded: what = (r.bytes ?? 0) == 0 && r.detail.contains("nothing sent") ? "nothing new" : Bytes.human(r.bytes ?? 0)
+            case .failed: what = "FAILED"
+            case .skipped: what = "skipped"
+            }
+            return "\(target) \(v) \(what)"
+        }
     }
 }

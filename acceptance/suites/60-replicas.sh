@@ -8,10 +8,7 @@ set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
 NODES=(node1 node2 node3)
-section "sandbox with 3 nodes"
-"$SANDBOX" up --nodes 3 >/dev/null || { fail "sandbox up"; finish; }
-export FLOCKER_SSH_CONFIG="$SSH_CONFIG"
-for n in "${NODES[@]}"; do "$SANDBOX" start "$n" >/dev/null; "$SANDBOX" heal "$n" >/dev/null; done
+sandbox_up "${NODES[@]}"
 N1=$("$SANDBOX" addr node1)
 W=$(mktemp -d)
 trap 'for n in "${NODES[@]}"; do "$SANDBOX" start "$n" >/dev/null 2>&1; done; rm -rf "$W"' EXIT
@@ -93,8 +90,13 @@ sync_ two
 expect_rc "a sync with nothing written since the last exits 0" 0 "$rc" "$out"
 expect_eq "it sent nothing to either replica" "2" "$(grep -c 'nothing written since .*nothing sent' <<<"$out")"
 expect_eq "… and took no snapshot" "$before" "$(snap_of node1)"
-out=$("$FLOCKER" status "$W/two.yml" --max-lag 2 2>&1); rc=$?
-expect_rc "status --max-lag 2 exits 0 right after it (the replicas were found current)" 0 "$rc" "$out"
+st=$("$FLOCKER" status "$W/two.yml" --json 2>&1)
+expect_eq "status: their lag counts from that check, not from the snapshot (3 s older)" "true" \
+  "$(jq -r '[.volumes[0].copies[] | select(.role == "copy") | .replica.lag_seconds < (now - .newest_snapshot.created - 1)] | all' <<<"$st" 2>&1)"
+out=$(timeout --preserve-status -s INT 8 "$FLOCKER" sync "$W/two.yml" "$APP" --every 1 2>&1); rc=$?
+expect_rc "sync --every 1, interrupted, exits 130" 130 "$rc" "$out"
+expect_contains "… one line per pass, per replica what was sent" "sync pass 1 ended" "$out"
+expect_contains "… node2: nothing new" "node2 redis/default nothing new, node3 redis/default nothing new; next pass in 1 s" "$out"
 in_volume 2
 sync_ two
 expect_not_contains "a write after it is sent again" "nothing sent" "$out"
