@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Pings (and writes to) redis every 10 ms through one address, each request on a fresh connection (so every
 request follows the current routing), until it is told to stop (SIGTERM) or MAX_SECONDS pass. Prints one JSON
-object: requests, failures, and the longest window during which requests failed (the downtime), in seconds.
-Traffic goes only to the address given (a sandbox node)."""
+object: requests, failures, the longest window during which requests failed (the downtime) and the slowest
+request that succeeded, in seconds. WAIT (default 0.5 s) is how long one request may take, its connect included:
+a client that waits longer rides out a connection hold (a dropped SYN is sent again a second later). Traffic goes
+only to the address given (a sandbox node). Usage: redis_probe.py HOST PORT [MAX_SECONDS [WAIT]]"""
 import json, signal, socket, sys, time
 
 host, port = sys.argv[1], int(sys.argv[2])
 max_seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 300.0
+wait = float(sys.argv[4]) if len(sys.argv) > 4 else 0.5
 interval = 0.010
 stop = False
 
@@ -19,8 +22,8 @@ signal.signal(signal.SIGINT, on_term)
 
 def request(i):
     # A write and a read in one round trip: SET then PING; both must answer.
-    with socket.create_connection((host, port), timeout=0.5) as s:
-        s.settimeout(0.5)
+    with socket.create_connection((host, port), timeout=wait) as s:
+        s.settimeout(wait)
         key = b"probe:%d" % i
         s.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nx\r\n*1\r\n$4\r\nPING\r\n" % (len(key), key))
         data = b""
@@ -36,6 +39,7 @@ start = time.monotonic()
 requests = failures = 0
 fail_since = None
 longest = 0.0
+slowest = 0.0
 windows = []
 i = 0
 while not stop and time.monotonic() - start < max_seconds:
@@ -44,6 +48,7 @@ while not stop and time.monotonic() - start < max_seconds:
     requests += 1
     try:
         request(i)
+        slowest = max(slowest, time.monotonic() - t)
         if fail_since is not None:
             window = t - fail_since
             windows.append(round(window, 3))
@@ -57,4 +62,5 @@ while not stop and time.monotonic() - start < max_seconds:
 if fail_since is not None:
     longest = max(longest, time.monotonic() - fail_since)
     windows.append(None)  # still failing at the end
-print(json.dumps({"requests": requests, "failures": failures, "downtime": round(longest, 3), "windows": windows}))
+print(json.dumps({"requests": requests, "failures": failures, "downtime": round(longest, 3), "windows": windows,
+                  "slowest": round(slowest, 3)}))

@@ -65,6 +65,9 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Do not compress volume transfers (by default zstd or lz4 is used when both nodes have it).")
     var noCompression = false
 
+    @Option(help: ArgumentHelp("While an application with volumes moves, every node holds new connections to its ports (clients retry about a second later instead of being refused) for at most this many seconds; 0: no hold.", valueName: "seconds"))
+    var connectionHold: Int = 30
+
     @Option(help: ArgumentHelp("If another run holds the lock on a node, wait up to this many seconds for it (default: fail at once).", valueName: "seconds"))
     var lockWait: Int = 0
 
@@ -78,6 +81,7 @@ struct RunOptions: ParsableArguments {
         options.json = json
         options.execution.compression = !noCompression
         options.execution.transferIdleTimeout = .seconds(max(1, transferTimeout))
+        options.execution.connectionHold = .seconds(max(0, connectionHold))
         options.lockWait = .seconds(max(0, lockWait))
         options.lockExpiry = .seconds(max(30, lockExpiry))
         options.manifestsHash = manifests.hash

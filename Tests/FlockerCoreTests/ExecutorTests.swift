@@ -64,12 +64,14 @@ struct ExecutorTests {
         let order = [
             log.index(of: "zfs send", on: "node1"),            // pre-copy
             log.index(of: "flocker-start create flocker--redis", on: "node2"), // stage: created ahead, not started
+            log.index(of: "flocker-hold redis 30 6379", on: "node1"), // hold new connections
             log.index(of: "flocker-stop", on: "node1"),        // stop (kept)
             log.index(of: "readonly=on", on: "node1"),         // handoff: source read-only first
             log.index(of: "flocker:role=primary", on: "node2"),// promote target
             log.index(of: "flocker:role=copy", on: "node1"),   // demote source
             log.index(of: "docker start flocker--redis", on: "node2"), // start on target
-            log.index(of: "iptables-restore", on: nil),        // routes last
+            log.index(of: "flocker-routes", on: nil),          // routes
+            log.index(of: "flocker-release-hold redis", on: nil), // then the hold goes
             log.index(of: "flocker-remove flocker--redis", on: "node1"), // cleanup
         ]
         #expect(order.allSatisfy { $0 != nil }, "\(log.all.map { "\($0.node): \($0.text)" })")
@@ -185,13 +187,48 @@ struct ExecutorTests {
         #expect(log.index(of: "flocker:role=primary") == nil, "never promoted")
         #expect(log.index(of: "flocker-start run", on: "node2") == nil && log.index(of: "docker start flocker--redis", on: "node2") == nil,
                 "never started on the target")
-        #expect(log.index(of: "iptables-restore") == nil, "routes untouched")
+        #expect(log.index(of: "flocker-routes") == nil, "routes untouched")
+        for n in ["node1", "node2"] {
+            #expect(log.on(n).contains { $0.hasSuffix("flocker-release-hold redis") }, "the hold is lifted though redis failed: \(log.on(n))")
+        }
         #expect(log.index(of: "flocker-remove", on: "node1") == nil, "the fallback container is kept")
         #expect(log.on("node2").contains { $0.contains("flocker-remove flocker--redis") }, "the container staged on the target is removed")
         // Rolled back: restarted on node1 with its original restart policy.
         #expect(log.on("node1").last?.contains("flocker-restart") == true)
         #expect(report.rollbacks.count == 1 && report.rollbacks[0].contains("restarted on node1"))
         #expect(events.all.contains { $0.hasPrefix("skipped node1 hand redis") })
+    }
+
+    @Test func aHoldThatCannotBeSetLeavesTheMoveGoingAndSaysSo() async throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", epoch: 3, snapshots: ["flocker-00000001"])
+        c.converge(routesFor: ["redis": "node1"])
+        c.placement = ["redis": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let log = CommandLog()
+        let ds = "flocker/redis.default"
+        let h = hosts(c, log: log) { node, command, _ in
+            if command.stages[0].contains("flocker-snapshots") {
+                let text = node == "node1" ? snapshotListing(ds, snapshots: ["flocker-00000001"], readonly: false) : "absent\n"
+                return CommandResult(status: .exited(0), stdout: Array(text.utf8))
+            }
+            if command.shellText.contains("flocker-hold ") {
+                return CommandResult(status: .exited(2), stderr: Array("iptables-restore: line 2 failed".utf8))
+            }
+            return CommandResult(status: .exited(0))
+        }
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: ExecutionOptions(), observer: EventLog()).run(plan)
+        #expect(report.isSuccess, "\(report.failures)")
+        let holds = report.results.filter { if case .holdConnections = $0.step.action { return true } else { return false } }
+        #expect(holds.count == 2 && holds.allSatisfy { $0.detail.hasPrefix("not held (iptables said: iptables-restore: line 2 failed)") }, "\(holds)")
+        #expect(log.index(of: "docker start flocker--redis", on: "node2") != nil)
+        #expect(Set(DiscoveryScript.parseHolds([
+            "-A PREROUTING -p tcp -m tcp --dport 6379 --tcp-flags FIN,SYN,RST,ACK SYN -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:hold:redis:6379 -m time --datestop 2026-12-02T01:00:00 -j DROP",
+            "-A OUTPUT -p tcp -m comment --comment \"flocker-deploy:hold:web.1:80\" -j DROP", "-A OUTPUT -j ACCEPT",
+        ])) == ["redis", "web.1"])
     }
 
     @Test func failureAfterPromotionDoesNotRollBack() async throws {

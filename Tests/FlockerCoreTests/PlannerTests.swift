@@ -75,7 +75,10 @@ struct PlannerTests {
         c.placement = ["redis": "node2"]
         let v = VolumeID(app: "redis", volume: "default")
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
-        #expect(plan.phases.map(\.name) == [.preCopy, .stage, .stop, .finalCopy, .handoff, .start, .routes, .cleanup])
+        #expect(plan.phases.map(\.name) == [.preCopy, .stage, .hold, .stop, .finalCopy, .handoff, .start, .routes, .release, .cleanup])
+        // Every node holds new connections to redis's port from before its stop until after the routes switch.
+        #expect(plan.phase(.hold) == ["node1", "node2"].map { Step(node: $0, .holdConnections("redis", ports: [6379])) })
+        #expect(plan.phase(.release) == ["node1", "node2"].map { Step(node: $0, .releaseHold("redis")) })
         #expect(plan.phase(.stage) == [Step(node: "node2", .createApp("redis"))], "created ahead, while redis still runs on node1")
         #expect(plan.phase(.preCopy) == [Step(node: "node1", .copyVolume(v, to: "node2", final: false))])
         #expect(plan.phase(.stop) == [Step(node: "node1", .stopApp("redis", keep: true))])
@@ -181,6 +184,22 @@ struct PlannerTests {
         #expect(plan.phase(.stage) == [Step(node: "node2", .createApp("web"))])
         #expect(plan.phase(.stop) == [Step(node: "node1", .stopApp("web", keep: true))])
         #expect(plan.phase(.start) == [Step(node: "node2", .startCreated("web"))])
+        #expect(plan.phase(.hold).isEmpty, "only an application with volumes is held (it has a handoff)")
+    }
+
+    @Test func aHoldARunLeftBehindIsReleasedFirstAndAConvergedClusterHoldsNothing() throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1")
+        c.placement = ["redis": "node1"]
+        c.converge(routesFor: c.placement)
+        #expect(try Planner.plan(desired: c.desired, observed: c.observedState).isEmpty)
+        c.observed["node2"]?.holds = ["redis"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.steps == [Step(node: "node2", .releaseHold("redis"))])
+        #expect(plan.phases.map(\.name) == [.prepare])
     }
 
     @Test func reAddedAppGetsItsOldVolumeOnAnotherNode() throws {

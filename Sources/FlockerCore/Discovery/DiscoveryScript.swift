@@ -64,6 +64,7 @@ public enum DiscoveryScript {
         state.facts.poolAvailable = poolAvailable
         state.routes = parseRoutes(sections["table nat"] ?? [], table: "nat")
             + parseRoutes(sections["table filter"] ?? [], table: "filter")
+        state.holds = parseHolds(sections["table raw"] ?? [])
         state.images = sections["images"].map { lines in
             Set(lines.map { ImageName.normalized(String($0)) }.filter { !$0.isEmpty && !$0.hasPrefix("<none>") })
         }
@@ -159,6 +160,15 @@ public enum DiscoveryScript {
     /// flocker-deploy ever sets that way is `readonly=on`, so `temporary` reads as read-only.
     static func isReadOnly(value: String?, source: String?) -> Bool {
         value == "on" || source == "temporary"
+    }
+
+    /// The applications of the connection-hold rules (`flocker-deploy:hold:APP:PORT` comments, raw table).
+    static func parseHolds(_ lines: [Substring]) -> Set<String> {
+        Set(lines.compactMap { line -> String? in
+            guard line.hasPrefix("-A "), let r = line.range(of: NodeCommands.holdTagPrefix) else { return nil }
+            let app = line[r.upperBound...].prefix { $0 != ":" && $0 != " " && $0 != "\"" }
+            return app.isEmpty ? nil : String(app)
+        })
     }
 
     /// Parses `iptables-save` lines carrying a flocker-deploy comment.

@@ -41,6 +41,9 @@ public struct NodeState: Sendable, Hashable {
     /// plan made without them has no pull steps, and a plan that changes anything is made again under the
     /// lock, with them).
     public var images: Set<String>?
+    /// Applications whose new connections this node holds (connection-hold rules of a move, see
+    /// `Action.holdConnections`): one left by a run that died is released by the next.
+    public var holds: Set<String> = []
 
     public init(
         node: String, address: String, facts: NodeFacts = NodeFacts(), containers: [String: ContainerState] = [:],

@@ -20,6 +20,10 @@ public struct ExecutionOptions: Sendable {
     /// its own and the target's host key in its known_hosts.
     public var directTransfer = false
     public var directUser = "root"
+    /// The longest a move holds new connections to an application (see `Action.holdConnections`): the hold
+    /// rules end by themselves this long after they were set, even if flocker-deploy dies. Zero: no hold (new
+    /// connections are refused while the application is down, as before holds existed).
+    public var connectionHold: Duration = .seconds(30)
     /// Test aid (environment variable FLOCKER_TEST_HOLD=after:ACTION, e.g. `after:stop`, `after:handoff`):
     /// after a step of that JSON action succeeds, print a line on stderr and stop doing anything, so a fault
     /// test can kill the process at exactly that point. SIGCONT ends the pause (the run goes on) and so does

@@ -40,6 +40,9 @@ public struct Executor: Sendable {
         var stoppedForMove: [String: String] = [:]
         var promoted: Set<String> = []
         var rollbacks: [String] = []
+        /// Applications with a connection hold in place, by node: released by the plan's release steps, or by
+        /// `compensate` when those did not run.
+        var held: [String: Set<String>] = [:]
         /// Application → the node where its container was created ahead of time and not started yet.
         var staged: [String: String] = [:]
         /// Volumes a final copy or a replication of this run snapshotted: later replications of the run send
@@ -117,6 +120,12 @@ public struct Executor: Sendable {
             }
         }
         let skip: String? = state.withLock { s in
+            // A hold is lifted even when its application failed (its routes then stay where they were) or the
+            // run is stopping: only a node that failed keeps it, until the rule ends by itself.
+            if case .releaseHold = step.action {
+                for node in step.nodes { if let why = s.failedNodes[node] { return "an earlier step failed on \(node) (\(why))" } }
+                return nil
+            }
             if stopRequest.isRequested { return "interrupted before it started" }
             for node in step.nodes { if let why = s.failedNodes[node] { return "an earlier step failed on \(node) (\(why))" } }
             if !step.app.isEmpty, let why = s.failedApps[step.app] { return "an earlier step of \(step.app) failed (\(why))" }
@@ -284,6 +293,20 @@ public struct Executor: Sendable {
             return sent == 0 ? "up to date: nothing written since \(base), nothing sent" : note + " (nothing written since \(base))"
         case .removeReplica(let v, let primaryName):
             return try await removeReplica(v, on: node, primary: try host(primaryName, text), step: text)
+        case .holdConnections(let app, let ports):
+            let seconds = Int(options.connectionHold.components.seconds)
+            guard seconds > 0 else { return "not held (--connection-hold 0): new connections are refused while \(app) is down" }
+            state.withLock { _ = $0.held[app, default: []].insert(step.node) }
+            // A hold that cannot be set costs only what holds save: the move goes on, and says so.
+            let result = try await node.run(NodeCommands.hold(app, ports: ports, seconds: seconds), step: text, timeout: .seconds(30))
+            guard result.status.isSuccess else {
+                return "not held (iptables said: \(trim(result.stderrText))): new connections are refused while \(app) is down"
+            }
+            return "for at most \(seconds) s"
+        case .releaseHold(let app):
+            try await check(node, NodeCommands.releaseHold(app), step: text, timeout: .seconds(30))
+            state.withLock { _ = $0.held[app]?.remove(step.node) }
+            return ""
         }
     }
 
@@ -468,6 +491,14 @@ public struct Executor: Sendable {
 
     /// Applications stopped for a move that was not promoted go back to their source.
     private func compensate(state: Shared) async {
+        // Holds whose release did not run (the run was stopped, a step of the release failed): lifted now, so
+        // the rollbacks below are reachable at once; a node that cannot be reached keeps its hold until it ends.
+        let held = state.withLock { s in s.held.filter { !$0.value.isEmpty } }
+        for (app, nodes) in held.sorted(by: { $0.key < $1.key }) {
+            for nodeName in nodes.sorted() {
+                if let h = hosts[nodeName] { _ = try? await h.run(NodeCommands.releaseHold(app), stdin: [], timeout: .seconds(30)) }
+            }
+        }
         // Containers created ahead of a start that did not happen are removed (the volume stays a copy there).
         let staged = state.withLock { s in s.staged.filter { !s.promoted.contains($0.key) } }
         for (app, nodeName) in staged.sorted(by: { $0.key < $1.key }) {

@@ -417,6 +417,42 @@ public enum NodeCommands {
         printf '%s\\n' "$rules" | iptables-restore --noflush
         """, name: "flocker-routes")
 
+    /// The comment of a connection-hold rule starts with this, then `APP:PORT`.
+    public static let holdTagPrefix = "flocker-deploy:hold:"
+
+    /// Holds new TCP connections to `ports` on this node for `app`: in the raw table (before conntrack, so the
+    /// client's retried SYN is routed by the rules in force then), for connections from outside (PREROUTING) and
+    /// from the node itself (OUTPUT), to the node's own addresses only (a readiness probe of the container's own
+    /// address passes). Each rule ends by itself `seconds` after now by the node's clock (`-m time --datestop`,
+    /// UTC), so a hold outlives no run by more than that. The app's earlier holds are replaced, in one
+    /// `iptables-restore --noflush`. (`iptables-save` prints the comment quoted: the tag is matched without
+    /// its `--comment`.)
+    public static func hold(_ app: String, ports: [Int], seconds: Int) -> RemoteCommand {
+        .script("""
+            app=$1 secs=$2; shift 2
+            until=$(date -u -d "@$(( $(date +%s) + secs ))" +%Y-%m-%dT%H:%M:%S) || exit 1
+            {
+              echo '*raw'
+              iptables-save -t raw | grep -F "flocker-deploy:hold:$app:" | sed 's/^-A /-D /'
+              for p in "$@"; do
+                for chain in PREROUTING OUTPUT; do
+                  echo "-I $chain 1 -p tcp -m tcp --dport $p --tcp-flags FIN,SYN,RST,ACK SYN -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:hold:$app:$p -m time --datestop $until -j DROP"
+                done
+              done
+              echo COMMIT
+            } | iptables-restore --noflush
+            """, name: "flocker-hold", [app, String(seconds)] + ports.map(String.init))
+    }
+
+    /// Removes every connection-hold rule of `app` on this node (none is fine).
+    public static func releaseHold(_ app: String) -> RemoteCommand {
+        .script("""
+            rules=$(iptables-save -t raw | grep -F "flocker-deploy:hold:$1:" | sed 's/^-A /-D /')
+            [ -z "$rules" ] && exit 0
+            printf '*raw\\n%s\\nCOMMIT\\n' "$rules" | iptables-restore --noflush
+            """, name: "flocker-release-hold", [app])
+    }
+
     /// The stdin of `restoreRoutes`: deletions first, then additions, one COMMIT per table.
     public static func routesInput(add: [RouteSpec], remove: [RouteRule]) -> [UInt8] {
         var text = ""

@@ -45,6 +45,10 @@ public enum PhaseName: String, Sendable, Hashable, Codable, CaseIterable {
     /// Create the containers of moving applications on their targets, not started, while the applications
     /// still run on their sources: the downtime then holds a `docker start`, not a `docker run`.
     case stage
+    /// Hold new connections to the published ports of applications with volumes that move, on every node: new
+    /// TCP SYNs are dropped (clients retry, about a second later) instead of refused, until the routes point at
+    /// the new node. The hold expires by itself (see `Action.holdConnections`).
+    case hold
     /// Stop applications that move, change or go away.
     case stop
     /// Copy what changed since the pre-copy, now that the application is stopped.
@@ -55,6 +59,8 @@ public enum PhaseName: String, Sendable, Hashable, Codable, CaseIterable {
     case start
     /// Point every node's routing rules at where each application now runs.
     case routes
+    /// Lift the connection holds of the hold phase, now that the routes point at where each application runs.
+    case release
     /// Bring each replica of a volume up to date from its primary (a full send for a new one), and remove the
     /// replicas no longer wanted.
     case replicate
@@ -100,6 +106,7 @@ public struct Step: Sendable, Hashable, Codable {
         case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
             .handoff(let app, _, _), .createApp(let app), .startCreated(let app):
             return app
+        case .holdConnections(let app, _), .releaseHold(let app): return app
         case .setRoutes: return ""
         }
     }
@@ -146,6 +153,12 @@ public enum Action: Sendable, Hashable, Codable {
     case removeContainer(String)
     /// Change the node's routing rules exactly: remove these, add those (one atomic iptables-restore).
     case setRoutes(add: [RouteSpec], remove: [RouteRule])
+    /// Drop new TCP connections to the application's published `ports` on this node (raw table, before
+    /// conntrack, so a held SYN's retry is routed anew) until released, or for at most the run's hold time: the
+    /// rule carries its own end (`-m time --datestop`), so it lapses if flocker-deploy dies.
+    case holdConnections(String, ports: [Int])
+    /// Remove the application's connection holds on this node (whatever their ports; none is fine).
+    case releaseHold(String)
     /// Destroy old snapshots, keeping the named ones (the newest shared with each copy).
     case pruneSnapshots(VolumeID, keep: [String])
     /// Snapshot the primary (this step's node) and send the replica on `to` what it lacks: the increment since

@@ -26,6 +26,9 @@ public enum StepText {
         case .pruneSnapshots(let v, _): return "prune old snapshots of volume \(v)"
         case .replicate(let v, let target): return "replicate volume \(v) to \(target)"
         case .removeReplica(let v, _): return "remove the replica of volume \(v) (no longer wanted)"
+        case .holdConnections(let app, let ports):
+            return "hold new connections to \(app) (port\(ports.count == 1 ? "" : "s") \(ports.map(String.init).joined(separator: ", "))) until it runs elsewhere"
+        case .releaseHold(let app): return "release the hold on \(app)'s new connections"
         }
     }
 

@@ -510,6 +510,21 @@ public enum Planner {
             for (app, h) in handoffs.sorted(by: { $0.key < $1.key }) {
                 add(.handoff, Step(node: h.source, .handoff(app, to: h.target, volumes: h.volumes)))
             }
+            // Holds a run that died left behind (they end by themselves, but need not wait for that).
+            for node in desired.nodes {
+                for app in (observed.nodes[node]?.holds ?? []).sorted() { add(.prepare, Step(node: node, .releaseHold(app))) }
+            }
+            // An application with volumes is down between its stop and its start elsewhere: every node holds new
+            // connections to its ports meanwhile, so clients wait instead of being refused.
+            for app in handoffs.keys.sorted() {
+                let ports = (desired.applications[app]?.ports.map(\.externalPort) ?? []).sorted()
+                let stops = (steps[.stop] ?? []).contains { if case .stopApp(app, true) = $0.action { return true } else { return false } }
+                guard !ports.isEmpty, stops else { continue }
+                for node in desired.nodes where observed.nodes[node] != nil {
+                    add(.hold, Step(node: node, .holdConnections(app, ports: ports)))
+                    add(.release, Step(node: node, .releaseHold(app)))
+                }
+            }
             // Prune snapshots of moved volumes on both ends, keeping the newest (the executor always keeps the
             // newest) and the newest snapshot of every other copy (their next base), on the source too: it may be
             // the primary again one day, and then the other copies receive from it.

@@ -96,6 +96,8 @@ public enum StepJSON {
         case .pruneSnapshots(let v, let keep): o["action"] = "prune-snapshots"; o["volume"] = v.volume; o["keep"] = keep
         case .replicate(let v, let t): o["action"] = "replicate"; o["volume"] = v.volume; o["target"] = t
         case .removeReplica(let v, let primary): o["action"] = "remove-replica"; o["volume"] = v.volume; o["primary"] = primary
+        case .holdConnections(_, let ports): o["action"] = "hold-connections"; o["ports"] = ports
+        case .releaseHold: o["action"] = "release-hold"
         }
         return o
     }
