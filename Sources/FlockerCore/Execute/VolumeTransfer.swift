@@ -100,7 +100,9 @@ struct VolumeTransfer: Sendable {
         for snapshot in after.map(\.name) + (takeSnapshot ? [name] : []) {
             streams.append((NodeCommands.send(ds, snapshot: snapshot, base: previous),
                             previous == nil ? NodeCommands.receive(incoming, force: false) : NodeCommands.receive(ds, force: true),
-                            previous == nil ? sourceState.referenced : nil))
+                            // zfs-fuse's `zfs send` gives no size estimate (`-n -v`): a full stream is about the
+                            // dataset's referenced size, which is what progress shows as the total.
+                            previous == nil && sourceState.referenced > 0 ? sourceState.referenced : nil))
             previous = snapshot
         }
         let clock = ContinuousClock()
@@ -183,7 +185,7 @@ struct VolumeTransfer: Sendable {
 
     /// The volume's dataset on `host` now (with its snapshots), or nil when it has none.
     func query(_ volume: VolumeID, on host: any RemoteHost, step: String) async throws(StepFailure) -> DatasetState? {
-        let result = try await host.run(NodeCommands.snapshots(volume.dataset), step: step, timeout: .seconds(60))
+        let result = try await host.run(NodeCommands.snapshots(volume.dataset), step: step, timeout: options.queryTimeout)
         guard result.status.isSuccess else {
             throw StepFailure(node: host.node, step: step, message: "could not list \(volume.dataset)", stderr: trim(result.stderrText))
         }

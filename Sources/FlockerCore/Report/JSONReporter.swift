@@ -1,7 +1,14 @@
 import Foundation
 
+/// The version of every `--json` output's shape (deploy, sync, validate, status, lock status): each object
+/// carries it as `"schema"`. Raised only when a key changes meaning or goes away; new keys may appear at any time.
+public enum JSONSchema {
+    public static let version = 1
+}
+
 /// Prints a run as JSON lines for CI: one object per line, with an `event` key
-/// (`plan`, `step-started`, `step-finished`, `progress`, `note`, `summary`).
+/// (`plan`, `phase-started`, `step-started`, `step-finished`, `progress`, `note`, `error`, `summary`) and
+/// `"schema": 1`. Documented in docs/operations.md ("JSON for CI").
 public final class JSONReporter: RunObserver, Sendable {
     private let out: TextOutput
 
@@ -39,6 +46,17 @@ public final class JSONReporter: RunObserver, Sendable {
         }
     }
 
+    /// The one line a run prints when its manifests are invalid: an `error` event that carries each error's
+    /// position as well as its text (the same fields as `validate --json`).
+    public func invalidManifests(_ errors: ManifestErrors) {
+        emit(["event": "error", "message": ManifestErrors.countLine(errors.errors.count) + " in the manifests; nothing was contacted",
+              "details": errors.errors.map(\.description),
+              "errors": errors.errors.map { e -> [String: Any] in
+                  ["file": e.file, "line": e.line, "column": e.column, "path": e.path, "message": e.message]
+              },
+              "exit_code": Int(FlockerExit.invalidInput.rawValue)])
+    }
+
     public func plan(_ plan: Plan) {
         var steps: [[String: Any]] = []
         for phase in plan.phases {
@@ -57,8 +75,10 @@ public final class JSONReporter: RunObserver, Sendable {
               "seconds": Seconds.value(elapsed), "exit_code": Int(exitCode)])
     }
 
-    /// Emits any object as one line (used by the CLI for errors before a plan exists).
+    /// Emits any object as one line, with the schema version (used by the CLI for errors before a plan exists).
     public func emit(_ object: [String: Any]) {
+        var object = object
+        object["schema"] = JSONSchema.version
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
             let text = String(data: data, encoding: .utf8)
         else { return }
