@@ -37,6 +37,9 @@ struct ConnectionOptions: ParsableArguments {
             throw ExitCode(FlockerExit.invalidInput.rawValue)
         }
         for warning in config.warnings { TextOutput.standardError.write("warning: \(warning)\n") }
+        if !config.lookedAt.isEmpty {
+            TextOutput.standardError.write("note: no ssh config found (looked at \(config.lookedAt.joined(separator: ", "))): connecting with the defaults (see docs/ssh.md)\n")
+        }
         var options = SSHConnectOptions()
         options.acceptNewHostKeys = acceptNewHostKeys
         if let connectTimeout { options.connectTimeoutOverride = .seconds(connectTimeout) }
@@ -48,7 +51,9 @@ struct ConnectionOptions: ParsableArguments {
 /// Loads both manifests, printing their errors (exit code 2) when they are invalid.
 func loadManifests(deployment: String, application: String, json: Bool) throws -> Manifests {
     do {
-        return try Manifests.load(deployment: deployment, application: application)
+        let manifests = try Manifests.load(deployment: deployment, application: application)
+        for warning in manifests.warnings { TextOutput.standardError.write("warning: \(warning)\n") }
+        return manifests
     } catch {
         let err = TextOutput.standardError
         for e in error.errors { err.write(e.description + "\n") }
@@ -86,12 +91,12 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Take over a lock whose holder has shown no sign of life for this many seconds (a run that died; at least \(RunOptions.minimumLockExpiry)).", valueName: "seconds"))
     var lockExpiry: Int = 600
 
-    /// A holder touches its heartbeat every few seconds; an expiry below this would take over live runs' locks.
+    /// A holder touches its heartbeat every 30 seconds; an expiry below this would take over live runs' locks.
     static let minimumLockExpiry = 30
 
     func validate() throws {
         if lockExpiry < Self.minimumLockExpiry {
-            throw ValidationError("--lock-expiry \(lockExpiry) is too short: the minimum is \(Self.minimumLockExpiry) seconds (a running holder touches its lock every few seconds, and a shorter expiry would take over the lock of a run that is still going)")
+            throw ValidationError("--lock-expiry \(lockExpiry) is too short: the minimum is \(Self.minimumLockExpiry) seconds (a running holder touches its lock every 30 seconds: a shorter expiry would take over the lock of a run that is still going)")
         }
         if transferTimeout < 1 { throw ValidationError("--transfer-timeout must be at least 1 second (got \(transferTimeout))") }
         if queryTimeout < 1 { throw ValidationError("--query-timeout must be at least 1 second (got \(queryTimeout))") }

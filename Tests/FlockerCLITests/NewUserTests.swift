@@ -71,12 +71,45 @@ struct NewUserTests {
     func optionsDocumented() throws {
         let help = try V.run(["help", "deploy"]).stdout
         let options = Set(help.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "/" })
-            .filter { $0.hasPrefix("--") }.map { String($0.split(separator: "=").first ?? "") })
+            .filter { $0.hasPrefix("--") }
+            .map { String($0.prefix { $0 == "-" || $0.isLetter }) })
             .subtracting(["--help", "--version"])
         #expect(options.count > 10, "\(options)")
         let docs = try String(contentsOf: V.root.appendingPathComponent("docs/operations.md"), encoding: .utf8)
         for option in options.sorted() {
             #expect(docs.contains("`\(option)"), "\(option) is in --help but not in docs/operations.md")
         }
+    }
+
+    @Test("Without any ssh config, a command that connects says where it looked")
+    func noSSHConfig() throws {
+        let home = try V.temporary([:])
+        let dir = try V.temporary(["dep.yml": "version: 1\nnodes:\n  unreachable.invalid: []\n"])
+        defer { try? FileManager.default.removeItem(atPath: home); try? FileManager.default.removeItem(atPath: dir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: V.binary)
+        process.arguments = ["lock", "status", "\(dir)/dep.yml", "--connect-timeout", "2"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["HOME"] = home
+        environment["FLOCKER_SSH_CONFIG"] = nil
+        process.environment = environment
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 3)
+        #expect(text.contains("note: no ssh config found (looked at --ssh-config (not given), $FLOCKER_SSH_CONFIG (not set), \(home)/.ssh/config (does not exist))"), "\(text)")
+    }
+
+    @Test("An unreadable ssh config line is one positioned error, without a second `error:` in front")
+    func sshConfigError() throws {
+        let dir = try V.temporary(["dep.yml": "version: 1\nnodes:\n  node1: []\n", "ssh_config": "Host node1\n  Port eighty\n"])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try V.run(["lock", "status", "\(dir)/dep.yml", "--ssh-config", "\(dir)/ssh_config"])
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("\(dir)/ssh_config:2: error: "), "\(r.stderr)")
+        #expect(!r.stderr.contains("error: \(dir)"), "\(r.stderr)")
     }
 }

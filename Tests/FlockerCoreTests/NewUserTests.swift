@@ -202,6 +202,40 @@ struct NewUserTests {
         #expect(events.expected.contains(5_242_880), "\(events.expected)")
     }
 
+    @Test func progressOfACompressedCopyClaimsNoPercentageOrETA() {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("progress-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: path, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fd = open(path, O_WRONLY)
+        let reporter = TextReporter(out: TextOutput(fd: fd), progressInterval: .zero)
+        let step = Step(node: "node1", .copyVolume(VolumeID(app: "redis", volume: "default"), to: "node2", final: false))
+        reporter.event(.progress(step, TransferProgress(bytes: 1 << 20, expected: 4 << 20, elapsed: .seconds(1), round: 1)))
+        reporter.event(.progress(Step(node: "node3", step.action),
+                                 TransferProgress(bytes: 1 << 20, expected: 4 << 20, elapsed: .seconds(1), round: 1, compressor: "zstd")))
+        close(fd)
+        let lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        #expect(lines.first?.contains("1.0 MiB of ~4.0 MiB (25%), ETA 3.0s") == true, "\(lines)")
+        #expect(lines.last?.contains("1.0 MiB (zstd) of ~4.0 MiB of data") == true, "\(lines)")
+        #expect(lines.last?.contains("ETA") == false)
+    }
+
+    // MARK: manifests
+
+    @Test func aNodeNamedLikeAnSSHTargetGetsTheHintToSetUser() {
+        let errors = decodeErrors(app: "version: 1\napplications:\n  web: {image: nginx}\n",
+                                  deployment: "version: 1\nnodes:\n  root@node1: [web]\n")
+        #expect(errors.contains { $0.message.contains("write \"node1\" here and set `User root` under `Host node1` in the ssh config") },
+                "\(errors.map(\.message))")
+    }
+
+    @Test func publishingTheSSHPortIsWarnedAbout() throws {
+        let m = try decodeValid(app: "version: 1\napplications:\n  web:\n    image: nginx\n    ports: [{internal: 2222, external: 22}]\n  ok:\n    image: nginx\n    ports: [{internal: 22, external: 2200}]\n",
+                                deployment: "version: 1\nnodes:\n  node1: [web, ok]\n")
+        #expect(m.warnings.count == 1, "\(m.warnings)")
+        #expect(m.warnings.first?.hasPrefix("application web publishes port 22 (to its port 2222), the port sshd listens on") == true)
+    }
+
     // MARK: lock status
 
     @Test func lockStatusSaysWhenAHolderOnThisMachineIsGone() throws {

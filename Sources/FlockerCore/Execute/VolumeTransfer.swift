@@ -141,7 +141,8 @@ struct VolumeTransfer: Sendable {
         let clock = ContinuousClock()
         var send = plainSend
         var receive = plainReceive
-        if let c = pickCompressor(sourceFacts, targetFacts).flatMap(NodeCommands.compressor) {
+        let compressor = pickCompressor(sourceFacts, targetFacts)
+        if let c = compressor.flatMap(NodeCommands.compressor) {
             send = send.piped(into: c.compress)
             receive = c.decompress.piped(into: receive)
         }
@@ -159,7 +160,8 @@ struct VolumeTransfer: Sendable {
         do {
             result = try await source.relay(send, to: target, receive, idleTimeout: options.transferIdleTimeout) {
                 bytes in
-                progress(TransferProgress(bytes: before + bytes, expected: expected, elapsed: clock.now - start, round: round))
+                progress(TransferProgress(bytes: before + bytes, expected: expected, elapsed: clock.now - start, round: round,
+                                          compressor: compressor))
             }
         } catch {
             throw StepFailure(error, step: step)

@@ -39,6 +39,7 @@ public final class JSONReporter: RunObserver, Sendable {
             var object: [String: Any] = ["event": "progress", "step": StepJSON.object(step), "bytes": p.bytes,
                                          "seconds": Seconds.value(p.elapsed), "round": p.round]
             if let e = p.expected { object["expected_bytes"] = e }
+            if let c = p.compressor { object["compressor"] = c }
             if let n = p.note { object["note"] = n }
             emit(object)
         case .note(let text):
