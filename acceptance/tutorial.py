@@ -46,6 +46,7 @@ def blocks(text):
 
 def mask(line):
     """A line with what differs between runs masked."""
+    line = re.sub(r"\(Up [^)]*\)", "(Up <t>)", line)
     line = re.sub(r"\b\d+m\d\ds\b", "<t>", line)
     line = re.sub(r"\b\d+(\.\d+)?s\b", "<t>", line)
     line = re.sub(r"\b\d+(\.\d+)? (B|KiB|MiB|GiB|TiB)\b", "<size>", line)

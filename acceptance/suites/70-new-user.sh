@@ -62,7 +62,7 @@ expect_eq "the error carries each error's position" "error bad.yml 5" \
   "$(python3 -c 'import json,sys,os; o=json.load(open(sys.argv[1])); e=o["errors"][0]; print(o["event"], os.path.basename(e["file"]), e["line"])' "$W/out" 2>&1)"
 "$FLOCKER" validate "$EX/deployment-node1.yml" "$EX/application.yml" --json > "$W/validate.json"
 check "validate --json: keys in snake_case" snake_case "$W/validate.json"
-expect_eq "validate --json: schema 1 first" '"schema": 1,' "$(sed -n 2p "$W/validate.json" | tr -d ' ')"
+expect_eq "validate --json: schema 1 first" '"schema":1,' "$(sed -n 2p "$W/validate.json" | tr -d ' ')"
 "$FLOCKER" lock status "$EX/deployment-node1.yml" --json > "$W/lock.json"; rc=$?
 expect_rc "lock status --json exits 0 when nothing is locked" 0 "$rc" "$(cat "$W/lock.json")"
 expect_eq "lock status --json: one object, every node not locked" "1 False node1,node2 False,False" \
@@ -121,6 +121,9 @@ expect_eq "no route for crash, which did not start" 0 "$(node node2 iptables-sav
 reset_nodes node1 node2
 
 section "docs/tutorial.md runs as written"
+# As a new user's sandbox: nothing deployed, and no image pulled yet (the plan then pulls it).
+reset_nodes node1 node2
+for n in node1 node2; do node "$n" docker rmi -f redis:7 >/dev/null 2>&1; done
 mkdir -p "$W/tutorial"
 alias_bin=$(dirname "$FLOCKER")
 while IFS= read -r line; do
