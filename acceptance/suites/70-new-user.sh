@@ -84,6 +84,32 @@ ps = [json.loads(l) for l in open(sys.argv[1]) if "\"progress\"" in l]
 full = [p for p in ps if p["step"]["action"] == "pre-copy" and p["round"] == 1]
 print("yes" if full and all(p.get("expected_bytes", 0) > 0 for p in full) else "no: %s" % full)' "$W/d2" 2>&1)"
 
+section "no silent surprises with data: a renamed volume"
+# redis runs on node2 with its data in redis/default (the move above); this application file calls the volume "data".
+cat > "$W/renamed.yml" <<'YAML'
+version: 1
+applications:
+  redis:
+    image: redis:7
+    ports:
+      - {internal: 6379, external: 6379}
+    volumes:
+      - {name: data, mountpoint: /data}
+YAML
+before=$(node node2 docker inspect --format '{{.Id}}' flocker--redis 2>/dev/null)
+out=$("$FLOCKER" "$EX/deployment-node2.yml" "$W/renamed.yml" 2>&1); rc=$?
+expect_rc "a deploy that would leave redis/default's data unused refuses (exit 5)" 5 "$rc" "$out"
+expect_contains "it says which data, and how to go on" 'redis: its volume "default"' "$out"
+expect_contains "and names --yes" "run again with --yes" "$out"
+expect_eq "nothing changed: the same redis container runs" "$before true" \
+  "$(node node2 "docker inspect --format '{{.Id}} {{.State.Running}}' flocker--redis" 2>/dev/null)"
+out=$("$FLOCKER" "$EX/deployment-node2.yml" "$W/renamed.yml" --dry-run --yes 2>&1); rc=$?
+expect_rc "with --yes the plan goes on" 0 "$rc" "$out"
+expect_contains "and its plan says the volume is left unused (kept)" "note: volume redis/default on node2 is left unused (kept" "$out"
+out=$("$FLOCKER" status "$EX/deployment-node2.yml" "$W/renamed.yml" 2>&1)
+expect_contains "status lists the volume as unused, with its size" "redis/default on node2, " "$out"
+expect_contains "and how to remove it" "zfs destroy -r flocker/redis.default" "$out"
+
 section "command line"
 out=$("$FLOCKER" "$EX/deployment-node1.yml" "$EX/application.yml" --lock-expiry 5 2>&1); rc=$?
 expect_rc "--lock-expiry below the minimum is refused (exit 2)" 2 "$rc" "$out"
