@@ -173,6 +173,25 @@ struct NewUserTests {
         #expect((error["errors"] as? [[String: Any]])?.first?["column"] as? Int == 3)
     }
 
+    @Test func stepRecordsAreTypedWithNullsWhereTheyMeanSomething() throws {
+        let v = VolumeID(app: "redis", volume: "default")
+        func object(_ action: Action) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(JSONRecords.line(JSONRecords.StepRecord(Step(node: "node1", action))).utf8)) as? [String: Any])
+        }
+        let unquota = try object(.setQuota(v, quota: nil))
+        #expect(unquota["action"] as? String == "set-quota")
+        #expect(unquota.keys.contains("maximum_size") && unquota["maximum_size"] is NSNull, "a quota removed is null, not left out")
+        let create = try object(.createVolume(v, quota: nil))
+        #expect(!create.keys.contains("maximum_size"))
+        #expect(try object(.createVolume(v, quota: 1024))["maximum_size"] as? Int == 1024)
+        let rejoin = try object(.rejoin(v, common: nil, keepAs: "redis.default-diverged", epoch: 3))
+        #expect(rejoin["common"] is NSNull && rejoin["kept_as"] as? String == "redis.default-diverged")
+        #expect(try object(.stopApp("redis", keep: true))["keep_container"] as? Bool == true)
+        #expect(try object(.createApp("redis"))["action"] as? String == "create")
+        #expect(StepJSON.action(Step(node: "node1", .copyVolume(v, to: "node2", final: true))) == "final-copy")
+        #expect(StepJSON.object(Step(node: "node1", .copyVolume(v, to: "node2", final: false)))["target"] as? String == "node2")
+    }
+
     @Test func aFullCopyReportsItsExpectedSize() async throws {
         var c = Cluster()
         let redis = Cluster.redis()

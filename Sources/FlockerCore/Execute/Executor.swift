@@ -153,7 +153,7 @@ public struct Executor: Sendable {
             }
         }
         observer.event(.stepFinished(result))
-        if outcome == .succeeded, let hold = options.holdAfter, hold == "after:" + ((StepJSON.object(step)["action"] as? String) ?? "") {
+        if outcome == .succeeded, let hold = options.holdAfter, hold == "after:" + StepJSON.action(step) {
             await TestHold.wait(stop: stopRequest) {
                 TextOutput.standardError.write("flocker-deploy: holding after \(StepText.describe(step)) on \(step.node) (FLOCKER_TEST_HOLD)\n")
             }

@@ -376,7 +376,7 @@ public struct ClusterRun: Sendable {
 
     private func report(error: String, details: [String], code: FlockerExit, json: JSONReporter) {
         if options.json {
-            json.emit(["event": "error", "message": error, "details": details, "exit_code": Int(code.rawValue)])
+            json.error(error, details: details, exitCode: code)
         }
         err.write("error: \(error)\n" + details.map { "  " + $0.replacingOccurrences(of: "\n", with: "\n  ") + "\n" }.joined())
     }
