@@ -62,7 +62,7 @@ public enum LockCommands {
         var text: String {
             var line = "locked by \(holder?.description ?? "an unknown run"), last active \(idleSeconds)s ago"
             if holderAlive == false, let holder {
-                line += " (its process \(holder.pid) on this machine is gone: a run that died; `flocker-deploy lock release` removes the lock, or the next run takes it over after --lock-expiry)"
+                line += " (its process \(holder.pid) on this machine is gone: a run that died: the next run takes the lock over at once, or `flocker-deploy lock release` removes it)"
             }
             return line
         }
