@@ -13,8 +13,14 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Accept and record the host key of a node never seen before (keys that changed are always refused).")
     var acceptNewHostKeys = false
 
-    @Option(help: ArgumentHelp("Seconds to wait for a node to answer when connecting (unless the ssh config sets ConnectTimeout).", valueName: "seconds"))
-    var connectTimeout: Int = 10
+    @Option(help: ArgumentHelp("Seconds to wait for a node to answer when connecting (default: the ssh config's ConnectTimeout, else 10). Given here, it wins over the ssh config.", valueName: "seconds"))
+    var connectTimeout: Int?
+
+    func validate() throws {
+        if let connectTimeout, connectTimeout < 1 {
+            throw ValidationError("--connect-timeout must be at least 1 second (got \(connectTimeout))")
+        }
+    }
 
     @Flag(name: [.customShort("v"), .long], help: "Print every remote command, with its node, duration and exit status, on stderr.")
     var verbose = false
@@ -25,13 +31,18 @@ struct ConnectionOptions: ParsableArguments {
         do {
             config = try SSHClientConfig.load(explicitPath: sshConfig, environment: ProcessInfo.processInfo.environment)
         } catch {
-            TextOutput.standardError.write("error: \(error.description)\n")
+            // A config error is positioned already (`FILE:LINE: error: …`): no second `error:` in front.
+            let text = error.description
+            TextOutput.standardError.write((text.contains("error: ") ? text : "error: \(text)") + "\n")
             throw ExitCode(FlockerExit.invalidInput.rawValue)
         }
         for warning in config.warnings { TextOutput.standardError.write("warning: \(warning)\n") }
+        if !config.lookedAt.isEmpty {
+            TextOutput.standardError.write("note: no ssh config found (looked at \(config.lookedAt.joined(separator: ", "))): connecting with the defaults (see docs/ssh.md)\n")
+        }
         var options = SSHConnectOptions()
         options.acceptNewHostKeys = acceptNewHostKeys
-        options.connectTimeout = .seconds(max(1, connectTimeout))
+        if let connectTimeout { options.connectTimeoutOverride = .seconds(connectTimeout) }
         let ssh = SSHNodeConnector(config: config, options: options)
         return verbose ? TracingConnector(ssh) : ssh
     }
@@ -40,12 +51,15 @@ struct ConnectionOptions: ParsableArguments {
 /// Loads both manifests, printing their errors (exit code 2) when they are invalid.
 func loadManifests(deployment: String, application: String, json: Bool) throws -> Manifests {
     do {
-        return try Manifests.load(deployment: deployment, application: application)
+        let manifests = try Manifests.load(deployment: deployment, application: application)
+        for warning in manifests.warnings { TextOutput.standardError.write("warning: \(warning)\n") }
+        return manifests
     } catch {
         let err = TextOutput.standardError
         for e in error.errors { err.write(e.description + "\n") }
         err.write(ManifestErrors.countLine(error.errors.count) + "\n")
-        if json { TextOutput.standardOutput.write(ManifestSummary.json(error)) }
+        // A run's --json output is JSON lines, one object per line, also here (validate prints one object).
+        if json { JSONReporter().invalidManifests(error) }
         throw ExitCode(FlockerExit.invalidInput.rawValue)
     }
 }
@@ -62,17 +76,37 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Abandon a volume transfer that stands still (no byte moved) this many seconds.", valueName: "seconds"))
     var transferTimeout: Int = 120
 
+    @Option(help: ArgumentHelp("Seconds a node may take to answer a short question (discovery, listing a volume's snapshots before a copy) before it is taken to be cut off.", valueName: "seconds"))
+    var queryTimeout: Int = 60
+
+    @Option(help: ArgumentHelp("Seconds an ordinary remote command may take (docker pull, zfs and docker commands of a step).", valueName: "seconds"))
+    var commandTimeout: Int = 600
+
     @Flag(help: "Do not compress volume transfers (by default zstd or lz4 is used when both nodes have it).")
     var noCompression = false
 
     @Option(help: ArgumentHelp("While an application with volumes moves, every node holds new connections to its ports (clients retry about a second later instead of being refused) for at most this many seconds; 0: no hold.", valueName: "seconds"))
     var connectionHold: Int = 30
 
-    @Option(help: ArgumentHelp("If another run holds the lock on a node, wait up to this many seconds for it (default: fail at once).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("If another run holds the lock on a node, wait up to this many seconds for it (0: fail at once).", valueName: "seconds"))
     var lockWait: Int = 0
 
-    @Option(help: ArgumentHelp("Take over a lock whose holder has shown no sign of life for this many seconds (a run that died).", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Take over a lock whose holder has shown no sign of life for this many seconds (a run that died; at least \(RunOptions.minimumLockExpiry)).", valueName: "seconds"))
     var lockExpiry: Int = 600
+
+    /// A holder touches its heartbeat every 30 seconds; an expiry below this would take over live runs' locks.
+    static let minimumLockExpiry = 30
+
+    func validate() throws {
+        if lockExpiry < Self.minimumLockExpiry {
+            throw ValidationError("--lock-expiry \(lockExpiry) is too short: the minimum is \(Self.minimumLockExpiry) seconds (a running holder touches its lock every 30 seconds: a shorter expiry would take over the lock of a run that is still going)")
+        }
+        if transferTimeout < 1 { throw ValidationError("--transfer-timeout must be at least 1 second (got \(transferTimeout))") }
+        if queryTimeout < 1 { throw ValidationError("--query-timeout must be at least 1 second (got \(queryTimeout))") }
+        if commandTimeout < 1 { throw ValidationError("--command-timeout must be at least 1 second (got \(commandTimeout))") }
+        if lockWait < 0 { throw ValidationError("--lock-wait cannot be negative (got \(lockWait))") }
+        if connectionHold < 0 { throw ValidationError("--connection-hold cannot be negative (got \(connectionHold); 0 turns holds off)") }
+    }
 
     /// The run's options from these, with the manifests' hash and the command line for locks and audit records.
     func runOptions(_ manifests: Manifests) -> ClusterRun.Options {
@@ -80,10 +114,12 @@ struct RunOptions: ParsableArguments {
         options.dryRun = dryRun
         options.json = json
         options.execution.compression = !noCompression
-        options.execution.transferIdleTimeout = .seconds(max(1, transferTimeout))
-        options.execution.connectionHold = .seconds(max(0, connectionHold))
+        options.execution.transferIdleTimeout = .seconds(transferTimeout)
+        options.execution.queryTimeout = .seconds(queryTimeout)
+        options.execution.commandTimeout = .seconds(commandTimeout)
+        options.execution.connectionHold = .seconds(connectionHold)
         options.lockWait = .seconds(max(0, lockWait))
-        options.lockExpiry = .seconds(max(30, lockExpiry))
+        options.lockExpiry = .seconds(lockExpiry)
         options.manifestsHash = manifests.hash
         options.commandLine = CommandLine.arguments.joined(separator: " ")
         return options

@@ -39,6 +39,9 @@ struct Deploy: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The user for --direct-transfer.", valueName: "user"))
     var directUser = "root"
 
+    @Flag(help: "Go on when the application file renamed or dropped a volume whose data would then be left unused while its application runs (the data is kept either way; without --yes such a deploy refuses, exit 5).")
+    var yes = false
+
     @Flag(help: "Go on without the nodes that cannot be reached: an application whose primary is on one of them starts on its newest reachable replica, losing what was written after that replica's last sync.")
     var failover = false
 
@@ -53,7 +56,7 @@ struct Deploy: AsyncParsableCommand {
         options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
         let stop = StopRequest()
         let signals = SignalWatcher(stop)
-        let code = await ClusterRun(operation: DeployOperation(manifests.desired, failover: failover), connector: connector, options: options, stopRequest: stop).run()
+        let code = await ClusterRun(operation: DeployOperation(manifests.desired, failover: failover, acceptLeavingUnused: yes), connector: connector, options: options, stopRequest: stop).run()
         signals.cancel()
         if code != .success { throw ExitCode(code.rawValue) }
     }

@@ -66,10 +66,13 @@ struct LockStatus: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Flag(help: "Print one JSON object on stdout (see docs/operations.md).")
+    var json = false
+
     func run() async throws {
         let nodes = try loadDeploymentOnly(deployment).nodes.map(\.name)
         let report = await LockCommands.status(nodes: nodes, connector: try connection.connector())
-        TextOutput.standardOutput.write(report.text)
+        TextOutput.standardOutput.write(json ? LockCommands.json(report) : report.text)
         if report.unreachable { throw ExitCode(FlockerExit.nodeUnreachable.rawValue) }
         if report.locked { throw ExitCode(FlockerExit.locked.rawValue) }
     }

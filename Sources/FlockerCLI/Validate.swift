@@ -39,6 +39,7 @@ public struct Validate: ParsableCommand {
     public func run() throws {
         do {
             let manifests = try Manifests.load(deployment: deployment, application: application)
+            for warning in manifests.warnings { printError("warning: \(warning)") }
             let summary = ManifestSummary(manifests, showValues: showValues)
             print(json ? summary.json() : summary.text(), terminator: "")
         } catch {

@@ -13,7 +13,8 @@ extension SessionWorker {
     /// MACs in our order of preference (libssh2 1.10 has no -etm variants).
     static let defaultMACs = "hmac-sha2-256,hmac-sha2-512,hmac-sha1"
 
-    var connectTimeout: Duration { settings.connectTimeout ?? options.connectTimeout }
+    /// The command line wins over the config file, which wins over the default (as in OpenSSH).
+    var connectTimeout: Duration { options.connectTimeoutOverride ?? settings.connectTimeout ?? options.connectTimeout }
 
     /// Connects and authenticates. Returns the peer's numeric IP address and the negotiated algorithms.
     func establish() throws(SSHError) -> Connected {

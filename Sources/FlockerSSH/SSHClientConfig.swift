@@ -27,6 +27,9 @@ public struct SSHClientConfig: Sendable {
 
     /// Notes about lines that were read but not applied (such as `Match` blocks), as `file:line: …`.
     public private(set) var warnings: [String] = []
+    /// When no file was read: the places looked at, in order (`--ssh-config` not given, `FLOCKER_SSH_CONFIG`
+    /// not set, `~/.ssh/config` absent), for a message that says where a config would be found.
+    public private(set) var lookedAt: [String] = []
 
     /// An empty configuration: every host gets the defaults.
     public init() {}
@@ -53,7 +56,11 @@ public struct SSHClientConfig: Sendable {
             resolved = expandTilde(path)
         } else {
             resolved = POSIX.homeDirectory() + "/.ssh/config"
-            if !POSIX.exists(resolved) { return SSHClientConfig() }
+            if !POSIX.exists(resolved) {
+                var none = SSHClientConfig()
+                none.lookedAt = [resolved]
+                return none
+            }
         }
         switch POSIX.readFile(resolved) {
         case .success(let bytes):
@@ -74,7 +81,11 @@ public struct SSHClientConfig: Sendable {
         if let fromEnvironment = environment["FLOCKER_SSH_CONFIG"], !fromEnvironment.isEmpty {
             return try load(path: fromEnvironment)
         }
-        return try load(path: nil)
+        var config = try load(path: nil)
+        if !config.lookedAt.isEmpty {
+            config.lookedAt = ["--ssh-config (not given)", "$FLOCKER_SSH_CONFIG (not set)"] + config.lookedAt.map { "\($0) (does not exist)" }
+        }
+        return config
     }
 
     /// The settings for a host alias: the first value found for each keyword among the matching blocks,

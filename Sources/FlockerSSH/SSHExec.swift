@@ -78,6 +78,9 @@ public struct SSHConnectOptions: Sendable {
     public var acceptNewHostKeys: Bool = false
     /// Used when the config sets no `ConnectTimeout`; covers TCP connect, SSH handshake and authentication.
     public var connectTimeout: Duration = .seconds(10)
+    /// Given on the command line (`--connect-timeout`): wins over the config's `ConnectTimeout`, as a `-o`
+    /// option or flag does in OpenSSH.
+    public var connectTimeoutOverride: Duration? = nil
     /// How often an SSH keepalive is sent on a quiet connection.
     public var keepaliveInterval: Duration = .seconds(15)
     /// Try the keys of ssh-agent before identity files.

@@ -92,24 +92,35 @@ struct ManifestSummaryTests {
         #expect(apps.map { $0["name"] as? String } == ["db", "web", "old"])
         #expect(apps[0]["node"] as? String == "node1")
         #expect(apps[2]["node"] is NSNull)
-        #expect(apps[0]["memoryLimit"] as? Int == 1 << 30)
+        #expect(apps[0]["memory_limit"] as? Int == 1 << 30)
         #expect(apps[0]["restart"] as? String == "on-failure:1")
         #expect(apps[0]["command"] as? [String] == ["postgres", "-c", "max_connections=200 x"])
         #expect(apps[1]["command"] is NSNull)
         let volumes = try #require(apps[0]["volumes"] as? [[String: Any]])
-        #expect(volumes[0]["maximumSize"] as? Int == 2_684_354_560)
-        #expect(volumes[1]["maximumSize"] is NSNull)
+        #expect(volumes[0]["maximum_size"] as? Int == 2_684_354_560)
+        #expect(volumes[1]["maximum_size"] is NSNull)
         let env = try #require(apps[0]["environment"] as? [[String: Any]])
         #expect(env.map { $0["name"] as? String } == ["A", "POSTGRES_PASSWORD"])
         #expect(env.allSatisfy { $0["value"] == nil })
         let links = try #require(apps[1]["links"] as? [[String: Any]])
-        #expect(links.first?["alias"] as? String == "db" && links.first?["remotePort"] as? Int == 5432)
+        #expect(links.first?["alias"] as? String == "db" && links.first?["remote_port"] as? Int == 5432)
         let nodes = try #require(object["nodes"] as? [[String: Any]])
         #expect(nodes.map { $0["name"] as? String } == ["node1", "node2"])
         #expect(nodes[1]["applications"] as? [String] == [])
         // Stable key order, byte for byte: the first lines never change.
         #expect(
-            text.hasPrefix("{\n  \"ok\": true,\n  \"format\": \"Flocker v1\",\n  \"deploymentFile\": \"dep.yml\",\n"))
+            text.hasPrefix("{\n  \"schema\": 1,\n  \"ok\": true,\n  \"format\": \"Flocker v1\",\n  \"deployment_file\": \"dep.yml\",\n"))
+        // One naming convention for every key of every --json output: snake_case (issue 16).
+        #expect(Self.keys(object).allSatisfy { $0 == $0.lowercased() }, "camelCase keys: \(Self.keys(object).filter { $0 != $0.lowercased() })")
+    }
+
+    /// Every key of a JSON value, at any depth.
+    static func keys(_ value: Any) -> Set<String> {
+        if let object = value as? [String: Any] {
+            return Set(object.keys).union(object.values.flatMap { keys($0) })
+        }
+        if let array = value as? [Any] { return Set(array.flatMap { keys($0) }) }
+        return []
     }
 
     @Test("JSON with --show-values carries the values, escaped")
@@ -129,6 +140,7 @@ struct ManifestSummaryTests {
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(ManifestSummary.json(errors).utf8)) as? [String: Any])
         #expect(object["ok"] as? Bool == false)
+        #expect(object["schema"] as? Int == 1)
         let list = try #require(object["errors"] as? [[String: Any]])
         #expect(list.first?["line"] as? Int == 2 && list.first?["column"] as? Int == 3)
         #expect(list.first?["message"] as? String == "bad \"thing\"\n")

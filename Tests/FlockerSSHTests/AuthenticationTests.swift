@@ -146,6 +146,20 @@ extension LoopbackSSH {
             #expect(ContinuousClock.now - start < .seconds(2))
         }
 
+        /// As in OpenSSH, the command line wins over the config file: `--connect-timeout 1` with `ConnectTimeout 30`
+        /// in the config gives up after 1 s (issue 16).
+        @Test func theCommandLineTimeoutWinsOverTheConfigs() async throws {
+            let (fd, port) = try SSHDFixture.silentListener()
+            defer { close(fd) }
+            var options = SSHDFixture.options
+            options.connectTimeoutOverride = .milliseconds(500)
+            let start = ContinuousClock.now
+            await #expect(throws: SSHError.self) {
+                _ = try await SSHConnection.connect(Self.settings(port: port, timeout: .seconds(30)), options: options)
+            }
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+
         @Test func cancellingAConnectStopsIt() async throws {
             let (fd, port) = try SSHDFixture.silentListener()
             defer { close(fd) }

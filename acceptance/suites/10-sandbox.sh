@@ -70,9 +70,16 @@ for n in node1 node2 node3; do
   expect_contains "known_hosts keys $n by its address" "$(ip_of "$n") ssh-ed25519" "$(tr ',' ' ' < "$STATE/known_hosts")"
 done
 expect_contains "ssh_config checks host keys strictly" "StrictHostKeyChecking yes" "$(cat "$SSH_CONFIG")"
-expect_eq "env prints the export line" "export FLOCKER_SSH_CONFIG=$STATE/ssh_config" "$(SB env)"
-check "env output evaluates" bash -c 'eval "$("$0" env)" && test "$FLOCKER_SSH_CONFIG" = "$1"' "$SANDBOX" "$SSH_CONFIG"
+expect_eq "env prints the instance, its folder and its ssh_config" \
+  "export FLOCKER_SANDBOX_ID=$ID
+export FLOCKER_SANDBOX_DIR=$STATE
+export FLOCKER_SSH_CONFIG=$STATE/ssh_config" "$(SB env)"
+check "env output evaluates" bash -c 'eval "$("$0" env)" && test "$FLOCKER_SSH_CONFIG" = "$1" && test "$FLOCKER_SANDBOX_ID" = "$2"' "$SANDBOX" "$SSH_CONFIG" "$ID"
+# A second shell that evals env acts on this instance, not on instance 0.
+check "a shell that evals env acts on this instance" bash -c 'eval "$(FLOCKER_SANDBOX_ID=$2 "$0" env)"; unset FLOCKER_SANDBOX_DIR; eval "$("$0" env)"; test "$FLOCKER_SANDBOX_ID" = "$2" && test "$("$0" addr node2)" = "10.77.$2.12"' "$SANDBOX" "$SSH_CONFIG" "$ID"
 expect_eq "addr node2" "10.77.$ID.12" "$(SB addr node2)"
+expect_contains "the registry is in this instance's cgroup (so this instance's down stops it)" "pids:/flocker-sandbox-$ID/registry" \
+  "$(cat "/proc/$(cat "$STATE/registry/registry.pid")/cgroup" 2>&1)"
 check_fails "addr of a node that does not exist fails" SB addr node9
 expect_contains "the ssh sub-command reaches the node" "node2" "$(SB ssh node2 hostname 2>&1)"
 

@@ -6,6 +6,9 @@ public struct ExecutionOptions: Sendable {
     public var readyTimeout: Duration = .seconds(60)
     /// Deadline of an ordinary remote command (`docker pull` included).
     public var commandTimeout: Duration = .seconds(600)
+    /// Deadline of a short question to a node (discovery, listing a volume's snapshots before a copy): a node
+    /// that does not answer within it is taken to be cut off (`--query-timeout`).
+    public var queryTimeout: Duration = .seconds(60)
     /// How long a volume transfer may stand still before it is abandoned.
     public var transferIdleTimeout: Duration = .seconds(120)
     /// A pre-copy repeats while its last round sent more than this many bytes…

@@ -51,6 +51,9 @@ public struct Executor: Sendable {
         /// Per replicated volume, the one look at its primary that all of this run's replications of it share
         /// (see `replicationStart`).
         var replicationStarts: [VolumeID: Task<Result<ReplicationStart, StepFailure>, Never>] = [:]
+        /// Applications one of whose steps was skipped (an earlier failure on its node): like failed ones, their
+        /// routes are left as they were.
+        var skippedApps: [String: String] = [:]
     }
 
     /// What the replications of a volume send up to: a snapshot taken for them (or by this run's final copy), or
@@ -119,7 +122,20 @@ public struct Executor: Sendable {
                 return
             }
         }
-        let skip: String? = state.withLock { s in
+        // A node where a step failed still loses the routes of applications that are gone (removed from the
+        // manifests or placed on no node): leaving their DNAT would send clients to a container that was just
+        // removed. Everything else on that node's routes stays as it was.
+        var removalsOnly: (rules: [RouteRule], why: String)?
+        if case .setRoutes(_, let remove) = step.action {
+            removalsOnly = state.withLock { s in
+                guard !stopRequest.isRequested, let failed = step.nodes.first(where: { s.failedNodes[$0] != nil }) else { return nil }
+                let gone = remove.filter { r in
+                    !r.tag.app.isEmpty && desired.placement[r.tag.app] == nil && s.failedApps[r.tag.app] == nil
+                }
+                return gone.isEmpty ? nil : (gone, "an earlier step failed on \(failed) (\(s.failedNodes[failed] ?? ""))")
+            }
+        }
+        let skip: String? = removalsOnly != nil ? nil : state.withLock { s in
             // A hold is lifted even when its application failed (its routes then stay where they were) or the
             // run is stopping: only a node that failed keeps it, until the rule ends by itself.
             if case .releaseHold = step.action {
@@ -133,7 +149,10 @@ public struct Executor: Sendable {
         }
         if let skip {
             let result = StepResult(step: step, outcome: .skipped(skip), duration: .zero)
-            state.withLock { $0.results.append(result) }
+            state.withLock { s in
+                s.results.append(result)
+                if !step.app.isEmpty, s.skippedApps[step.app] == nil { s.skippedApps[step.app] = skip }
+            }
             observer.event(.stepFinished(result))
             return
         }
@@ -143,7 +162,11 @@ public struct Executor: Sendable {
         var detail = ""
         let bytes = Mutex<UInt64?>(nil)
         do {
-            detail = try await perform(step, state: state, bytes: { v in bytes.withLock { $0 = v } })
+            if let removalsOnly {
+                detail = try await removeRoutes(removalsOnly.rules, on: step, why: removalsOnly.why)
+            } else {
+                detail = try await perform(step, state: state, bytes: { v in bytes.withLock { $0 = v } })
+            }
             outcome = .succeeded
         } catch {
             outcome = .failed(error)
@@ -161,7 +184,7 @@ public struct Executor: Sendable {
             }
         }
         observer.event(.stepFinished(result))
-        if outcome == .succeeded, let hold = options.holdAfter, hold == "after:" + ((StepJSON.object(step)["action"] as? String) ?? "") {
+        if outcome == .succeeded, let hold = options.holdAfter, hold == "after:" + StepJSON.action(step) {
             await TestHold.wait(stop: stopRequest) {
                 TextOutput.standardError.write("flocker-deploy: holding after \(StepText.describe(step)) on \(step.node) (FLOCKER_TEST_HOLD)\n")
             }
@@ -264,13 +287,17 @@ public struct Executor: Sendable {
             try await check(node, NodeCommands.remove(app), step: text)
             return ""
         case .setRoutes(let add, let remove):
-            // Applications that failed keep their old routes: routes switch only once an application is up.
-            let failed = state.withLock { Set($0.failedApps.keys) }
-            let keepAdd = add.filter { !failed.contains($0.tag.app) }
-            let keepRemove = remove.filter { !failed.contains($0.tag.app) }
-            guard !keepAdd.isEmpty || !keepRemove.isEmpty else { return "unchanged (applications failed)" }
-            try await check(node, NodeCommands.restoreRoutes, stdin: NodeCommands.routesInput(add: keepAdd, remove: keepRemove), step: text)
-            return ""
+            // Applications that failed (or whose steps were skipped) keep their old routes: routes switch only
+            // once an application is up. The step's line says what was applied and what was left, and why.
+            let held = state.withLock { s in s.skippedApps.merging(s.failedApps) { _, failed in failed } }
+            let keepAdd = add.filter { held[$0.tag.app] == nil }
+            let keepRemove = remove.filter { held[$0.tag.app] == nil }
+            let leftAdd = add.filter { held[$0.tag.app] != nil }
+            let leftRemove = remove.filter { held[$0.tag.app] != nil }
+            if !keepAdd.isEmpty || !keepRemove.isEmpty {
+                try await check(node, NodeCommands.restoreRoutes, stdin: NodeCommands.routesInput(add: keepAdd, remove: keepRemove), step: text)
+            }
+            return RouteReport.detail(applied: (keepAdd, keepRemove), left: (leftAdd, leftRemove), why: held)
         case .pruneSnapshots(let v, let keep):
             return try await prune(v, keep: keep, on: node, step: text)
         case .replicate(let v, let targetName):
@@ -310,6 +337,15 @@ public struct Executor: Sendable {
         }
     }
 
+    /// Removes `rules` only (the routes of applications that are gone), on a node where an earlier step failed.
+    private func removeRoutes(_ rules: [RouteRule], on step: Step, why: String) async throws(StepFailure) -> String {
+        let text = StepText.describe(step)
+        let node = try host(step.node, text)
+        try await check(node, NodeCommands.restoreRoutes, stdin: NodeCommands.routesInput(add: [], remove: rules), step: text)
+        return "applied only the removals for applications no longer deployed (\(StepText.routeSummary(add: [], remove: rules))); "
+            + "the rest left as it was: \(why)"
+    }
+
     private func facts(_ node: String) -> NodeFacts { observed.nodes[node]?.facts ?? NodeFacts() }
 
     // MARK: start
@@ -339,7 +375,17 @@ public struct Executor: Sendable {
         let seconds = Int(options.readyTimeout.components.seconds)
         let command = NodeCommands.waitReady(app.name, ports: app.ports.map(\.internalPort), timeoutSeconds: seconds,
             bash: facts(node.node).hasBash)
-        try await check(node, command, step: step, timeout: options.readyTimeout + .seconds(30))
+        let result = try await node.run(command, step: step, timeout: options.readyTimeout + .seconds(30))
+        guard result.status.isSuccess else {
+            // The script says why on its first line ("flocker--web: the container exited instead of starting",
+            // "… not ready after 60s …"), then the container's last log lines: the message is the why, in words.
+            let lines = trim(result.stderrText).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let prefix = NodeCommands.containerName(app.name) + ": "
+            let first = lines.first.map { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : $0 } ?? ""
+            throw StepFailure(node: node.node, step: step,
+                              message: first.isEmpty ? "\(app.name) did not become ready (\(result.status))" : "\(app.name): \(first)",
+                              stderr: lines.dropFirst().joined(separator: "\n"))
+        }
     }
 
     // MARK: handoff

@@ -60,6 +60,9 @@ public struct TransferProgress: Sendable, Hashable {
     public var round: Int
     /// Something worth a line of its own (e.g. a leftover receive stopped).
     public var note: String? = nil
+    /// The compressor the stream goes through (`zstd`, `lz4`), if any: `bytes` are then compressed bytes, which
+    /// end below `expected` (the data's size) by a ratio not known ahead, so no percentage or ETA is derived.
+    public var compressor: String? = nil
 
     public var bytesPerSecond: Double {
         let s = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

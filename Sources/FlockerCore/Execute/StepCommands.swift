@@ -18,6 +18,12 @@ extension RemoteHost {
         do {
             return try await run(command, stdin: stdin, timeout: timeout)
         } catch {
+            if error.kind == .timedOut {
+                // In words, not the shell text: what was asked, how long it waited, what to suspect.
+                throw StepFailure(node: error.node, step: step,
+                    message: "no answer from \(error.node) within \(Seconds.text(timeout)) while \(command.what) (its link may be down, or the node overloaded)",
+                    unreachable: false)
+            }
             throw StepFailure(error, step: step)
         }
     }
@@ -26,10 +32,41 @@ extension RemoteHost {
     func check(_ command: RemoteCommand, stdin: [UInt8] = [], step: String, timeout: Duration) async throws(StepFailure) {
         let result = try await run(command, stdin: stdin, step: step, timeout: timeout)
         guard result.status.isSuccess else {
-            throw StepFailure(node: node, step: step, message: "\(command.programs) failed (\(result.status))",
+            throw StepFailure(node: node, step: step, message: "\(command.what) failed (\(result.status))",
                 stderr: trim(result.stderrText))
         }
     }
 }
 
 func trim(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines) }
+
+extension RemoteCommand {
+    /// What the command does, in words, for messages: a script by what its name says (`listing the volume's
+    /// snapshots`), any other command by its programs (`docker`, `zfs | zstd`).
+    var what: String {
+        if let first = stages.first, first.count >= 4, first[0] == "sh" || first[0] == "bash", first[1] == "-c" {
+            return Self.words[first[3]] ?? first[3]
+        }
+        return programs
+    }
+
+    private static let words: [String: String] = [
+        "flocker-snapshots": "listing the volume's snapshots",
+        "flocker-snapshot": "taking a snapshot",
+        "flocker-stop-receives": "looking for receives left by an interrupted run",
+        "flocker-incoming": "preparing the new copy's dataset",
+        "flocker-create-volume": "creating the volume",
+        "flocker-zfs-set": "setting the volume's properties",
+        "flocker-remount": "mounting the volume",
+        "flocker-rename": "renaming the dataset",
+        "flocker-rejoin": "rejoining the returning copy",
+        "flocker-destroy-copy": "removing the copy",
+        "flocker-prune": "pruning old snapshots",
+        "flocker-start": "starting the container",
+        "flocker-stop": "stopping the container",
+        "flocker-restart": "restarting the container",
+        "flocker-remove": "removing the container",
+        "flocker-ready": "waiting for the application to be ready",
+        "flocker-routes": "changing the routing rules",
+    ]
+}

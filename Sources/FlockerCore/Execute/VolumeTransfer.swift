@@ -100,7 +100,9 @@ struct VolumeTransfer: Sendable {
         for snapshot in after.map(\.name) + (takeSnapshot ? [name] : []) {
             streams.append((NodeCommands.send(ds, snapshot: snapshot, base: previous),
                             previous == nil ? NodeCommands.receive(incoming, force: false) : NodeCommands.receive(ds, force: true),
-                            previous == nil ? sourceState.referenced : nil))
+                            // zfs-fuse's `zfs send` gives no size estimate (`-n -v`): a full stream is about the
+                            // dataset's referenced size, which is what progress shows as the total.
+                            previous == nil && sourceState.referenced > 0 ? sourceState.referenced : nil))
             previous = snapshot
         }
         let clock = ContinuousClock()
@@ -142,7 +144,8 @@ struct VolumeTransfer: Sendable {
         let clock = ContinuousClock()
         var send = plainSend
         var receive = plainReceive
-        if let c = pickCompressor(sourceFacts, targetFacts).flatMap(NodeCommands.compressor) {
+        let compressor = pickCompressor(sourceFacts, targetFacts)
+        if let c = compressor.flatMap(NodeCommands.compressor) {
             send = send.piped(into: c.compress)
             receive = c.decompress.piped(into: receive)
         }
@@ -160,7 +163,8 @@ struct VolumeTransfer: Sendable {
         do {
             result = try await source.relay(send, to: target, receive, idleTimeout: options.transferIdleTimeout) {
                 bytes in
-                progress(TransferProgress(bytes: before + bytes, expected: expected, elapsed: clock.now - start, round: round))
+                progress(TransferProgress(bytes: before + bytes, expected: expected, elapsed: clock.now - start, round: round,
+                                          compressor: compressor))
             }
         } catch {
             throw StepFailure(error, step: step)
@@ -186,7 +190,7 @@ struct VolumeTransfer: Sendable {
 
     /// The volume's dataset on `host` now (with its snapshots), or nil when it has none.
     func query(_ volume: VolumeID, on host: any RemoteHost, step: String) async throws(StepFailure) -> DatasetState? {
-        let result = try await host.run(NodeCommands.snapshots(volume.dataset), step: step, timeout: .seconds(60))
+        let result = try await host.run(NodeCommands.snapshots(volume.dataset), step: step, timeout: options.queryTimeout)
         guard result.status.isSuccess else {
             throw StepFailure(node: host.node, step: step, message: "could not list \(volume.dataset)", stderr: trim(result.stderrText))
         }

@@ -127,9 +127,15 @@ enum DeploymentDecoder {
                 let length =
                     node.utf8.count > ManifestRules.maximumNodeNameLength
                     ? " and be at most \(ManifestRules.maximumNodeNameLength) characters long" : ""
+                // `root@node1` is how ssh is called, not a node name: the user belongs in the ssh config.
+                var hint = ""
+                if let at = node.firstIndex(of: "@"), at != node.startIndex, node.index(after: at) != node.endIndex {
+                    let user = node[..<at], host = node[node.index(after: at)...]
+                    hint = "; to log in as \(user), write \(quoted(String(host))) here and set `User \(user)` under `Host \(host)` in the ssh config (docs/ssh.md)"
+                }
                 d.add(
                     pair.key.mark, path,
-                    "node name \(quoted(node)) is not allowed: a node is an IP address, a hostname or an ssh_config alias, matching \(ManifestRules.nodeNamePattern)\(length)"
+                    "node name \(quoted(node)) is not allowed: a node is an IP address, a hostname or an ssh_config alias, matching \(ManifestRules.nodeNamePattern)\(length)\(hint)"
                 )
             }
             if let first = seenNodes[node.lowercased()] {

@@ -101,12 +101,13 @@ public struct ManifestSummary: Sendable {
 
     /// The same as one JSON object with stable keys, followed by a newline.
     ///
-    /// `{"ok": true, "format", "deploymentFile", "applicationFile", "hash", "applications": [...], "nodes": [...]}`;
-    /// each application has `name`, `image`, `node` (null when not placed), `replicas` (`{"count": N}`,
-    /// `{"nodes": [...]}`, or null when `replicas:` does not name it), `ports` (`external`, `internal`),
-    /// `volumes` (`name`, `mountpoint`, `maximumSize` or null), `links` (`alias`, `localPort`, `remotePort`),
-    /// `environment` (a list of `{"name"}`, with `"value"` too under `--show-values`), `memoryLimit`, `cpuShares`,
-    /// `restart` (Docker's `--restart` value), `command` (a list or null) and `configHash`; each node has `name`,
+    /// `{"schema": 1, "ok": true, "format", "deployment_file", "application_file", "hash", "applications": [...],
+    /// "nodes": [...]}`; each application has `name`, `image`, `node` (null when not placed), `replicas`
+    /// (`{"count": N}`, `{"nodes": [...]}`, or null when `replicas:` does not name it), `ports` (`external`,
+    /// `internal`), `volumes` (`name`, `mountpoint`, `maximum_size` or null), `links` (`alias`, `local_port`,
+    /// `remote_port`), `environment` (a list of `{"name"}`, with `"value"` too under `--show-values`),
+    /// `memory_limit`, `cpu_shares`, `restart` (Docker's `--restart` value), `command` (a list or null) and
+    /// `config_hash`; each node has `name`,
     /// `zone` (null when `zones:` does not name it) and `applications`.
     public func json() -> String {
         let apps: [JSON] = manifests.applications.map { app in
@@ -133,7 +134,7 @@ public struct ManifestSummary: Sendable {
                         app.volumes.map { v in
                             .object([
                                 ("name", .string(v.name)), ("mountpoint", .string(v.mountpoint)),
-                                ("maximumSize", v.maximumSize.map { .int(Int($0)) } ?? .null),
+                                ("maximum_size", v.maximumSize.map { .int(Int($0)) } ?? .null),
                             ])
                         })
                 ),
@@ -142,17 +143,17 @@ public struct ManifestSummary: Sendable {
                     .array(
                         app.links.map {
                             .object([
-                                ("alias", .string($0.alias)), ("localPort", .int($0.localPort)),
-                                ("remotePort", .int($0.remotePort)),
+                                ("alias", .string($0.alias)), ("local_port", .int($0.localPort)),
+                                ("remote_port", .int($0.remotePort)),
                             ])
                         })
                 ),
                 ("environment", .array(environment)),
-                ("memoryLimit", app.memoryLimit.map { .int(Int($0)) } ?? .null),
-                ("cpuShares", app.cpuShares.map(JSON.int) ?? .null),
+                ("memory_limit", app.memoryLimit.map { .int(Int($0)) } ?? .null),
+                ("cpu_shares", app.cpuShares.map(JSON.int) ?? .null),
                 ("restart", .string(app.restartPolicy.dockerValue)),
                 ("command", app.command.map { .array($0.map(JSON.string)) } ?? .null),
-                ("configHash", .string(app.configHash)),
+                ("config_hash", .string(app.configHash)),
             ])
         }
         let nodes: [JSON] = manifests.deployment.nodes.map { node in
@@ -163,10 +164,11 @@ public struct ManifestSummary: Sendable {
             ])
         }
         let root = JSON.object([
+            ("schema", .int(JSONSchema.version)),
             ("ok", .bool(true)),
             ("format", .string(manifests.format.rawValue)),
-            ("deploymentFile", .string(manifests.deploymentFile)),
-            ("applicationFile", .string(manifests.applicationFile)),
+            ("deployment_file", .string(manifests.deploymentFile)),
+            ("application_file", .string(manifests.applicationFile)),
             ("hash", .string(manifests.hash)),
             ("applications", .array(apps)),
             ("nodes", .array(nodes)),
@@ -174,7 +176,7 @@ public struct ManifestSummary: Sendable {
         return root.rendered(indent: 0) + "\n"
     }
 
-    /// Errors as one JSON object: `{"ok": false, "errors": [{"file", "line", "column", "path", "message"}]}`.
+    /// Errors as one JSON object: `{"schema": 1, "ok": false, "errors": [{"file", "line", "column", "path", "message"}]}`.
     public static func json(_ errors: ManifestErrors) -> String {
         let list: [JSON] = errors.errors.map { e in
             .object([
@@ -183,7 +185,7 @@ public struct ManifestSummary: Sendable {
                 ("message", .string(e.message)),
             ])
         }
-        return JSON.object([("ok", .bool(false)), ("errors", .array(list))]).rendered(indent: 0) + "\n"
+        return JSON.object([("schema", .int(JSONSchema.version)), ("ok", .bool(false)), ("errors", .array(list))]).rendered(indent: 0) + "\n"
     }
 
     private func replicasJSON(_ request: ReplicaRequest?) -> JSON {

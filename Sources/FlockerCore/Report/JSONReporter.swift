@@ -1,7 +1,14 @@
 import Foundation
 
+/// The version of every `--json` output's shape (deploy, sync, validate, status, lock status): each object
+/// carries it as `"schema"`. Raised only when a key changes meaning or goes away; new keys may appear at any time.
+public enum JSONSchema {
+    public static let version = 1
+}
+
 /// Prints a run as JSON lines for CI: one object per line, with an `event` key
-/// (`plan`, `step-started`, `step-finished`, `progress`, `note`, `summary`).
+/// (`plan`, `phase-started`, `step-started`, `step-finished`, `progress`, `note`, `error`, `summary`) and
+/// `"schema": 1`. Documented in docs/operations.md ("JSON for CI").
 public final class JSONReporter: RunObserver, Sendable {
     private let out: TextOutput
 
@@ -10,55 +17,63 @@ public final class JSONReporter: RunObserver, Sendable {
     public func event(_ event: RunEvent) {
         switch event {
         case .phaseStarted(let phase):
-            emit(["event": "phase-started", "phase": phase.rawValue])
+            write(JSONRecords.PhaseStarted(phase: phase.rawValue))
         case .stepStarted(let step):
-            emit(["event": "step-started", "step": StepJSON.object(step)])
+            write(JSONRecords.StepStarted(step: .init(step)))
         case .stepFinished(let r):
-            var object: [String: Any] = ["event": "step-finished", "step": StepJSON.object(r.step),
-                                         "seconds": Seconds.value(r.duration)]
+            var record = JSONRecords.StepFinished(step: .init(r.step), seconds: Seconds.value(r.duration), outcome: "succeeded")
             switch r.outcome {
-            case .succeeded: object["outcome"] = "succeeded"
+            case .succeeded: break
             case .failed(let f):
-                object["outcome"] = "failed"
-                object["error"] = ["node": f.node, "message": f.message, "stderr": f.stderr, "unreachable": f.unreachable]
+                record.outcome = "failed"
+                record.error = .init(node: f.node, message: f.message, stderr: f.stderr, unreachable: f.unreachable)
             case .skipped(let why):
-                object["outcome"] = "skipped"
-                object["reason"] = why
+                record.outcome = "skipped"
+                record.reason = why
             }
-            if !r.detail.isEmpty { object["detail"] = r.detail }
-            if let b = r.bytes { object["bytes"] = b }
-            emit(object)
+            if !r.detail.isEmpty { record.detail = r.detail }
+            record.bytes = r.bytes
+            write(record)
         case .progress(let step, let p):
-            var object: [String: Any] = ["event": "progress", "step": StepJSON.object(step), "bytes": p.bytes,
-                                         "seconds": Seconds.value(p.elapsed), "round": p.round]
-            if let e = p.expected { object["expected_bytes"] = e }
-            if let n = p.note { object["note"] = n }
-            emit(object)
+            write(JSONRecords.Progress(step: .init(step), bytes: p.bytes, expectedBytes: p.expected, compressor: p.compressor,
+                                       seconds: Seconds.value(p.elapsed), round: p.round, note: p.note))
         case .note(let text):
-            emit(["event": "note", "message": text])
+            write(JSONRecords.Note(message: text))
         }
+    }
+
+    /// The one line a run prints when its manifests are invalid: an `error` event that carries each error's
+    /// position as well as its text (the same fields as `validate --json`).
+    public func invalidManifests(_ errors: ManifestErrors) {
+        write(JSONRecords.ErrorEvent(
+            message: ManifestErrors.countLine(errors.errors.count) + " in the manifests; nothing was contacted",
+            details: errors.errors.map(\.description), exitCode: Int(FlockerExit.invalidInput.rawValue),
+            errors: errors.errors.map { .init(file: $0.file, line: $0.line, column: $0.column, path: $0.path, message: $0.message) }))
+    }
+
+    /// The line of a run that stopped before any change.
+    public func error(_ message: String, details: [String], exitCode: FlockerExit) {
+        write(JSONRecords.ErrorEvent(message: message, details: details, exitCode: Int(exitCode.rawValue)))
     }
 
     public func plan(_ plan: Plan) {
-        var steps: [[String: Any]] = []
-        for phase in plan.phases {
-            for step in phase.steps {
-                var s = StepJSON.object(step)
-                s["phase"] = phase.name.rawValue
-                steps.append(s)
-            }
-        }
-        emit(["event": "plan", "changes": !plan.isEmpty, "steps": steps, "nodes": plan.nodes.sorted(), "notes": plan.notes])
+        let steps = plan.phases.flatMap { phase in phase.steps.map { JSONRecords.StepRecord($0, phase: phase.name) } }
+        write(JSONRecords.PlanEvent(changes: !plan.isEmpty, steps: steps, nodes: plan.nodes.sorted(), notes: plan.notes))
     }
 
     public func summary(_ report: RunReport, elapsed: Duration, exitCode: Int32) {
-        emit(["event": "summary", "succeeded": report.succeeded, "failed": report.failures.count,
-              "skipped": report.skipped, "interrupted": report.interrupted, "rollbacks": report.rollbacks,
-              "seconds": Seconds.value(elapsed), "exit_code": Int(exitCode)])
+        write(JSONRecords.Summary(succeeded: report.succeeded, failed: report.failures.count, skipped: report.skipped,
+                                  interrupted: report.interrupted, rollbacks: report.rollbacks,
+                                  seconds: Seconds.value(elapsed), exitCode: Int(exitCode)))
     }
 
-    /// Emits any object as one line (used by the CLI for errors before a plan exists).
+    private func write(_ record: some Encodable) { out.write(JSONRecords.line(record) + "\n") }
+
+    /// Emits any object as one line, with the schema version. Prefer a typed record (JSONRecords); this stays
+    /// for callers that build their own.
     public func emit(_ object: [String: Any]) {
+        var object = object
+        object["schema"] = JSONSchema.version
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
             let text = String(data: data, encoding: .utf8)
         else { return }
@@ -66,39 +81,13 @@ public final class JSONReporter: RunObserver, Sendable {
     }
 }
 
-/// A step as a JSON object with stable keys.
+/// A step as a JSON object with stable keys (the `step` of every event; see JSONRecords.StepRecord).
 public enum StepJSON {
     public static func object(_ step: Step) -> [String: Any] {
-        var o: [String: Any] = ["node": step.node, "description": StepText.describe(step)]
-        if !step.app.isEmpty { o["app"] = step.app }
-        switch step.action {
-        case .pullImage(let image, _): o["action"] = "pull-image"; o["image"] = image
-        case .createVolume(let v, let q): o["action"] = "create-volume"; o["volume"] = v.volume; if let q { o["maximum_size"] = q }
-        case .setQuota(let v, let q): o["action"] = "set-quota"; o["volume"] = v.volume; o["maximum_size"] = q.map { $0 as Any } ?? NSNull()
-        case .makeWritable(let v): o["action"] = "make-writable"; o["volume"] = v.volume
-        case .demoteStale(let v): o["action"] = "demote-stale"; o["volume"] = v.volume
-        case .promote(let v, let epoch): o["action"] = "promote"; o["volume"] = v.volume; o["epoch"] = epoch
-        case .rejoin(let v, let common, let keepAs, let epoch):
-            o["action"] = "rejoin"; o["volume"] = v.volume; o["common"] = common ?? NSNull(); o["kept_as"] = keepAs; o["epoch"] = epoch
-        case .copyVolume(let v, let t, let final): o["action"] = final ? "final-copy" : "pre-copy"; o["volume"] = v.volume; o["target"] = t
-        case .stopApp(_, let keep): o["action"] = "stop"; o["keep_container"] = keep
-        case .handoff(_, let t, let vs):
-            o["action"] = "handoff"; o["target"] = t
-            o["volumes"] = vs.map { ["volume": $0.volume, "epoch": $0.epoch] as [String: Any] }
-        case .startApp, .startCreated: o["action"] = "start"
-        case .createApp: o["action"] = "create"
-        case .restartApp: o["action"] = "restart"
-        case .removeContainer: o["action"] = "remove-container"
-        case .setRoutes(let add, let remove):
-            o["action"] = "set-routes"
-            o["add"] = add.map(\.tag.comment)
-            o["remove"] = remove.map(\.tag.comment)
-        case .pruneSnapshots(let v, let keep): o["action"] = "prune-snapshots"; o["volume"] = v.volume; o["keep"] = keep
-        case .replicate(let v, let t): o["action"] = "replicate"; o["volume"] = v.volume; o["target"] = t
-        case .removeReplica(let v, let primary): o["action"] = "remove-replica"; o["volume"] = v.volume; o["primary"] = primary
-        case .holdConnections(_, let ports): o["action"] = "hold-connections"; o["ports"] = ports
-        case .releaseHold: o["action"] = "release-hold"
-        }
-        return o
+        let line = JSONRecords.line(JSONRecords.StepRecord(step))
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]) ?? [:]
     }
+
+    /// The step's action as the JSON names it (`pre-copy`, `handoff`, …).
+    public static func action(_ step: Step) -> String { JSONRecords.StepRecord(step).action }
 }

@@ -84,10 +84,16 @@ public final class TextReporter: RunObserver, Sendable {
         }
         var text = "  ...     \(step.node)  \(StepText.describe(step)): \(Bytes.human(p.bytes))"
         if let expected = p.expected, expected > 0 {
-            text += " of ~\(Bytes.human(expected))"
-            let rate = p.bytesPerSecond
-            if rate > 0, expected > p.bytes {
-                text += ", ETA \(Seconds.text(.seconds(Double(expected - p.bytes) / rate)))"
+            if let compressor = p.compressor {
+                // Compressed bytes against the data's size: no honest percentage or ETA.
+                text += " (\(compressor)) of ~\(Bytes.human(expected)) of data"
+            } else {
+                let percent = min(100, Int(Double(p.bytes) * 100 / Double(expected)))
+                text += " of ~\(Bytes.human(expected)) (\(percent)%)"
+                let rate = p.bytesPerSecond
+                if rate > 0, expected > p.bytes {
+                    text += ", ETA \(Seconds.text(.seconds(Double(expected - p.bytes) / rate)))"
+                }
             }
         }
         text += ", \(Bytes.human(UInt64(p.bytesPerSecond)))/s"

@@ -61,14 +61,19 @@ public struct SyncOperation: ClusterOperation {
 public struct DeployOperation: ClusterOperation {
     public let desired: DesiredState
     public let failover: Bool
+    /// `--yes`: go on when the application file renamed or dropped a volume whose data would be left unused
+    /// while its application runs (see `UnusedVolumes`).
+    public let acceptLeavingUnused: Bool
     public var name: String { failover ? "deploy --failover" : "deploy" }
     public var goesOnWithoutUnreachableNodes: Bool { failover }
     public var unreachableNodesFailTheRun: Bool { false }
-    public init(_ desired: DesiredState, failover: Bool = false) {
+    public init(_ desired: DesiredState, failover: Bool = false, acceptLeavingUnused: Bool = false) {
         self.desired = desired
         self.failover = failover
+        self.acceptLeavingUnused = acceptLeavingUnused
     }
     public func plan(_ observed: ObservedState) throws(PlanRefusal) -> Plan {
-        try Planner.plan(desired: desired, observed: observed, failover: failover)
+        let plan = try Planner.plan(desired: desired, observed: observed, failover: failover)
+        return try UnusedVolumes.check(plan, desired: desired, observed: observed, acceptLeavingUnused: acceptLeavingUnused)
     }
 }

@@ -66,6 +66,7 @@ public struct ClusterRun: Sendable {
     public func run() async -> FlockerExit {
         let clock = ContinuousClock()
         var discovery = Discovery(connector: connector)
+        discovery.timeout = options.execution.queryTimeout
         discovery.withImages = false   // a converged cluster needs no image list; a plan with changes gets one
         let found: Discovery.Result
         let text = TextReporter(out: out)
@@ -317,7 +318,11 @@ public struct ClusterRun: Sendable {
     /// exit code is returned.
     private func lookAgain(at nodes: Set<String>, hosts: [String: any RemoteHost], into observed: inout ObservedState,
                            json: JSONReporter) async -> FlockerExit? {
-        let discovery = Discovery(connector: connector)
+        let discovery = {
+            var d = Discovery(connector: connector)
+            d.timeout = options.execution.queryTimeout
+            return d
+        }()
         // The closure takes its value from a function: Swift 6.3.1 at -O miscompiles a task closure that
         // returns from both arms of a do/catch (see Discovery.rediscoverResult).
         let outcomes = await withTaskGroup(of: (String, Swift.Result<NodeState, RemoteError>).self) { group in
@@ -345,7 +350,7 @@ public struct ClusterRun: Sendable {
 
     private func report(error: String, details: [String], code: FlockerExit, json: JSONReporter) {
         if options.json {
-            json.emit(["event": "error", "message": error, "details": details, "exit_code": Int(code.rawValue)])
+            json.error(error, details: details, exitCode: code)
         }
         err.write("error: \(error)\n" + details.map { "  " + $0.replacingOccurrences(of: "\n", with: "\n  ") + "\n" }.joined())
     }

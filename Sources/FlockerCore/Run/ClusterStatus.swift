@@ -118,6 +118,27 @@ public struct ClusterStatus: Sendable {
         }
     }
 
+    /// With an application file: volumes whose primary holds data no application will use, with why: the
+    /// application runs without a volume of that name (renamed or dropped in the application file), or it is
+    /// placed on no node or gone from the file (removed on purpose). Without an application file: volumes of
+    /// applications that have no container on any node.
+    public var unusedVolumes: [VolumeID: String] {
+        var out: [VolumeID: String] = [:]
+        for (id, copies) in volumes {
+            guard copies.contains(where: { $0.1.role == .primary }) else { continue }
+            if let desired, let app = desired.applications[id.app], desired.placement[id.app] != nil {
+                if !app.volumes.contains(where: { $0.name == id.volume }) {
+                    out[id] = "\(id.app) has no volume \"\(id.volume)\" in the application file"
+                }
+            } else if desired != nil {
+                out[id] = desired?.applications[id.app] == nil ? "\(id.app) is not in the application file" : "\(id.app) is placed on no node"
+            } else if !reachable.contains(where: { $0.1.containers[id.app] != nil }) {
+                out[id] = "\(id.app) has no container on any node"
+            }
+        }
+        return out
+    }
+
     /// The status for people.
     public func text() -> String {
         var out = "Nodes\n"
@@ -155,6 +176,7 @@ public struct ClusterStatus: Sendable {
                     if there == nil { line += " (not placed: a deploy stops it)" }
                     else if there != node { line += " (a deploy moves it to \(there ?? ""))" }
                     else if want.configHash != c.configHash { line += " (configuration changed: a deploy restarts it)" }
+                    else if !c.running { line += " (configuration up to date, but not running: a deploy starts it)" }
                     else { line += " (up to date)" }
                 } else {
                     line += " (not in the application file: a deploy stops it)"
@@ -173,9 +195,11 @@ public struct ClusterStatus: Sendable {
         let vols = volumes
         if vols.isEmpty { out += "  none\n" }
         let replicas = replicaStates
+        let unused = unusedVolumes
         for (id, copies) in vols {
             let orphan = !placed.contains(id.app) && desired?.placement[id.app] == nil
-            out += "  \(id)\(orphan ? " (its application is not running: kept, reattached when it comes back)" : "")\n"
+            let why = orphan ? " (its application is not running: kept, reattached when it comes back)" : (unused[id].map { " (unused: \($0); kept)" } ?? "")
+            out += "  \(id)\(why)\n"
             for (node, ds) in copies {
                 var line = "    \(node.padding(toLength: w, withPad: " ", startingAt: 0))  \(ds.role.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) epoch \(ds.epoch)"
                 line += ", \(ds.readonly ? "read-only" : "writable"), \(Bytes.human(ds.referenced))"
@@ -196,6 +220,17 @@ public struct ClusterStatus: Sendable {
             }
             for (node, r) in (replicas[id] ?? [:]).sorted(by: { $0.key < $1.key }) where r.state == "unreachable" {
                 out += "    \(node.padding(toLength: w, withPad: " ", startingAt: 0))  replica unreachable\n"
+            }
+        }
+
+        if !unused.isEmpty {
+            out += "\nUnused volumes (kept; flocker-deploy never destroys data)\n"
+            for (id, why) in unused.sorted(by: { $0.key < $1.key }) {
+                for (node, ds) in vols.first(where: { $0.0 == id })?.1 ?? [] where ds.role == .primary {
+                    out += "  \(id) on \(node), \(Bytes.human(ds.referenced)): \(why)\n"
+                    out += "    to use it again: name volume \"\(id.volume)\" in \(id.app)'s volumes in the application file, and deploy\n"
+                    out += "    to remove it: ssh \(node) zfs destroy -r \(id.dataset)  (and its copies on other nodes; this cannot be undone)\n"
+                }
             }
         }
 
@@ -238,15 +273,16 @@ public struct ClusterStatus: Sendable {
             return ["state": r.state, "lag_seconds": r.lagSeconds.map { $0 as Any } ?? NSNull(), "bytes_behind": NSNull(),
                     "detail": r.detail.map { $0 as Any } ?? NSNull()] as [String: Any]
         }
+        let unused = unusedVolumes
         let volumesJSON: [[String: Any]] = volumes.map { id, copies in
-            ["app": id.app, "volume": id.volume, "copies": copies.map { node, ds in
+            ["app": id.app, "volume": id.volume, "unused": unused[id].map { $0 as Any } ?? NSNull(), "copies": copies.map { node, ds in
                 ["node": node, "role": ds.role.rawValue, "epoch": ds.epoch, "readonly": ds.readonly, "bytes": ds.referenced,
                  "maximum_size": ds.quota.map { $0 as Any } ?? NSNull(),
                  "newest_snapshot": ds.newestSnapshot.map { ["name": $0.name, "created": $0.creation] as [String: Any] } ?? NSNull(),
                  "replica": replicaJSON(replicas[id]?[node])] as [String: Any]
             }, "unreachable_replicas": (replicas[id] ?? [:]).filter { $0.value.state == "unreachable" }.keys.sorted()]
         }
-        var root: [String: Any] = ["nodes": nodesJSON, "volumes": volumesJSON]
+        var root: [String: Any] = ["schema": JSONSchema.version, "nodes": nodesJSON, "volumes": volumesJSON]
         if let pending { root["pending_steps"] = pending.steps.count }
         if let refusal { root["refusal"] = refusal.problems.map(\.description) }
         let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
