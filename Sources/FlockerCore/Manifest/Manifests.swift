@@ -117,13 +117,12 @@ public struct Manifests: Sendable {
 
     /// Length-prefixed, so that moving bytes from one file to the other changes the hash.
     static func hash(_ deployment: [UInt8], _ application: [UInt8]) -> String {
-        var h = SHA256()
+        var h = StableHash()
         h.update("flocker-manifests-v1\n\(deployment.count)\n")
         h.update(deployment)
         h.update("\n\(application.count)\n")
         h.update(application)
-        let digits: [Character] = Array("0123456789abcdef")
-        return String(h.finalize().flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        return StableHash.hex(h.finalize())
     }
 
     static func readFile(_ path: String) -> Result<[UInt8], ManifestError> {

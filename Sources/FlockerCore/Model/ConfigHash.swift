@@ -16,12 +16,12 @@ extension Application {
         if let c = cpuShares { fields += ["cpu-shares", String(c)] }
         fields += ["restart", restartPolicy.dockerValue]
         if let command { fields += ["command", String(command.count)] + command }
-        var h = SHA256()
+        var h = StableHash()
         for field in fields {
             h.update(String(field.utf8.count))
             h.update(":")
             h.update(field)
         }
-        return String(h.finalize().prefix(16).map { b in b < 16 ? "0" + String(b, radix: 16) : String(b, radix: 16) }.joined())
+        return StableHash.hex(h.finalize().prefix(16))
     }
 }
