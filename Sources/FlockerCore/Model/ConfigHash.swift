@@ -1,6 +1,6 @@
 extension Application {
     /// A stable hash of everything that requires a new container when it changes: image, ports, volumes and
-    /// their mountpoints, links, environment, limits, restart policy, command.
+    /// their mountpoints, links, environment, limits, restart policy, command, further `docker run` options.
     ///
     /// Stored as a container label; the planner restarts an application only when this differs. Volume quotas
     /// are not part of it: a quota change is applied to the dataset without a restart. The encoding is
@@ -16,6 +16,12 @@ extension Application {
         if let c = cpuShares { fields += ["cpu-shares", String(c)] }
         fields += ["restart", restartPolicy.dockerValue]
         if let command { fields += ["command", String(command.count)] + command }
+        // Added after v1's first release: only present when set, so that hashes of applications without them
+        // (every Flocker v1 file) stay what they were.
+        if !runOptions.isEmpty { fields += ["run-options", String(runOptions.count)] + runOptions }
+        if !entrypointArguments.isEmpty {
+            fields += ["entrypoint-arguments", String(entrypointArguments.count)] + entrypointArguments
+        }
         var h = StableHash()
         for field in fields {
             h.update(String(field.utf8.count))
