@@ -62,7 +62,7 @@ struct ManifestComposeKeysTests {
             .deletingLastPathComponent().appendingPathComponent("docs/configuration.md")
         let text = try String(contentsOf: docs, encoding: .utf8)
         #expect(text.contains(ComposeKeys.markdownTable()), "regenerate the table: swift test prints it below")
-        if !text.contains(ComposeKeys.markdownTable()) { print(ComposeKeys.markdownTable()) }
+        if !text.contains(ComposeKeys.markdownTable()) { print("BEGIN-TABLE\n" + ComposeKeys.markdownTable() + "END-TABLE") }
     }
 
     /// Each key's `docker run` arguments: the service's settings → the options it adds, in table order.
@@ -211,6 +211,8 @@ struct ManifestComposeKeysTests {
         // Flocker 0.4's own documentation example.
         let v1app = try onlyApplication(v1("image: elasticsearch\nvolume: {mountpoint: /var/lib/elasticsearch/}"))
         #expect(v1app.volumes.map(\.mountpoint) == ["/var/lib/elasticsearch"])
+        let stop = try onlyApplication(v1("image: x\nstop_timeout: 30"))
+        #expect(stop.runOptions == ["--stop-timeout=30"])
     }
 
     @Test(
