@@ -324,6 +324,28 @@ struct ManifestComposeKeysTests {
         #expect(Set(both.map(\.app)) == ["a", "b"] && both.count == 2)
     }
 
+    @Test("The example stack (examples/compose-stack) loads: .env read, anchors merged, warnings, depends_on")
+    func exampleStack() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/compose-stack").path
+        let m = try Manifests.load(
+            deployment: folder + "/deployment.yml", application: folder + "/docker-compose.yml", environment: [:])
+        #expect(m.applications.map(\.name) == ["web", "cache"])
+        let web = try #require(m.applications.first)
+        #expect(web.environment == ["GREETING": "hello from .env", "cache.url": "redis://cache:6379"])
+        #expect(web.dependencies == ["cache"])
+        #expect(web.restartPolicy == .unlessStopped)
+        #expect(web.runOptions.contains("--label=com.example.stack=compose-stack"))
+        #expect(m.applications[1].volumes.map(\.mountpoint) == ["/data"])
+        #expect(m.warnings.count == 4)
+        let env = try Manifests.load(
+            deployment: folder + "/deployment.yml", application: folder + "/docker-compose.yml",
+            environment: ["GREETING": "hi", "WEB_PORT": "9090"], profiles: ["debug"])
+        #expect(env.applications.first?.environment["GREETING"] == "hi")
+        #expect(env.applications.first?.ports.map(\.externalPort) == [9090])
+        #expect(env.applications.map(\.name) == ["web", "cache", "debug"])
+    }
+
     @Test("YAML anchors, merges and x- fields work in Compose files")
     func anchors() throws {
         let app = """
