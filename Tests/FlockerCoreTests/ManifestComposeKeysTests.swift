@@ -346,6 +346,22 @@ struct ManifestComposeKeysTests {
         #expect(env.applications.map(\.name) == ["web", "cache", "debug"])
     }
 
+    @Test("Read-only managed volumes: NAME:/path:ro and read_only: true mount with :ro, and change the hash")
+    func readOnlyVolumes() throws {
+        let app = try onlyApplication(
+            compose("image: x\nvolumes: [\"seed:/seed:ro\", {type: volume, target: /ref, read_only: true}, \"/data\"]",
+                    extra: "volumes: {seed: }\n"))
+        #expect(app.volumes.map(\.readOnly) == [true, true, false])
+        let mounts = app.volumes.map { (host: "/flocker/web.\($0.name)", container: $0.mountpoint) }
+        let args = NodeCommands.runArguments(app, mounts: mounts, envFile: nil)
+        #expect(args.filter { $0.hasPrefix("/flocker/") } == [
+            "/flocker/web.seed:/seed:ro", "/flocker/web.ref:/ref:ro", "/flocker/web.data:/data",
+        ])
+        var writable = app
+        writable.volumes[0].readOnly = false
+        #expect(writable.configHash != app.configHash)
+    }
+
     @Test("YAML anchors, merges and x- fields work in Compose files")
     func anchors() throws {
         let app = """

@@ -420,8 +420,11 @@ let manifestBadCases: [ManifestBadCase] = [
         app: compose("image: x\nvolumes:\n  - {type: bind, source: /srv, target: /data}"),
         ("app.yml:5:16", "services.web.volumes[0].type", "a host directory cannot be mounted")),
     bad(
-        "compose :ro", app: compose("image: x\nvolumes: [\"d:/data:ro\"]", extra: "volumes: {d: }\n"),
-        ("app.yml:4:15", "services.web.volumes[0]", "read-only mounts (:ro) are not supported")),
+        "compose volume mode", app: compose("image: x\nvolumes: [\"d:/data:z\"]", extra: "volumes: {d: }\n"),
+        ("app.yml:4:15", "services.web.volumes[0]", "unsupported volume mode \"z\": only rw or ro is allowed")),
+    bad(
+        "compose host file :ro", app: compose("image: x\nvolumes: [\"./nginx.conf:/etc/nginx/nginx.conf:ro\"]"),
+        ("app.yml:4:15", "services.web.volumes[0]", "a host directory cannot be mounted")),
     bad(
         "compose volume not declared", app: compose("image: x\nvolumes: [\"d:/data\"]"),
         (

@@ -5,7 +5,8 @@
 # hostname, cap_drop, stop signal and grace period, logging, health check), dotted environment names, the .env
 # default and a normalised mountpoint; a second deploy changes nothing; a changed variable replaces only the
 # service it reaches. Then: a port that accepts before the health check passes (readiness waits for healthy),
-# and a health check that never passes (the deploy fails, naming it unhealthy).
+# with a managed volume mounted :ro beside a writable one, and a health check that never passes (the deploy
+# fails, naming it unhealthy).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -92,6 +93,7 @@ services:
     # The port accepts at once; the health check passes 4 s later.
     command: ["sh", "-c", "httpd -p 8081 -h /tmp; sleep 4; touch /tmp/ready; exec sleep 86400"]
     ports: ["8081:8081"]
+    volumes: ["seed:/seed:ro", "/scratch"]
     healthcheck:
       test: ["CMD", "test", "-f", "/tmp/ready"]
       interval: 1s
@@ -103,6 +105,8 @@ services:
       test: ["CMD", "false"]
       interval: 1s
       retries: 2
+volumes:
+  seed:
 EOF
 printf 'version: 1\nnodes:\n  node1: []\n  node2: [slow]\n' > "$W/slow.yml"
 printf 'version: 1\nnodes:\n  node1: []\n  node2: [sick]\n' > "$W/sick.yml"
@@ -112,6 +116,13 @@ took=$((SECONDS - t0))
 expect_rc "deploy of slow exits 0" 0 "$rc" "$out"
 expect_eq "slow is healthy when the deploy returns" "healthy" "$(inspect node2 slow '{{.State.Health.Status}}')"
 expect_eq "the deploy waited for the health check (at least 4 s)" "true" "$([ "$took" -ge 4 ] && echo true || echo "$took s")"
+section "a volume mounted :ro is read-only in the container, the other one writable"
+expect_eq "Docker mounts /seed read-only, /scratch read-write" "/scratch=true /seed=false " \
+  "$(inspect node2 slow '{{range .Mounts}}{{.Destination}}={{.RW}} {{end}}' | tr ' ' '\n' | sort | grep . | tr '\n' ' ')"
+check_fails "writing into /seed fails" node node2 docker exec flocker--slow touch /seed/x
+check "writing into /scratch works" node node2 docker exec flocker--slow touch /scratch/x
+
+section "a health check that never passes fails the start"
 deploy "$W/sick.yml" "$W/health.yml"
 expect_rc "a health check that never passes fails the deploy (exit 1)" 1 "$rc" "$out"
 expect_contains "… saying so" "its health check reports it unhealthy" "$out"

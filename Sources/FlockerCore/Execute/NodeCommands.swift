@@ -22,7 +22,10 @@ public enum NodeCommands {
                     "--label", "flocker.restart=\(app.restartPolicy.dockerValue)"]
         if let envFile { args += ["--env-file", envFile] }
         for p in app.ports { args += ["--publish", "\(p.externalPort):\(p.internalPort)"] }
-        for m in mounts { args += ["--volume", "\(m.host):\(m.container)"] }
+        for m in mounts {
+            let readOnly = app.volumes.contains { $0.mountpoint == m.container && $0.readOnly }
+            args += ["--volume", "\(m.host):\(m.container)" + (readOnly ? ":ro" : "")]
+        }
         if let mem = app.memoryLimit { args += ["--memory", String(mem)] }
         if let cpu = app.cpuShares { args += ["--cpu-shares", String(cpu)] }
         args += ["--restart", app.restartPolicy.dockerValue]

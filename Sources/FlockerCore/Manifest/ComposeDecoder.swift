@@ -540,24 +540,22 @@ enum ComposeDecoder {
                 d.add(item.mark, itemPath, "expected \"/path\" or \"NAME:/path\", found \(found(item))")
                 continue
             }
+            var readOnly = false
             if parts.count == 3 {
                 switch parts[2] {
                 case "rw": break
-                case "ro":
-                    d.add(
-                        item.mark, itemPath,
-                        "read-only mounts (:ro) are not supported: managed volumes are mounted read-write")
-                    continue
+                case "ro": readOnly = true
                 default:
-                    d.add(item.mark, itemPath, "unsupported volume mode \(quoted(parts[2])): only rw is allowed")
+                    d.add(item.mark, itemPath, "unsupported volume mode \(quoted(parts[2])): only rw or ro is allowed")
                     continue
                 }
             }
             let target = parts.count == 1 ? parts[0] : parts[1]
             let source: String? = parts.count == 1 ? nil : parts[0]
-            if let origin = volume(
+            if var origin = volume(
                 source: source, target: target, mark: item.mark, path: itemPath, declared: declared, &d)
             {
+                origin.volume.readOnly = readOnly
                 draft.volumes.append(origin)
             }
         }
@@ -616,11 +614,9 @@ enum ComposeDecoder {
     ) -> VolumeOrigin? {
         let f = d.fields(pairs, mark: node.mark, path, longVolume)
         var ok = true
-        if let n = f["read_only"], let readOnly = d.boolean(n, path.key("read_only")), readOnly {
-            d.add(
-                n.mark, path.key("read_only"),
-                "read-only mounts are not supported: managed volumes are mounted read-write")
-            ok = false
+        var readOnly = false
+        if let n = f["read_only"] {
+            if let value = d.boolean(n, path.key("read_only")) { readOnly = value } else { ok = false }
         }
         guard let typeNode = f["type"] else { return nil }
         let typePath = path.key("type")
@@ -652,9 +648,11 @@ enum ComposeDecoder {
             d.add(f["source"]?.mark ?? node.mark, path.key("source"), "\(hostBindReason); give a volume name")
             return nil
         }
-        return volume(
+        var origin = volume(
             source: source, target: target, mark: (source == nil ? targetNode : f["source"] ?? targetNode).mark,
             path: path.key(source == nil ? "target" : "source"), declared: declared, &d)
+        origin?.volume.readOnly = readOnly
+        return origin
     }
 
     // MARK: restart

@@ -72,10 +72,13 @@ public struct VolumeSpec: Sendable, Hashable, Codable {
     public var mountpoint: String
     /// Quota in bytes (ZFS `refquota`); nil means none.
     public var maximumSize: UInt64?
-    public init(name: String, mountpoint: String, maximumSize: UInt64? = nil) {
+    /// Mounted read-only into the container (Compose `NAME:/path:ro`, `read_only: true`).
+    public var readOnly: Bool = false
+    public init(name: String, mountpoint: String, maximumSize: UInt64? = nil, readOnly: Bool = false) {
         self.name = name
         self.mountpoint = mountpoint
         self.maximumSize = maximumSize
+        self.readOnly = readOnly
     }
 }
 

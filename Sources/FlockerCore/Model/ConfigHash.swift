@@ -9,7 +9,7 @@ extension Application {
     public var configHash: String {
         var fields: [String] = ["flocker-config-v1", name, image]
         for p in ports { fields += ["port", String(p.internalPort), String(p.externalPort)] }
-        for v in volumes { fields += ["volume", v.name, v.mountpoint] }
+        for v in volumes { fields += ["volume", v.name, v.mountpoint] + (v.readOnly ? ["read-only"] : []) }
         for l in links { fields += ["link", String(l.localPort), String(l.remotePort), l.alias] }
         for key in environment.keys.sorted() { fields += ["env", key, environment[key] ?? ""] }
         if let m = memoryLimit { fields += ["memory", String(m)] }
