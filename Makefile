@@ -4,7 +4,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 BIN := .build/release/flocker-deploy
 
-.PHONY: all deps build release install test unit acceptance demo bench fuzz clean sandbox-up sandbox-down
+.PHONY: all deps build release install test unit acceptance demo compose-demo bench fuzz clean sandbox-up sandbox-down
 
 all: build
 
@@ -37,6 +37,10 @@ acceptance: deps release
 ## make demo: the redis tutorial in the sandbox, narrated (see docs/tutorial.md).
 demo: deps release
 	examples/demo.sh
+
+## make compose-demo: a multi-service Compose stack (examples/compose-stack) deployed in the sandbox.
+compose-demo: deps release
+	examples/compose-stack/run.sh
 
 bench: deps release
 	bench/run.sh

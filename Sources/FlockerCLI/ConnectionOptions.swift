@@ -49,10 +49,13 @@ struct ConnectionOptions: ParsableArguments {
 }
 
 /// Loads both manifests, printing their errors (exit code 2) when they are invalid.
-func loadManifests(deployment: String, application: String, json: Bool) throws -> Manifests {
+func loadManifests(deployment: String, application: String, json: Bool, profiles: [String] = []) throws -> Manifests {
     do {
-        let manifests = try Manifests.load(deployment: deployment, application: application)
-        for warning in manifests.warnings { TextOutput.standardError.write("warning: \(warning)\n") }
+        let manifests = try Manifests.load(
+            deployment: deployment, application: application, environment: ProcessInfo.processInfo.environment,
+            profiles: profiles)
+        for w in manifests.warnings { TextOutput.standardError.write(w.description + "\n") }
+        for w in manifests.portWarnings { TextOutput.standardError.write("warning: \(w)\n") }
         return manifests
     } catch {
         let err = TextOutput.standardError
@@ -69,6 +72,9 @@ func loadManifests(deployment: String, application: String, json: Bool) throws -
 struct RunOptions: ParsableArguments {
     @Flag(help: "Print the plan and change nothing.")
     var dryRun = false
+
+    @Option(name: .customLong("profile"), help: "Enable a Compose profile (repeatable; COMPOSE_PROFILES too).")
+    var profile: [String] = []
 
     @Flag(help: "Print the plan, each step's result and a summary as JSON lines on stdout (for CI).")
     var json = false

@@ -46,7 +46,8 @@ struct Deploy: AsyncParsableCommand {
     var failover = false
 
     func run() async throws {
-        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
+        let manifests = try loadManifests(
+            deployment: deployment, application: application, json: common.json, profiles: common.profile)
         let connector = try connection.connector()
         var options = common.runOptions(manifests)
         options.execution.readyTimeout = .seconds(max(1, readyTimeout))

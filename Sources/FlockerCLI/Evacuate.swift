@@ -38,7 +38,7 @@ struct Evacuate: AsyncParsableCommand {
     @OptionGroup var common: RunOptions
 
     func run() async throws {
-        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
+        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json, profiles: common.profile)
         let connector = try connection.connector()
         let out = TextOutput.standardOutput
         let err = TextOutput.standardError
@@ -92,7 +92,7 @@ struct Evacuate: AsyncParsableCommand {
             throw ExitCode(FlockerExit.invalidInput.rawValue)
         }
         if !common.dryRun && !common.json { out.write("Wrote \(write).\n") }
-        let written = try loadManifests(deployment: path, application: application, json: common.json)
+        let written = try loadManifests(deployment: path, application: application, json: common.json, profiles: common.profile)
 
         var options = common.runOptions(written)
         options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]

@@ -38,7 +38,8 @@ struct Sync: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
+        let manifests = try loadManifests(
+            deployment: deployment, application: application, json: common.json, profiles: common.profile)
         let connector = try connection.connector()
         var options = common.runOptions(manifests)
         options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import FlockerCore
 
 #if canImport(Glibc)
@@ -31,6 +32,9 @@ public struct Validate: ParsableCommand {
     @Flag(help: "Print the summary (or the errors) as one JSON object on stdout.")
     var json = false
 
+    @Option(name: .customLong("profile"), help: "Enable a Compose profile (repeatable; COMPOSE_PROFILES too).")
+    var profile: [String] = []
+
     @Flag(help: "Print environment variable values too (they may be secrets; by default only names are printed).")
     var showValues = false
 
@@ -38,8 +42,11 @@ public struct Validate: ParsableCommand {
 
     public func run() throws {
         do {
-            let manifests = try Manifests.load(deployment: deployment, application: application)
-            for warning in manifests.warnings { printError("warning: \(warning)") }
+            let manifests = try Manifests.load(
+                deployment: deployment, application: application, environment: ProcessInfo.processInfo.environment,
+                profiles: profile)
+            for w in manifests.warnings { printError(w.description) }
+            for w in manifests.portWarnings { printError("warning: \(w)") }
             let summary = ManifestSummary(manifests, showValues: showValues)
             print(json ? summary.json() : summary.text(), terminator: "")
         } catch {

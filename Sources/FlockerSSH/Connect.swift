@@ -1,3 +1,4 @@
+import Foundation
 internal import CLibSSH2
 
 #if canImport(Glibc)
@@ -266,6 +267,8 @@ extension SessionWorker {
     static func fingerprint(_ session: OpaquePointer) -> String {
         guard let hash = libssh2_hostkey_hash(session, LIBSSH2_HOSTKEY_HASH_SHA256) else { return "SHA256:?" }
         let bytes = [UInt8](UnsafeRawBufferPointer(start: hash, count: 32))
-        return "SHA256:" + Base64.encode(bytes, padding: false)
+        var text = Data(bytes).base64EncodedString()
+        while text.hasSuffix("=") { text.removeLast() }
+        return "SHA256:" + text
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What can be learnt about a private key file without decrypting it: its algorithm and whether it has a
 /// passphrase. Used to skip keys we cannot use and to explain failures (RSA, encrypted keys).
 struct KeyFileInfo: Equatable {
@@ -68,10 +70,10 @@ struct KeyFileInfo: Equatable {
             if line.hasPrefix("-----END") { break }
             if inside { body += line }
         }
-        guard let blob = Base64.decode(Array(body.utf8)) else {
+        guard let data = Data(base64Encoded: body, options: .ignoreUnknownCharacters) else {
             return KeyFileInfo(algorithm: .unknown, encrypted: false, unrecognised: true)
         }
-        var reader = SSHWireReader(blob)
+        var reader = SSHWireReader([UInt8](data))
         let magic = Array("openssh-key-v1".utf8) + [0]
         guard reader.take(magic.count) == magic,
             let cipher = reader.string(),

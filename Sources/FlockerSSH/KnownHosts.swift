@@ -1,3 +1,4 @@
+import Foundation
 internal import CLibSSH2
 
 #if canImport(Glibc)
@@ -128,7 +129,7 @@ final class KnownHostsStore {
     /// Checks a raw host key against every file: a match in any file wins; otherwise a different key of the
     /// same type in any file is a mismatch; otherwise the host is not found.
     func check(name: String, key: [UInt8], type: HostKeyType) -> Outcome {
-        let base64 = Base64.encode(key)
+        let base64 = Data(key).base64EncodedString()
         for file in files {
             if let entry = file.revoked.first(where: { $0.key == base64 }) {
                 return .revoked(file: file.path, line: entry.line)
@@ -195,7 +196,7 @@ final class KnownHostsStore {
         if case .success(let existing) = POSIX.readFile(path), let last = existing.last, last != UInt8(ascii: "\n") {
             prefix = "\n"
         }
-        let line = "\(prefix)\(name) \(type.algorithm) \(Base64.encode(key))\n"
+        let line = "\(prefix)\(name) \(type.algorithm) \(Data(key).base64EncodedString())\n"
         return POSIX.append(Array(line.utf8), to: path).map { "cannot write \(path): \($0)" }
     }
 }

@@ -41,7 +41,7 @@ struct ManifestComposeTests {
     func detectionErrors() {
         #expect(
             decodeErrors(app: "web:\n  build: .\n").map(\.description) == [
-                "app.yml:2:3: error: web.build: not supported: name a prebuilt image"
+                "app.yml:2:3: error: web.build: `build` without `image` is not supported: nodes do not build images; build the image, push it to a registry the nodes can pull from and name it under `image`"
             ])
         #expect(
             decodeErrors(app: "web:\n  ports: [\"80:80\"]\n").map(\.description) == [

@@ -111,20 +111,31 @@ struct ManifestRulesTests {
             ManifestRules.isAlias("_es") && ManifestRules.isAlias("es-1") && !ManifestRules.isAlias("1es")
                 && !ManifestRules.isAlias("e.s"))
         #expect(
-            ManifestRules.isEnvironmentName("_A1") && !ManifestRules.isEnvironmentName("A-1")
-                && !ManifestRules.isEnvironmentName("1A"))
+            ManifestRules.isEnvironmentName("_A1") && ManifestRules.isEnvironmentName("A-1")
+                && ManifestRules.isEnvironmentName("1A") && ManifestRules.isEnvironmentName("discovery.type"))
+        #expect(
+            !ManifestRules.isEnvironmentName("A=B") && !ManifestRules.isEnvironmentName("A B")
+                && !ManifestRules.isEnvironmentName("A\0B") && !ManifestRules.isEnvironmentName("")
+                && !ManifestRules.isEnvironmentName("#A") && !ManifestRules.isEnvironmentName("A\nB"))
         #expect(ManifestRules.linkVariablePrefix("my-db") == "MY_DB")
     }
 
     @Test(
-        "Mountpoints: absolute and normal, not /, no control characters, : or ,",
+        "Mountpoints: absolute, not /, no .., no control characters, : or ,; normalised",
         arguments: [
-            ("/data", true), ("/var/lib/my sql", true), ("/ünï", true), ("data", false), ("/", false), ("/a/", false),
-            ("//a", false), ("/a//b", false), ("/a/./b", false), ("/a/../b", false), ("/..", false), ("/a:b", false),
-            ("/a,b", false), ("/a\nb", false), ("/a\0b", false), ("", false),
+            ("/data", true), ("/var/lib/my sql", true), ("/ünï", true), ("data", false), ("/", false), ("/a/", true),
+            ("//a", true), ("/a//b", true), ("/a/./b", true), ("/a/../b", false), ("/..", false), ("/a:b", false),
+            ("/a,b", false), ("/a\nb", false), ("/a\0b", false), ("", false), ("//", false), ("/./", false),
         ])
     func mountpoints(_ path: String, _ ok: Bool) {
         #expect((ManifestRules.mountpointProblem(path) == nil) == ok)
+    }
+
+    @Test("Mountpoints are normalised as Docker and Flocker 0.4 read them")
+    func mountpointNormalForm() {
+        #expect(ManifestRules.normalisedMountpoint("/var/lib/elasticsearch/") == "/var/lib/elasticsearch")
+        #expect(ManifestRules.normalisedMountpoint("//a/./b//") == "/a/b")
+        #expect(ManifestRules.normalisedMountpoint("/data") == "/data")
     }
 
     @Test("Volume names from mountpoints")

@@ -251,8 +251,8 @@ struct NewUserTests {
     @Test func publishingTheSSHPortIsWarnedAbout() throws {
         let m = try decodeValid(app: "version: 1\napplications:\n  web:\n    image: nginx\n    ports: [{internal: 2222, external: 22}]\n  ok:\n    image: nginx\n    ports: [{internal: 22, external: 2200}]\n",
                                 deployment: "version: 1\nnodes:\n  node1: [web, ok]\n")
-        #expect(m.warnings.count == 1, "\(m.warnings)")
-        #expect(m.warnings.first?.hasPrefix("application web publishes port 22 (to its port 2222), the port sshd listens on") == true)
+        #expect(m.portWarnings.count == 1, "\(m.portWarnings)")
+        #expect(m.portWarnings.first?.hasPrefix("application web publishes port 22 (to its port 2222), the port sshd listens on") == true)
     }
 
     // MARK: lock status

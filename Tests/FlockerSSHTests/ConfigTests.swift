@@ -228,17 +228,9 @@ struct ConfigTests {
     }
 }
 
-/// Small pieces: base64, key file inspection, error text.
+/// Small pieces: key file inspection, error text.
 @Suite("helpers")
 struct HelperTests {
-    @Test func base64RoundTrips() {
-        for n in 0..<40 {
-            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) }
-            #expect(Base64.decode(Array(Base64.encode(bytes).utf8)) == bytes)
-        }
-        #expect(Base64.encode(Array("ab".utf8)) == "YWI=")
-        #expect(Base64.encode(Array("ab".utf8), padding: false) == "YWI")
-    }
 
     @Test func keyFilesAreRecognised() throws {
         let dir = try SSHDFixture.makeTempDirectory(prefix: "flocker-keys")

@@ -22,11 +22,16 @@ public enum NodeCommands {
                     "--label", "flocker.restart=\(app.restartPolicy.dockerValue)"]
         if let envFile { args += ["--env-file", envFile] }
         for p in app.ports { args += ["--publish", "\(p.externalPort):\(p.internalPort)"] }
-        for m in mounts { args += ["--volume", "\(m.host):\(m.container)"] }
+        for m in mounts {
+            let readOnly = app.volumes.contains { $0.mountpoint == m.container && $0.readOnly }
+            args += ["--volume", "\(m.host):\(m.container)" + (readOnly ? ":ro" : "")]
+        }
         if let mem = app.memoryLimit { args += ["--memory", String(mem)] }
         if let cpu = app.cpuShares { args += ["--cpu-shares", String(cpu)] }
         args += ["--restart", app.restartPolicy.dockerValue]
+        args += app.runOptions
         args.append(app.image)
+        args += app.entrypointArguments
         if let command = app.command { args += command }
         return args
     }
@@ -139,7 +144,9 @@ public enum NodeCommands {
 
     /// Waits until the container runs and each of its internal ports accepts a connection on the container's
     /// own address (not the published port: Docker's proxy accepts there before the application listens).
-    /// With no ports, waits until it has run for a second. Prints the container's last log lines on failure.
+    /// With no ports, waits until it has run for a second. A container with a health check (the Compose file's
+    /// `healthcheck` or the image's HEALTHCHECK) is ready when Docker reports it healthy instead, and fails when
+    /// it reports it unhealthy. Prints the container's last log lines on failure.
     public static func waitReady(_ app: String, ports: [Int], timeoutSeconds: Int, bash: Bool) -> RemoteCommand {
         let args = [containerName(app), String(timeoutSeconds)] + ports.map(String.init)
         if bash {
@@ -148,8 +155,9 @@ public enum NodeCommands {
         return .script("""
             name=$1; t=$2; i=0
             while [ $i -lt $((t * 10)) ]; do
-              s=$(docker inspect --format '{{.State.Status}}' "$name" 2>/dev/null)
-              [ "$s" = running ] && exit 0
+              s=$(docker inspect --format '{{.State.Status}}{{if .State.Health}}-{{.State.Health.Status}}{{end}}' "$name" 2>/dev/null)
+              [ "$s" = running ] || [ "$s" = running-healthy ] && exit 0
+              [ "$s" = running-unhealthy ] && break
               [ "$s" = exited ] || [ "$s" = dead ] && break
               sleep 0.1; i=$((i + 1))
             done
@@ -162,10 +170,16 @@ public enum NodeCommands {
         end=$((SECONDS + timeout)); since=""
         fail() { echo "$name: $1" >&2; echo "--- last log lines:" >&2; docker logs --tail 20 "$name" 2>&1 | sed 's/^/    /' >&2; exit 1; }
         while [ $SECONDS -lt $end ]; do
-          read -r running status ip <<< "$(docker inspect --format '{{.State.Running}} {{.State.Status}} {{.NetworkSettings.IPAddress}}' "$name" 2>/dev/null)"
+          read -r running status health ip <<< "$(docker inspect --format '{{.State.Running}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.NetworkSettings.IPAddress}}' "$name" 2>/dev/null)"
           case "$status" in exited|dead) fail "the container exited instead of starting";; esac
           if [ "$running" = true ]; then
-            if [ -z "$ports" ]; then
+            if [ "$health" = healthy ]; then
+              exit 0
+            elif [ "$health" = unhealthy ]; then
+              fail "its health check reports it unhealthy"
+            elif [ "$health" = starting ]; then
+              :
+            elif [ -z "$ports" ]; then
               [ -z "$since" ] && since=$SECONDS
               [ $((SECONDS - since)) -ge 1 ] && exit 0
             else
@@ -176,7 +190,7 @@ public enum NodeCommands {
           fi
           sleep 0.05
         done
-        fail "not ready after ${timeout}s (running=${running:-?}, ports $ports)"
+        fail "not ready after ${timeout}s (running=${running:-?}, health ${health:-none}, ports $ports)"
         """
 
     // MARK: zfs

@@ -45,6 +45,9 @@ struct ApplicationDraft {
     var cpuShares: Int?
     var restartPolicy = RestartPolicy.never
     var command: [String]?
+    var runOptions: [String] = []
+    var entrypointArguments: [String] = []
+    var dependencies: [String] = []
     /// Set when some `ports` entry had an error, so "publishes no port" is not reported on top of it.
     var portsIncomplete = false
     /// Set when some volume had an error, so "has no volumes" (for replicas) is not reported on top of it.
@@ -60,7 +63,8 @@ struct ApplicationDraft {
         Application(
             name: name, image: image, ports: ports.map(\.port), volumes: volumes.map(\.volume),
             links: links.map(\.link), environment: environment, memoryLimit: memoryLimit, cpuShares: cpuShares,
-            restartPolicy: restartPolicy, command: command)
+            restartPolicy: restartPolicy, command: command, runOptions: runOptions,
+            entrypointArguments: entrypointArguments, dependencies: dependencies)
     }
 }
 
@@ -119,7 +123,7 @@ extension Diagnostics {
             add(node.mark, path, "mountpoint \(quoted(s)) \(problem)")
             return nil
         }
-        return s
+        return ManifestRules.normalisedMountpoint(s)
     }
 
     mutating func alias(_ node: YAMLNode, _ path: ManifestPath) -> String? {
@@ -140,7 +144,7 @@ extension Diagnostics {
         if ManifestRules.isEnvironmentName(name) { return true }
         add(
             mark, path,
-            "environment variable name \(quoted(name)) is not allowed: names must match \(ManifestRules.environmentNamePattern)"
+            "environment variable name \(quoted(name)) is not allowed: names must have \(ManifestRules.environmentNamePattern)"
         )
         return false
     }

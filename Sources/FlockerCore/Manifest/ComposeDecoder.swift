@@ -12,10 +12,8 @@ enum ComposeDecoder {
     ]
 
     static let topLevel = FieldSchema(
-        known: ["version", "name", "services", "volumes"],
+        known: ["version", "name", "services", "volumes", "networks"],
         refused: [
-            "networks":
-                "top-level `networks` is not supported: containers use Docker's default network on their node and reach each other through published ports (`links`); remove it",
             "secrets": "top-level `secrets` is not supported: pass values under a service's `environment`; remove it",
             "configs":
                 "top-level `configs` is not supported: build configuration files into the image, or pass values under `environment`; remove it",
@@ -24,75 +22,8 @@ enum ComposeDecoder {
         hints: ["service": "services", "volume": "volumes"],
         allowsExtensions: true)
 
-    static let service = FieldSchema(
-        known: ["image", "ports", "environment", "links", "volumes", "restart", "mem_limit", "cpu_shares", "command"],
-        refused: refusedServiceKeys,
-        hints: [
-            "restart_policy": "restart", "env": "environment", "memory": "mem_limit", "mem": "mem_limit",
-            "memory_limit": "mem_limit", "port": "ports", "volume": "volumes", "link": "links",
-        ],
-        allowsExtensions: true)
-
-    static let refusedServiceKeys: [String: String] = {
-        var m: [String: String] = ["build": "not supported: name a prebuilt image"]
-        func refuse(_ keys: [String], _ reason: String) {
-            for key in keys { m[key] = "`\(key)` is not supported: \(reason)" }
-        }
-        refuse(["container_name"], "flocker-deploy names each container flocker--<service>; remove it")
-        refuse(
-            ["depends_on"],
-            "services may run on different nodes and start independently; remove it (make the service retry its connections)"
-        )
-        refuse(["healthcheck"], "put a HEALTHCHECK in the image instead; remove it")
-        refuse(
-            ["networks", "network_mode"],
-            "containers use Docker's default network on their node and reach each other through published ports (`links`); remove it"
-        )
-        refuse(["entrypoint"], "set the entrypoint in the image (`command` is supported); remove it")
-        refuse(["working_dir"], "set WORKDIR in the image; remove it")
-        refuse(["user"], "set USER in the image; remove it")
-        refuse(["hostname", "domainname"], "containers keep Docker's default hostname; remove it")
-        refuse(
-            [
-                "privileged", "cap_add", "cap_drop", "devices", "security_opt", "device_cgroup_rules", "userns_mode",
-                "pid",
-                "ipc", "uts", "cgroup", "cgroup_parent", "isolation", "runtime", "sysctls", "ulimits", "group_add",
-            ], "flocker-deploy runs containers with Docker's default privileges and isolation; remove it")
-        refuse(
-            ["dns", "dns_search", "dns_opt", "extra_hosts"], "containers use their node's name resolution; remove it")
-        refuse(["expose"], "publish the port under `ports` as \"HOST:CONTAINER\" instead")
-        refuse(["labels", "label_file", "annotations"], "flocker-deploy sets its own container labels; remove it")
-        refuse(["logging"], "containers use their node's Docker logging settings; remove it")
-        refuse(["secrets", "configs"], "pass values under `environment` instead")
-        refuse(
-            ["deploy"],
-            "use `mem_limit`, `cpu_shares` and `restart` for limits and restarts, and the deployment file for placement"
-        )
-        refuse(["profiles"], "the deployment file says which applications run where; remove it")
-        refuse(["volumes_from"], "give each service its own volumes")
-        refuse(["env_file"], "write the variables under `environment` (flocker-deploy reads no other files)")
-        refuse(["stdin_open", "tty"], "containers run detached, without a terminal; remove it")
-        refuse(["scale"], "each application runs once, on the node the deployment file names; remove it")
-        refuse(["tmpfs"], "only managed volumes, which move with the application, can be mounted")
-        refuse(["extends"], "write each service in full")
-        refuse(["external_links"], "link to services of this file with `links`")
-        refuse(["pull_policy", "platform"], "the image is pulled on the node when it is missing; remove it")
-        refuse(
-            [
-                "cpus", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime",
-                "cpuset",
-                "mem_reservation", "memswap_limit", "mem_swappiness", "pids_limit", "blkio_config", "shm_size",
-                "oom_kill_disable", "oom_score_adj",
-            ], "the limits flocker-deploy sets are `mem_limit` and `cpu_shares`")
-        refuse(
-            [
-                "stop_signal", "stop_grace_period", "init", "read_only", "mac_address", "storage_opt", "attach",
-                "credential_spec", "develop", "gpus", "post_start", "pre_stop", "use_api_socket", "volume_driver",
-                "models",
-                "provider",
-            ], "flocker-deploy does not set it; remove it")
-        return m
-    }()
+    /// The service mapping's schema comes from the one key table, `ComposeKeys`.
+    static var service: FieldSchema { ComposeKeys.schema }
 
     static let longPort = FieldSchema(
         known: ["target", "published", "host_ip", "protocol", "mode"], required: ["target"],
@@ -113,17 +44,33 @@ enum ComposeDecoder {
         "a host directory cannot be mounted: data must live in a managed volume, a ZFS dataset that flocker-deploy moves with the application to another node"
 
     /// A `links` entry waiting for every service to be known.
-    private struct PendingLink {
+    struct PendingLink {
         var target: String
         var alias: String
         var node: YAMLNode
         var path: ManifestPath
     }
 
+    /// A `depends_on` entry waiting for every service to be known.
+    struct PendingDependency {
+        var target: String
+        var node: YAMLNode
+        var path: ManifestPath
+    }
+
     static func decode(
-        _ root: YAMLNode, _ pairs: [YAMLNode.Pair], layout: Layout, _ d: inout Diagnostics
+        _ root: YAMLNode, _ pairs: [YAMLNode.Pair], layout: Layout, context: ComposeContext = ComposeContext(),
+        _ d: inout Diagnostics
     ) -> DecodedApplicationFile {
         var result = DecodedApplicationFile(format: .compose, names: [])
+        // Interpolation first, over every value of the file, as Compose does (keys stay as written).
+        var pairs = pairs
+        if let variables = context.variables {
+            pairs = pairs.map { pair in
+                guard let key = pair.key.scalar, !key.hasPrefix("x-") else { return pair }
+                return YAMLNode.Pair(key: pair.key, value: Interpolation.apply(pair.value, variables, .document.key(key), &d))
+            }
+        }
         let services: [YAMLNode.Pair]
         var servicesPath = ManifestPath.document
         var top: Fields
@@ -155,9 +102,16 @@ enum ComposeDecoder {
         }
 
         let declaredVolumes = decodeTopLevelVolumes(top["volumes"], &d)
+        if let networks = top["networks"], top.keys["networks"] != nil {
+            d.warn(
+                top.keys["networks"]!.mark, .document.key("networks"),
+                "top-level `networks` is ignored: containers use Docker's default network on their node, and services reach each other through `links` and published ports, which the routing mesh forwards from every node")
+            _ = networks
+        }
 
         var drafts: [ApplicationDraft] = []
         var pending: [[PendingLink]] = []
+        var dependencies: [[PendingDependency]] = []
         var names: [String] = []
         var volumeUsers: [String: (service: String, mark: Mark)] = [:]
         for pair in services {
@@ -168,9 +122,12 @@ enum ComposeDecoder {
                 let settings = d.mapping(
                     pair.value, path, expected: "a mapping of the service's settings (image, ports, …)")
             else { continue }
-            var draft = ApplicationDraft(name: name, path: path, mark: pair.key.mark)
-            var links: [PendingLink] = []
-            decodeService(settings, pair.value.mark, declaredVolumes, &draft, &links, &d)
+            if !isActive(settings, path, context, &d) { names.removeLast(); continue }
+            var service = ComposeService(
+                draft: ApplicationDraft(name: name, path: path, mark: pair.key.mark), pairs: settings,
+                mark: pair.value.mark, declaredVolumes: declaredVolumes, context: context)
+            decodeService(&service, &d)
+            let draft = service.draft
             for origin in draft.volumes where declaredVolumes.contains(origin.volume.name) {
                 if let first = volumeUsers[origin.volume.name], first.service != name {
                     d.add(
@@ -182,10 +139,16 @@ enum ComposeDecoder {
                 }
             }
             drafts.append(draft)
-            pending.append(links)
+            pending.append(service.links)
+            dependencies.append(service.dependencies)
         }
         for i in drafts.indices {
             for link in pending[i] { resolve(link, into: &drafts[i], services: drafts, names: names, &d) }
+            for dependency in dependencies[i] where !names.contains(dependency.target) {
+                var message = "unknown service \(quoted(dependency.target))"
+                if let near = closest(to: dependency.target, among: names) { message += ": did you mean \(quoted(near))?" }
+                d.add(dependency.node.mark, dependency.path, message)
+            }
             ClusterChecks.checkApplication(drafts[i], &d)
         }
         result.drafts = drafts
@@ -231,34 +194,33 @@ enum ComposeDecoder {
         return names
     }
 
-    private static func decodeService(
-        _ pairs: [YAMLNode.Pair], _ mark: Mark, _ declaredVolumes: Set<String>, _ draft: inout ApplicationDraft,
-        _ links: inout [PendingLink], _ d: inout Diagnostics
-    ) {
-        let path = draft.path
-        let f = d.fields(pairs, mark: mark, path, service)
-        if let n = f["image"] {
-            draft.image = d.image(n, path.key("image")) ?? ""
-        } else if !pairs.contains(where: { $0.key.scalar == "build" }) {
-            d.add(mark, path, "missing required key `image`")
+    /// Each key of the service through its decoder in the key table, in table order.
+    private static func decodeService(_ service: inout ComposeService, _ d: inout Diagnostics) {
+        let path = service.draft.path
+        let f = d.fields(service.pairs, mark: service.mark, path, ComposeKeys.schema)
+        if f["image"] == nil && f["build"] == nil && !service.pairs.contains(where: { $0.key.scalar == "build" }) {
+            d.add(service.mark, path, "missing required key `image`")
         }
-        if let n = f["ports"] { decodePorts(n, path.key("ports"), &draft, &d) }
-        if let n = f["environment"] { draft.environment = decodeEnvironment(n, path.key("environment"), &d) }
-        if let n = f["links"] { links = decodeLinks(n, path.key("links"), &d) }
-        if let n = f["volumes"] {
-            let errorsBefore = d.count
-            decodeVolumes(n, path.key("volumes"), declaredVolumes, &draft, &d)
-            draft.volumesIncomplete = d.count > errorsBefore
+        for key in ComposeKeys.service {
+            guard let decode = key.decode, let node = f[key.name] else { continue }
+            decode(node, path.key(key.name), &service, &d)
         }
-        if let n = f["restart"] { draft.restartPolicy = decodeRestart(n, path.key("restart"), &d) ?? .never }
-        if let n = f["mem_limit"] { draft.memoryLimit = d.memoryLimit(n, path.key("mem_limit")) }
-        if let n = f["cpu_shares"] { draft.cpuShares = d.cpuShares(n, path.key("cpu_shares")) }
-        if let n = f["command"] { draft.command = d.command(n, path.key("command")) }
+        service.draft.dependencies = service.dependencies.map(\.target)
+    }
+
+    /// Whether the service runs: one without `profiles` always does; one with them when one of them is active.
+    private static func isActive(
+        _ pairs: [YAMLNode.Pair], _ path: ManifestPath, _ context: ComposeContext, _ d: inout Diagnostics
+    ) -> Bool {
+        guard let node = pairs.first(where: { $0.key.scalar == "profiles" })?.value,
+            let profiles = d.words(node, path.key("profiles"))
+        else { return true }
+        return context.profiles.contains("*") || profiles.contains(where: context.profiles.contains)
     }
 
     // MARK: ports
 
-    private static func decodePorts(
+    static func decodePorts(
         _ node: YAMLNode, _ path: ManifestPath, _ draft: inout ApplicationDraft, _ d: inout Diagnostics
     ) {
         guard let items = d.list(node, path, expected: "a list of ports like \"8080:80\"") else {
@@ -453,7 +415,7 @@ enum ComposeDecoder {
 
     // MARK: environment
 
-    private static func decodeEnvironment(_ node: YAMLNode, _ path: ManifestPath, _ d: inout Diagnostics)
+    static func decodeEnvironment(_ node: YAMLNode, _ path: ManifestPath, _ d: inout Diagnostics)
         -> [String: String]
     {
         let noValue = { (name: String, form: String) in
@@ -494,7 +456,7 @@ enum ComposeDecoder {
 
     // MARK: links
 
-    private static func decodeLinks(_ node: YAMLNode, _ path: ManifestPath, _ d: inout Diagnostics) -> [PendingLink] {
+    static func decodeLinks(_ node: YAMLNode, _ path: ManifestPath, _ d: inout Diagnostics) -> [PendingLink] {
         guard let items = d.list(node, path, expected: "a list of links like \"db\" or \"db:alias\"") else { return [] }
         var links: [PendingLink] = []
         for (i, item) in items.enumerated() {
@@ -557,7 +519,7 @@ enum ComposeDecoder {
 
     // MARK: volumes
 
-    private static func decodeVolumes(
+    static func decodeVolumes(
         _ node: YAMLNode, _ path: ManifestPath, _ declared: Set<String>, _ draft: inout ApplicationDraft,
         _ d: inout Diagnostics
     ) {
@@ -578,24 +540,22 @@ enum ComposeDecoder {
                 d.add(item.mark, itemPath, "expected \"/path\" or \"NAME:/path\", found \(found(item))")
                 continue
             }
+            var readOnly = false
             if parts.count == 3 {
                 switch parts[2] {
                 case "rw": break
-                case "ro":
-                    d.add(
-                        item.mark, itemPath,
-                        "read-only mounts (:ro) are not supported: managed volumes are mounted read-write")
-                    continue
+                case "ro": readOnly = true
                 default:
-                    d.add(item.mark, itemPath, "unsupported volume mode \(quoted(parts[2])): only rw is allowed")
+                    d.add(item.mark, itemPath, "unsupported volume mode \(quoted(parts[2])): only rw or ro is allowed")
                     continue
                 }
             }
             let target = parts.count == 1 ? parts[0] : parts[1]
             let source: String? = parts.count == 1 ? nil : parts[0]
-            if let origin = volume(
+            if var origin = volume(
                 source: source, target: target, mark: item.mark, path: itemPath, declared: declared, &d)
             {
+                origin.volume.readOnly = readOnly
                 draft.volumes.append(origin)
             }
         }
@@ -621,6 +581,7 @@ enum ComposeDecoder {
             d.add(mark, path, "mountpoint \(quoted(target)) \(problem)")
             return nil
         }
+        let target = ManifestRules.normalisedMountpoint(target)
         let name: String
         if let source {
             guard d.volumeName(source, mark, path) else { return nil }
@@ -653,11 +614,9 @@ enum ComposeDecoder {
     ) -> VolumeOrigin? {
         let f = d.fields(pairs, mark: node.mark, path, longVolume)
         var ok = true
-        if let n = f["read_only"], let readOnly = d.boolean(n, path.key("read_only")), readOnly {
-            d.add(
-                n.mark, path.key("read_only"),
-                "read-only mounts are not supported: managed volumes are mounted read-write")
-            ok = false
+        var readOnly = false
+        if let n = f["read_only"] {
+            if let value = d.boolean(n, path.key("read_only")) { readOnly = value } else { ok = false }
         }
         guard let typeNode = f["type"] else { return nil }
         let typePath = path.key("type")
@@ -689,14 +648,16 @@ enum ComposeDecoder {
             d.add(f["source"]?.mark ?? node.mark, path.key("source"), "\(hostBindReason); give a volume name")
             return nil
         }
-        return volume(
+        var origin = volume(
             source: source, target: target, mark: (source == nil ? targetNode : f["source"] ?? targetNode).mark,
             path: path.key(source == nil ? "target" : "source"), declared: declared, &d)
+        origin?.volume.readOnly = readOnly
+        return origin
     }
 
     // MARK: restart
 
-    private static func decodeRestart(_ node: YAMLNode, _ path: ManifestPath, _ d: inout Diagnostics) -> RestartPolicy?
+    static func decodeRestart(_ node: YAMLNode, _ path: ManifestPath, _ d: inout Diagnostics) -> RestartPolicy?
     {
         let expected = "\"no\", \"always\", \"on-failure\", \"on-failure:N\" or \"unless-stopped\""
         guard let s = d.text(node, path, expected: expected) else { return nil }

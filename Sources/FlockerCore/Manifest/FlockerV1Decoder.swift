@@ -26,7 +26,7 @@ enum FlockerV1Decoder {
     static let application = FieldSchema(
         known: [
             "image", "ports", "volume", "volumes", "links", "environment", "mem_limit", "cpu_shares", "restart_policy",
-            "command",
+            "command", "stop_timeout",
         ],
         required: ["image"],
         refused: [
@@ -122,6 +122,11 @@ enum FlockerV1Decoder {
             draft.restartPolicy = decodeRestartPolicy(n, path.key("restart_policy"), &d) ?? .never
         }
         if let n = f["command"] { draft.command = d.command(n, path.key("command")) }
+        if let n = f["stop_timeout"],
+            let seconds = d.integer(n, path.key("stop_timeout"), in: 0...86_400, expected: "whole seconds from 0 to 86400")
+        {
+            draft.runOptions.append("--stop-timeout=\(seconds)")
+        }
     }
 
     private static func decodePorts(

@@ -47,3 +47,27 @@ public struct ManifestErrors: Error, Sendable, CustomStringConvertible {
     /// `1 error`, `N errors`.
     public static func countLine(_ count: Int) -> String { count == 1 ? "1 error" : "\(count) errors" }
 }
+
+/// Something in a manifest that is accepted but does not do what it does elsewhere (a Compose `container_name`,
+/// `networks`, a `build` beside an `image`): printed as `FILE:LINE:COL: warning: PATH: MESSAGE` on stderr by
+/// validate, deploy and sync, before anything else happens.
+public struct ManifestWarning: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+    public var path: String
+    public var message: String
+
+    public init(file: String, line: Int, column: Int, path: String, message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String {
+        let location = line > 0 ? "\(file):\(line):\(column)" : file
+        return path.isEmpty ? "\(location): warning: \(message)" : "\(location): warning: \(path): \(message)"
+    }
+}

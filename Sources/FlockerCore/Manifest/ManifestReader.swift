@@ -102,6 +102,14 @@ struct Diagnostics {
 
     mutating func add(_ error: ManifestError) { errors.append(error) }
 
+    /// Accepted, but worth telling: see `ManifestWarning`.
+    private(set) var warnings: [ManifestWarning] = []
+
+    mutating func warn(_ mark: Mark, _ path: ManifestPath, _ message: String) {
+        warnings.append(
+            ManifestWarning(file: file, line: mark.line, column: mark.column, path: path.description, message: message))
+    }
+
     var count: Int { errors.count }
 
     // MARK: Typed reads. Each returns nil after reporting an error.

@@ -8,7 +8,7 @@ enum ManifestRules {
     static let volumeNamePattern = "^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
     static let nodeNamePattern = "^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$"
     static let aliasPattern = "^[A-Za-z_][A-Za-z0-9_-]*$"
-    static let environmentNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
+    static let environmentNamePattern = "no `=`, white space or control character, and no leading `#` (Docker's rule)"
     static let maximumNodeNameLength = 253
     static let zoneNamePattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
@@ -65,10 +65,14 @@ enum ManifestRules {
     }
 
     /// `^[A-Za-z_][A-Za-z0-9_]*$`.
+    /// Docker's rule: anything without `=` or NUL (`discovery.type`, `my-var`). Names travel in Docker's env
+    /// file, which also rules out white space and control characters (its parser refuses them) and a leading `#`
+    /// (a comment line there).
     static func isEnvironmentName(_ s: String) -> Bool {
-        let b = Array(s.utf8)
-        guard let first = b.first, isLetterOrUnderscore(first) else { return false }
-        return b.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") }
+        guard let first = s.utf8.first, first != UInt8(ascii: "#") else { return false }
+        return s.unicodeScalars.allSatisfy { c in
+            c != "=" && c.value > 0x20 && c.value != 0x7F && !c.properties.isWhitespace
+        }
     }
 
     /// The environment variable prefix a link alias produces (`my-es` → `MY_ES`): two links whose prefixes and
@@ -185,7 +189,6 @@ enum ManifestRules {
     /// characters and of `:` and `,` (which Docker's `-v` and `--mount` syntaxes use as separators).
     static func mountpointProblem(_ path: String) -> String? {
         guard path.hasPrefix("/") else { return "is not an absolute path (a mountpoint starts with /)" }
-        if path == "/" { return "is the container's root: a volume cannot be mounted there" }
         for scalar in path.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7F {
                 return "contains a control character (a line break, a tab or NUL)"
@@ -196,11 +199,15 @@ enum ManifestRules {
         }
         let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         if components.contains(where: { $0 == ".." }) { return "contains `..`: write the path it leads to" }
-        if path.hasSuffix("/") || components.contains(where: { $0.isEmpty || $0 == "." }) {
-            let normal = "/" + components.filter { !$0.isEmpty && $0 != "." }.joined(separator: "/")
-            return "is not in normal form: write \(quoted(normal))"
-        }
+        if normalisedMountpoint(path) == "/" { return "is the container's root: a volume cannot be mounted there" }
         return nil
+    }
+
+    /// `path` without a trailing `/`, empty components or `.` (`/var/lib/x/` → `/var/lib/x`), as Docker and
+    /// Flocker 0.4 read it; the form kept, compared and hashed.
+    static func normalisedMountpoint(_ path: String) -> String {
+        let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        return "/" + components.filter { !$0.isEmpty && $0 != "." }.joined(separator: "/")
     }
 
     /// The volume name Compose-style short syntax implies for an anonymous volume at `path`: `/var/lib/mysql` →
@@ -397,9 +404,39 @@ enum ManifestRules {
 }
 
 extension String {
-    fileprivate func replacingAll(_ target: Character, with replacement: String) -> String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
         var out = ""
         for c in self { if c == target { out += replacement } else { out.append(c) } }
         return out
+    }
+}
+
+extension ManifestRules {
+    /// `s` quoted for a POSIX shell (single quotes; `'` as `'\''`), unchanged when it is plainly safe: to write
+    /// a Compose exec-form health check as the shell string `--health-cmd` takes, with the same words.
+    static func shellQuoted(_ s: String) -> String {
+        let safe = !s.isEmpty && s.unicodeScalars.allSatisfy { c in
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "_-./:=@%+,".unicodeScalars.contains(c)
+        }
+        return safe ? s : "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+
+    /// A Compose duration in seconds: one or more NUMBER UNIT parts (`1h`, `1m30s`, `1.5s`, `500ms`, `10us`,
+    /// `100ns`); nil when it is not one, or is over a year.
+    static func parseDuration(_ s: String) -> Double? {
+        let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
+        var rest = Substring(s)
+        var total = 0.0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let number = rest.prefix(while: { $0.isASCII && ($0.isNumber || $0 == ".") })
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            let unitText = rest.prefix(while: { $0.isASCII && $0.isLetter })
+            guard let unit = units.first(where: { $0.0 == unitText }) else { return nil }
+            rest = rest.dropFirst(unitText.count)
+            total += value * unit.1
+        }
+        return total <= 366 * 86400 ? total : nil
     }
 }

@@ -75,6 +75,11 @@ public struct ManifestSummary: Sendable {
             if let shares = app.cpuShares { fields.append(("cpu shares", String(shares))) }
             fields.append(("restart", describe(app.restartPolicy)))
             if let command = app.command { fields.append(("command", command.map(displayWord).joined(separator: " "))) }
+            if !app.runOptions.isEmpty { fields.append(("options", app.runOptions.map(displayWord).joined(separator: " "))) }
+            if !app.entrypointArguments.isEmpty {
+                fields.append(("entrypoint arguments", app.entrypointArguments.map(displayWord).joined(separator: " ")))
+            }
+            if !app.dependencies.isEmpty { fields.append(("depends on", app.dependencies.joined(separator: ", "))) }
             let width = fields.map(\.0.count).max() ?? 0
             for (label, value) in fields {
                 let head =

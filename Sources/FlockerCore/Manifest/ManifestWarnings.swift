@@ -2,9 +2,10 @@ extension Manifests {
     /// The port sshd listens on unless told otherwise, and the way flocker-deploy reaches every node.
     public static let sshPort = 22
 
-    /// What the manifests allow but is most likely a mistake, one line each (without `warning:`); `validate`
-    /// and every command that reads the manifests print them on stderr. They never fail a run.
-    public var warnings: [String] {
+    /// What the manifests allow but is most likely a mistake across applications, one line each (without
+    /// `warning:`, and without a position, unlike `warnings`); `validate` and every command that reads the
+    /// manifests print them on stderr. They never fail a run.
+    public var portWarnings: [String] {
         applications.flatMap { app in
             app.ports.filter { $0.externalPort == Self.sshPort }.map { port in
                 "application \(app.name) publishes port \(port.externalPort) (to its port \(port.internalPort)), the port sshd listens on: "

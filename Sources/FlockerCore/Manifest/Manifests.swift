@@ -33,6 +33,8 @@ public struct Manifests: Sendable {
     public var desired: DesiredState
     /// SHA-256 (hex) over both files' bytes, for locks and audit records: equal files, equal hash.
     public var hash: String
+    /// What the application file asks for that is accepted but behaves differently here, in position order.
+    public var warnings: [ManifestWarning] = []
 
     /// The largest manifest accepted: manifests are a few kilobytes; anything this large is a mistake.
     public static let maximumFileSize = 16 << 20
@@ -44,7 +46,12 @@ public struct Manifests: Sendable {
     ///   - application: path of the application file (Flocker v1 or Compose).
     /// - Returns: the checked manifests.
     /// - Throws: every error of both files at once: the deployment file's first, each file's in position order.
-    public static func load(deployment: String, application: String) throws(ManifestErrors) -> Manifests {
+    ///   - environment: variables for a Compose file's `${VAR}` interpolation (over those of a `.env` file beside
+    ///     it); nil reads neither, and leaves `$` as written.
+    ///   - profiles: Compose profiles to enable (besides those of `COMPOSE_PROFILES` in `environment`).
+    public static func load(
+        deployment: String, application: String, environment: [String: String]? = nil, profiles: [String] = []
+    ) throws(ManifestErrors) -> Manifests {
         let deploymentBytes = readFile(deployment)
         let applicationBytes = readFile(application)
         var errors: [ManifestError] = []
@@ -53,8 +60,17 @@ public struct Manifests: Sendable {
         guard case .success(let d) = deploymentBytes, case .success(let a) = applicationBytes else {
             throw ManifestErrors(errors: errors)
         }
+        var context = ComposeContext()
+        if let environment {
+            context = ComposeContext.forFile(application, environment: environment, profiles: profiles)
+        } else {
+            let directory = application.contains("/") ? String(application[..<application.lastIndex(of: "/")!]) : "."
+            context.directory = directory.isEmpty ? "/" : directory
+            context.profiles = Set(profiles)
+        }
         return try decode(
-            deploymentBytes: d, deploymentFile: deployment, applicationBytes: a, applicationFile: application)
+            deploymentBytes: d, deploymentFile: deployment, applicationBytes: a, applicationFile: application,
+            context: context)
     }
 
     /// Decodes both manifests from memory.
@@ -69,11 +85,20 @@ public struct Manifests: Sendable {
     public static func decode(
         deploymentBytes: [UInt8], deploymentFile: String, applicationBytes: [UInt8], applicationFile: String
     ) throws(ManifestErrors) -> Manifests {
+        try decode(
+            deploymentBytes: deploymentBytes, deploymentFile: deploymentFile, applicationBytes: applicationBytes,
+            applicationFile: applicationFile, context: ComposeContext())
+    }
+
+    static func decode(
+        deploymentBytes: [UInt8], deploymentFile: String, applicationBytes: [UInt8], applicationFile: String,
+        context: ComposeContext
+    ) throws(ManifestErrors) -> Manifests {
         var applicationDiagnostics = Diagnostics(file: applicationFile)
         var decoded: DecodedApplicationFile?
         do {
             let root = try YAML.parse(applicationBytes, file: applicationFile)
-            decoded = ApplicationFileDecoder.decode(root, &applicationDiagnostics)
+            decoded = ApplicationFileDecoder.decode(root, context: context, &applicationDiagnostics)
         } catch {
             applicationDiagnostics.add(ManifestError(error))
         }
@@ -101,7 +126,8 @@ public struct Manifests: Sendable {
             deploymentFile: deploymentFile, applicationFile: applicationFile, format: format,
             applications: applications, deployment: deployment,
             desired: DesiredState(applications: applications, deployment: deployment),
-            hash: hash(deploymentBytes, applicationBytes))
+            hash: hash(deploymentBytes, applicationBytes),
+            warnings: applicationDiagnostics.warnings.sorted { ($0.line, $0.column) < ($1.line, $1.column) })
     }
 
     /// Sorted by line and column, keeping the order found for equal positions; exact repeats dropped.
@@ -117,13 +143,12 @@ public struct Manifests: Sendable {
 
     /// Length-prefixed, so that moving bytes from one file to the other changes the hash.
     static func hash(_ deployment: [UInt8], _ application: [UInt8]) -> String {
-        var h = SHA256()
+        var h = StableHash()
         h.update("flocker-manifests-v1\n\(deployment.count)\n")
         h.update(deployment)
         h.update("\n\(application.count)\n")
         h.update(application)
-        let digits: [Character] = Array("0123456789abcdef")
-        return String(h.finalize().flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        return StableHash.hex(h.finalize())
     }
 
     static func readFile(_ path: String) -> Result<[UInt8], ManifestError> {
@@ -166,13 +191,17 @@ extension ManifestError {
 /// file whose top-level values include a mapping with `image` or `build` is Fig-style Compose (services at the top
 /// level); otherwise a file with `version: 1` is Flocker v1 (and its missing `applications` is reported).
 enum ApplicationFileDecoder {
-    static func decode(_ root: YAMLNode, _ d: inout Diagnostics) -> DecodedApplicationFile {
-        let decoded = decodeFormat(root, &d)
+    static func decode(
+        _ root: YAMLNode, context: ComposeContext = ComposeContext(), _ d: inout Diagnostics
+    ) -> DecodedApplicationFile {
+        let decoded = decodeFormat(root, context, &d)
         ClusterChecks.checkCluster(decoded.drafts, checkLinkRemotePorts: decoded.format == .flockerV1, &d)
         return decoded
     }
 
-    private static func decodeFormat(_ root: YAMLNode, _ d: inout Diagnostics) -> DecodedApplicationFile {
+    private static func decodeFormat(
+        _ root: YAMLNode, _ context: ComposeContext, _ d: inout Diagnostics
+    ) -> DecodedApplicationFile {
         let expected =
             "an application file: Flocker v1 (`version: 1` and `applications:`) or Compose (`services:`, or services with an `image` at the top level)"
         guard let pairs = root.mapping else {
@@ -184,7 +213,7 @@ enum ApplicationFileDecoder {
             return FlockerV1Decoder.decode(root, pairs, &d)
         }
         if keys.contains("services") {
-            return ComposeDecoder.decode(root, pairs, layout: .services, &d)
+            return ComposeDecoder.decode(root, pairs, layout: .services, context: context, &d)
         }
         let hasTopLevelService = pairs.contains { pair in
             guard let key = pair.key.scalar, !ComposeDecoder.reservedTopLevel.contains(key), !key.hasPrefix("x-") else {
@@ -193,7 +222,7 @@ enum ApplicationFileDecoder {
             return ComposeDecoder.looksLikeService(pair.value)
         }
         if hasTopLevelService {
-            return ComposeDecoder.decode(root, pairs, layout: .topLevel, &d)
+            return ComposeDecoder.decode(root, pairs, layout: .topLevel, context: context, &d)
         }
         if keys.contains("nodes") {
             d.add(

@@ -22,11 +22,21 @@ public struct Application: Sendable, Hashable, Codable {
     public var restartPolicy: RestartPolicy
     /// Arguments that replace the image's default command (`docker run IMAGE ARGS…`); nil keeps the image's.
     public var command: [String]?
+    /// Further `docker run` options from a Compose file's service keys (`--user=1000`, `--cap-add=NET_ADMIN`),
+    /// each a single `--flag=value` word, in the order of the key table (`ComposeKeys`). Part of `configHash`.
+    public var runOptions: [String] = []
+    /// The words of a Compose `entrypoint` after its first (which `runOptions` carries as `--entrypoint=`):
+    /// placed after the image, before `command`. Part of `configHash`.
+    public var entrypointArguments: [String] = []
+    /// Applications this one depends on (Compose `depends_on`): where both run on one node, the dependency is
+    /// started, and ready, first. Not part of `configHash` (it changes no container).
+    public var dependencies: [String] = []
 
     public init(
         name: String, image: String, ports: [PortMapping] = [], volumes: [VolumeSpec] = [], links: [Link] = [],
         environment: [String: String] = [:], memoryLimit: UInt64? = nil, cpuShares: Int? = nil,
-        restartPolicy: RestartPolicy = .never, command: [String]? = nil
+        restartPolicy: RestartPolicy = .never, command: [String]? = nil, runOptions: [String] = [],
+        entrypointArguments: [String] = [], dependencies: [String] = []
     ) {
         self.name = name
         self.image = image
@@ -38,6 +48,9 @@ public struct Application: Sendable, Hashable, Codable {
         self.cpuShares = cpuShares
         self.restartPolicy = restartPolicy
         self.command = command
+        self.runOptions = runOptions
+        self.entrypointArguments = entrypointArguments
+        self.dependencies = dependencies
     }
 }
 
@@ -59,10 +72,13 @@ public struct VolumeSpec: Sendable, Hashable, Codable {
     public var mountpoint: String
     /// Quota in bytes (ZFS `refquota`); nil means none.
     public var maximumSize: UInt64?
-    public init(name: String, mountpoint: String, maximumSize: UInt64? = nil) {
+    /// Mounted read-only into the container (Compose `NAME:/path:ro`, `read_only: true`).
+    public var readOnly: Bool = false
+    public init(name: String, mountpoint: String, maximumSize: UInt64? = nil, readOnly: Bool = false) {
         self.name = name
         self.mountpoint = mountpoint
         self.maximumSize = maximumSize
+        self.readOnly = readOnly
     }
 }
 

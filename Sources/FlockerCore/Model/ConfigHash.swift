@@ -1,6 +1,6 @@
 extension Application {
     /// A stable hash of everything that requires a new container when it changes: image, ports, volumes and
-    /// their mountpoints, links, environment, limits, restart policy, command.
+    /// their mountpoints, links, environment, limits, restart policy, command, further `docker run` options.
     ///
     /// Stored as a container label; the planner restarts an application only when this differs. Volume quotas
     /// are not part of it: a quota change is applied to the dataset without a restart. The encoding is
@@ -9,19 +9,25 @@ extension Application {
     public var configHash: String {
         var fields: [String] = ["flocker-config-v1", name, image]
         for p in ports { fields += ["port", String(p.internalPort), String(p.externalPort)] }
-        for v in volumes { fields += ["volume", v.name, v.mountpoint] }
+        for v in volumes { fields += ["volume", v.name, v.mountpoint] + (v.readOnly ? ["read-only"] : []) }
         for l in links { fields += ["link", String(l.localPort), String(l.remotePort), l.alias] }
         for key in environment.keys.sorted() { fields += ["env", key, environment[key] ?? ""] }
         if let m = memoryLimit { fields += ["memory", String(m)] }
         if let c = cpuShares { fields += ["cpu-shares", String(c)] }
         fields += ["restart", restartPolicy.dockerValue]
         if let command { fields += ["command", String(command.count)] + command }
-        var h = SHA256()
+        // Added after v1's first release: only present when set, so that hashes of applications without them
+        // (every Flocker v1 file) stay what they were.
+        if !runOptions.isEmpty { fields += ["run-options", String(runOptions.count)] + runOptions }
+        if !entrypointArguments.isEmpty {
+            fields += ["entrypoint-arguments", String(entrypointArguments.count)] + entrypointArguments
+        }
+        var h = StableHash()
         for field in fields {
             h.update(String(field.utf8.count))
             h.update(":")
             h.update(field)
         }
-        return String(h.finalize().prefix(16).map { b in b < 16 ? "0" + String(b, radix: 16) : String(b, radix: 16) }.joined())
+        return StableHash.hex(h.finalize().prefix(16))
     }
 }

@@ -547,7 +547,11 @@ public enum Planner {
                     add(.cleanup, Step(node: node, .pruneSnapshots(volume, keep: keep)))
                 }
             }
-            return Plan(phases: PhaseName.allCases.map { Phase($0, steps[$0] ?? []) }, notes: notes)
+            return Plan(
+                phases: PhaseName.allCases.map { phase in
+                    let list = steps[phase] ?? []
+                    return Phase(phase, phase == .start ? Planner.dependenciesFirst(list, desired.applications) : list)
+                }, notes: notes)
         }
     }
 }
@@ -565,5 +569,28 @@ public enum ImageName {
         let lastSlash = name.lastIndex(of: "/") ?? name.startIndex
         if !name[lastSlash...].contains(":") { name += ":latest" }
         return name
+    }
+}
+
+extension Planner {
+    /// The start steps with each application's dependencies (Compose `depends_on`) before it, otherwise in the
+    /// order given: steps on one node run one after another, each waiting for its application to be ready, so
+    /// a dependency on the same node is up before its dependents start. Cycles keep the given order.
+    static func dependenciesFirst(_ steps: [Step], _ applications: [String: Application]) -> [Step] {
+        guard steps.contains(where: { !(applications[$0.app]?.dependencies.isEmpty ?? true) }) else { return steps }
+        var placed = Set<Int>()
+        var visiting = Set<Int>()
+        var out: [Step] = []
+        func place(_ i: Int) {
+            guard !placed.contains(i), visiting.insert(i).inserted else { return }
+            for dependency in applications[steps[i].app]?.dependencies ?? [] {
+                for j in steps.indices where steps[j].app == dependency && steps[j].node == steps[i].node { place(j) }
+            }
+            visiting.remove(i)
+            placed.insert(i)
+            out.append(steps[i])
+        }
+        for i in steps.indices { place(i) }
+        return out
     }
 }

@@ -1,0 +1,29 @@
+/// SHA-256 for hashes that must not change between runs, machines or Swift versions (unlike `Hasher`):
+/// configuration hashes and manifest hashes. Backed by `Support/SHA256.swift` for now: swift-crypto's SHA256
+/// (the intended backend, same values, see the pinned hashes in DiscoveryParseTests) compiles BoringSSL into every
+/// one of CI's builds (debug, release, ASan, TSan, release tests); measured 214 s for one clean debug build of it
+/// alone on this 2-core machine under load, too much for CI's time budget today.
+public struct StableHash {
+    private var hasher = SHA256()
+
+    public init() {}
+
+    public mutating func update(_ bytes: [UInt8]) { hasher.update(bytes) }
+    public mutating func update(_ string: String) { hasher.update(string) }
+
+    /// The digest's bytes; the value is consumed.
+    public consuming func finalize() -> [UInt8] { Array(hasher.finalize()) }
+
+    /// Lower-case hex of `bytes`.
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef")
+        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+    }
+
+    /// Hex SHA-256 digest of a string's UTF-8 bytes.
+    public static func sha256Hex(_ string: String) -> String {
+        var h = StableHash()
+        h.update(string)
+        return hex(h.finalize())
+    }
+}
