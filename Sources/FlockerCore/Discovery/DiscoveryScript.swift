@@ -26,7 +26,7 @@ public enum DiscoveryScript {
         docker ps -a --no-trunc --filter label=flocker.app --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}\t{{.Ports}}\t{{.Mounts}}' 2>/dev/null
         d=$?
         echo "${m}zfs"
-        zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
+        zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,used,origin,flocker:app,flocker:volume,flocker:role,flocker:epoch flocker 2>/dev/null
         echo "${m}iptables"
         iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/'
         if [ -n "$images" ]; then echo "${m}images"; docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null; fi
@@ -60,6 +60,7 @@ public enum DiscoveryScript {
         state.containers = parseContainers(sections["containers"] ?? [])
         let (datasets, poolMount, poolAvailable) = parseZFS(sections["zfs"] ?? [])
         state.datasets = datasets
+        state.dependents = parseDependents(sections["zfs"] ?? [])
         if let poolMount { state.facts.poolMountpoint = poolMount }
         state.facts.poolAvailable = poolAvailable
         state.routes = parseRoutes(sections["table nat"] ?? [], table: "nat")
@@ -127,7 +128,7 @@ public enum DiscoveryScript {
                 let snap = String(name[name.index(after: at)...])
                 let state = SnapshotState(
                     name: snap, guid: p["guid"] ?? "", createtxg: UInt64(p["createtxg"] ?? "") ?? 0,
-                    creation: Int(p["creation"] ?? "") ?? 0)
+                    creation: Int(p["creation"] ?? "") ?? 0, used: UInt64(p["used"] ?? "") ?? 0)
                 if snap.hasPrefix("flocker-") { snapshots[id, default: []].append(state) }
                 else { otherSnapshots[id, default: []].append(state) }
                 continue
@@ -150,6 +151,18 @@ public enum DiscoveryScript {
             datasets[id]?.otherSnapshots = snaps.sorted { ($0.createtxg, $0.name) < ($1.createtxg, $1.name) }
         }
         return (datasets, poolMount, poolAvailable)
+    }
+
+    /// Clones in pool `flocker` by the snapshot they were made from (`origin`, `DATASET@SNAPSHOT`), each list
+    /// sorted: what keeps a snapshot from being destroyed.
+    static func parseDependents(_ lines: [Substring]) -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for line in lines {
+            let f = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 3, f[1] == "origin", f[2].contains("@"), !f[0].contains("@") else { continue }
+            result[f[2], default: []].append(f[0])
+        }
+        return result.mapValues { $0.sorted() }
     }
 
     /// Whether a dataset is read-only, from `zfs get readonly`'s value and source. A `temporary` source means

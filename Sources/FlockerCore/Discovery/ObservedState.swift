@@ -41,6 +41,9 @@ public struct NodeState: Sendable, Hashable {
     /// plan made without them has no pull steps, and a plan that changes anything is made again under the
     /// lock, with them).
     public var images: Set<String>?
+    /// Clones (any dataset of pool `flocker` with an `origin`) by the snapshot they were made from, as
+    /// `DATASET@SNAPSHOT` → clone datasets: a snapshot with dependents cannot be destroyed.
+    public var dependents: [String: [String]] = [:]
 
     public init(
         node: String, address: String, facts: NodeFacts = NodeFacts(), containers: [String: ContainerState] = [:],
@@ -192,7 +195,10 @@ public struct SnapshotState: Sendable, Hashable, Codable {
     public var createtxg: UInt64
     /// Unix time of creation.
     public var creation: Int
-    public init(name: String, guid: String, createtxg: UInt64 = 0, creation: Int = 0) {
+    /// Bytes only this snapshot holds (`used`: what destroying it would free), 0 when unknown.
+    public var used: UInt64 = 0
+    public init(name: String, guid: String, createtxg: UInt64 = 0, creation: Int = 0, used: UInt64 = 0) {
+        self.used = used
         self.name = name
         self.guid = guid
         self.createtxg = createtxg

@@ -259,6 +259,20 @@ public struct Executor: Sendable {
             return note
         case .removeReplica(let v, let primaryName):
             return try await removeReplica(v, on: node, primary: try host(primaryName, text), step: text)
+        case .takeSnapshot(let app, let volumes, let name, let stop):
+            let datasets = volumes.map { VolumeID(app: app, volume: $0).dataset }
+            let result = try await node.run(NodeCommands.takeSnapshot(datasets, name: name, stopping: stop ? app : nil),
+                                            step: text, timeout: options.commandTimeout)
+            guard result.status.isSuccess else {
+                throw StepFailure(node: step.node, step: text, message: "zfs snapshot failed (\(result.status))", stderr: trim(result.stderrText))
+            }
+            return trim(result.stdoutText)
+        case .destroySnapshot(let v, let name):
+            let result = try await node.run(NodeCommands.destroySnapshot(v.dataset, name), step: text, timeout: options.commandTimeout)
+            guard result.status.isSuccess else {
+                throw StepFailure(node: step.node, step: text, message: "zfs destroy failed (\(result.status))", stderr: trim(result.stderrText))
+            }
+            return trim(result.stdoutText)
         }
     }
 

@@ -26,6 +26,10 @@ public enum StepText {
         case .pruneSnapshots(let v, _): return "prune old snapshots of volume \(v)"
         case .replicate(let v, let target): return "replicate volume \(v) to \(target)"
         case .removeReplica(let v, _): return "remove the replica of volume \(v) (no longer wanted)"
+        case .takeSnapshot(let app, let volumes, let name, let stop):
+            return "snapshot \(app)'s volume\(volumes.count == 1 ? "" : "s") \(volumes.joined(separator: ", ")) as \(SnapshotNames.display(name))"
+                + (stop ? " (stopping \(app) around it)" : "")
+        case .destroySnapshot(let v, let name): return "destroy snapshot \(SnapshotNames.display(name)) of volume \(v)"
         }
     }
 

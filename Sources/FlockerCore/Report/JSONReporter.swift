@@ -96,6 +96,10 @@ public enum StepJSON {
         case .pruneSnapshots(let v, let keep): o["action"] = "prune-snapshots"; o["volume"] = v.volume; o["keep"] = keep
         case .replicate(let v, let t): o["action"] = "replicate"; o["volume"] = v.volume; o["target"] = t
         case .removeReplica(let v, let primary): o["action"] = "remove-replica"; o["volume"] = v.volume; o["primary"] = primary
+        case .takeSnapshot(_, let volumes, let name, let stop):
+            o["action"] = "take-snapshot"; o["volumes"] = volumes; o["snapshot"] = SnapshotNames.display(name); o["stop"] = stop
+        case .destroySnapshot(let v, let name):
+            o["action"] = "destroy-snapshot"; o["volume"] = v.volume; o["snapshot"] = SnapshotNames.display(name)
         }
         return o
     }
