@@ -44,6 +44,8 @@ public struct NodeState: Sendable, Hashable {
     /// Clones (any dataset of pool `flocker` with an `origin`) by the snapshot they were made from, as
     /// `DATASET@SNAPSHOT` → clone datasets: a snapshot with dependents cannot be destroyed.
     public var dependents: [String: [String]] = [:]
+    /// Clones on this node by name (see `CloneSpec`), from their datasets' properties and containers' labels.
+    public var clones: [String: CloneState] = [:]
 
     public init(
         node: String, address: String, facts: NodeFacts = NodeFacts(), containers: [String: ContainerState] = [:],

@@ -267,6 +267,12 @@ public struct Executor: Sendable {
                 throw StepFailure(node: step.node, step: text, message: "zfs snapshot failed (\(result.status))", stderr: trim(result.stderrText))
             }
             return trim(result.stdoutText)
+        case .createClone(let clone):
+            let app = try application(clone.app, step.node, text)
+            return try await createClone(clone, of: app, on: node, step: text)
+        case .destroyClone(let clone):
+            try await check(node, NodeCommands.destroyClone(clone), step: text)
+            return ""
         case .destroySnapshot(let v, let name):
             let result = try await node.run(NodeCommands.destroySnapshot(v.dataset, name), step: text, timeout: options.commandTimeout)
             guard result.status.isSuccess else {

@@ -101,6 +101,7 @@ public struct Step: Sendable, Hashable, Codable {
             .destroySnapshot(let v, _):
             return v.app
         case .takeSnapshot(let app, _, _, _): return app
+        case .createClone(let c), .destroyClone(let c): return c.app
         case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
             .handoff(let app, _, _), .createApp(let app), .startCreated(let app):
             return app
@@ -166,6 +167,13 @@ public enum Action: Sendable, Hashable, Codable {
     /// `snapshot destroy`: destroy this node's snapshot `name` of the volume (never with `-r`/`-R`: a clone
     /// made from it meanwhile makes the step fail). One that is gone already is a success.
     case destroySnapshot(VolumeID, name: String)
+    /// `clone create`: on this node, a `zfs clone` of the snapshot for every volume (labelled as it is created)
+    /// and a container of the application's image and configuration on them, published on the clone's ports.
+    /// What an interrupted run made of it is used, not made again.
+    case createClone(CloneSpec)
+    /// `clone destroy`: remove the clone's container, then destroy its datasets (plain `zfs destroy`, never
+    /// `-r`/`-R`). What is gone already is fine.
+    case destroyClone(CloneSpec)
 
     /// Whether the step changes the node (every step does today; discovery never appears in a plan).
     public var isMutating: Bool { true }

@@ -30,6 +30,10 @@ public enum StepText {
             return "snapshot \(app)'s volume\(volumes.count == 1 ? "" : "s") \(volumes.joined(separator: ", ")) as \(SnapshotNames.display(name))"
                 + (stop ? " (stopping \(app) around it)" : "")
         case .destroySnapshot(let v, let name): return "destroy snapshot \(SnapshotNames.display(name)) of volume \(v)"
+        case .createClone(let c):
+            return "create clone \(c.name) of \(c.app) from snapshot \(SnapshotNames.display(c.snapshot))"
+                + (c.ports.isEmpty ? "" : " (ports " + c.ports.map { "\($0.published)→\($0.container)" }.joined(separator: ", ") + ")")
+        case .destroyClone(let c): return "destroy clone \(c.name) (container and datasets)"
         }
     }
 

@@ -100,6 +100,10 @@ public enum StepJSON {
             o["action"] = "take-snapshot"; o["volumes"] = volumes; o["snapshot"] = SnapshotNames.display(name); o["stop"] = stop
         case .destroySnapshot(let v, let name):
             o["action"] = "destroy-snapshot"; o["volume"] = v.volume; o["snapshot"] = SnapshotNames.display(name)
+        case .createClone(let c):
+            o["action"] = "create-clone"; o["clone"] = c.name; o["snapshot"] = SnapshotNames.display(c.snapshot)
+            o["ports"] = Dictionary(uniqueKeysWithValues: c.ports.map { (String($0.container), $0.published) })
+        case .destroyClone(let c): o["action"] = "destroy-clone"; o["clone"] = c.name
         }
         return o
     }
