@@ -37,6 +37,8 @@ run "$W/dep.yml" "$APP"
 expect_rc "deploy redis with a replica on node2" 0 "$rc" "$out"
 retry 20 rcli "$N1" 6379 ping
 rcli "$N1" 6379 set k before >/dev/null; rcli "$N1" 6379 save >/dev/null
+# 8 MiB that does not compress: a full copy of the volume would show in a move's figures.
+node node1 "docker exec flocker--redis sh -c 'head -c 8388608 /dev/urandom > /data/filler'"
 run snapshot create "$W/dep.yml" "$APP" --app redis --name v1 --stop
 expect_rc "snapshot create --name v1 --stop exits 0" 0 "$rc" "$out"
 expect_contains "… says how it took them" "1 volume at one moment, flocker--redis stopped around it" "$out"
@@ -142,8 +144,40 @@ section "clean up"
 names=$("$FLOCKER" clone list "$W/dep.yml" --json | python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)))')
 run clone destroy "$W/dep.yml" $names
 expect_rc "clone destroy of every clone exits 0" 0 "$rc" "$out"
-run snapshot destroy "$W/dep.yml" "$APP" --app redis v1
-expect_rc "then snapshot destroy v1 exits 0" 0 "$rc" "$out"
-expect_not_contains "… gone from node1 and node2" "flocker-named-v1" "$(snaps node1) $(snaps node2)"
+
+section "rollback without loss, and back; replicas and moves stay incremental"
+rcli "$N1" 6379 set k after2 >/dev/null; rcli "$N1" 6379 save >/dev/null
+run rollback "$W/dep.yml" "$APP" --app redis --to v1
+expect_rc "rollback without --yes exits 0" 0 "$rc" "$out"
+expect_contains "… and says it changed nothing" "Nothing was changed: run again with --yes" "$out"
+expect_eq "… redis still has the current data" "after2" "$(rcli "$N1" 6379 get k)"
+newest=$(node node1 zfs list -H -t snapshot -o name -s createtxg -r flocker/redis.default | tail -n 1 | sed 's/.*@//')
+run rollback "$W/dep.yml" "$APP" --app redis --to v1 --yes
+expect_rc "rollback --to v1 --yes exits 0" 0 "$rc" "$out"
+pre=$(printf '%s' "$out" | grep -o 'pre-rollback-[0-9TZ]*' | head -n 1)
+expect_contains "… tells how to undo" "--to $pre --yes" "$out"
+retry 20 rcli "$N1" 6379 ping
+expect_eq "redis serves the snapshot's data again" "before" "$(rcli "$N1" 6379 get k)"
+expect_contains "the newer snapshot $newest still exists (on the dataset set aside)" "@$newest" \
+  "$(node node1 zfs list -H -t snapshot -o name -r flocker)"
+run snapshot list "$W/dep.yml" "$APP" --app redis --json
+expect_contains "snapshot list shows the pre-rollback snapshot" "\"kind\":\"pre-rollback\",\"name\":\"$pre\"" "$out"
+expect_eq "the replica followed: node2's newest snapshot is node1's" "$(snaps node1 | awk '{print $NF}')" "$(snaps node2 | awk '{print $NF}')"
+run rollback "$W/dep.yml" "$APP" --app redis --to "$pre" --yes
+expect_rc "rollback --to $pre --yes exits 0" 0 "$rc" "$out"
+retry 20 rcli "$N1" 6379 ping
+expect_eq "the data written after v1 is back" "after2" "$(rcli "$N1" 6379 get k)"
+run sync "$W/dep.yml" "$APP"
+expect_rc "a sync after two rollbacks exits 0" 0 "$rc" "$out"
+expect_eq "… sending no full copy (no MiB)" 0 "$(printf '%s' "$out" | grep 'ok .*replicate' | grep -c MiB)"
+printf 'version: 1\nnodes:\n  node1: []\n  node2: [redis]\n  node3: []\nreplicas:\n  redis: 1\n' > "$W/moved.yml"
+run "$W/moved.yml" "$APP"
+expect_rc "a move onto the replica after the rollbacks exits 0" 0 "$rc" "$out"
+expect_eq "… and copies only increments (no MiB)" 0 "$(printf '%s' "$out" | grep 'ok .*copy volume' | grep -c MiB)"
+retry 20 rcli "$N1" 6379 ping
+expect_eq "… redis on node2 has the data" "after2" "$(rcli "$N1" 6379 get k)"
+run snapshot destroy "$W/moved.yml" "$APP" --app redis v1
+expect_rc "v1 cannot be destroyed now: the datasets set aside are clones of it (exit 5)" 5 "$rc" "$out"
+expect_contains "… and the refusal names them" "pre-rollback-" "$out"
 echo "  info  suite took $((SECONDS - SUITE_START)) s"
 finish

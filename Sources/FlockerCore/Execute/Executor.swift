@@ -270,6 +270,11 @@ public struct Executor: Sendable {
         case .createClone(let clone):
             let app = try application(clone.app, step.node, text)
             return try await createClone(clone, of: app, on: node, step: text)
+        case .rollback(let v, let source, let snapshot, let keepAs, let pre):
+            let dataset = try await VolumeTransfer(options: options).query(v, on: node, step: text)
+            try await check(node, NodeCommands.rollback(v, source: source, snapshot: snapshot, keep: "flocker/\(keepAs)",
+                                                        preRollback: pre, epoch: dataset?.epoch ?? 1), step: text)
+            return "kept the state it replaced as flocker/\(keepAs)@\(pre)"
         case .destroyClone(let clone):
             try await check(node, NodeCommands.destroyClone(clone), step: text)
             return ""

@@ -102,6 +102,7 @@ public struct Step: Sendable, Hashable, Codable {
             return v.app
         case .takeSnapshot(let app, _, _, _): return app
         case .createClone(let c), .destroyClone(let c): return c.app
+        case .rollback(let v, _, _, _, _): return v.app
         case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
             .handoff(let app, _, _), .createApp(let app), .startCreated(let app):
             return app
@@ -174,6 +175,12 @@ public enum Action: Sendable, Hashable, Codable {
     /// `clone destroy`: remove the clone's container, then destroy its datasets (plain `zfs destroy`, never
     /// `-r`/`-R`). What is gone already is fine.
     case destroyClone(CloneSpec)
+    /// `rollback`: bring the (stopped) volume back to `snapshot` of dataset `source` (the volume's own dataset, or
+    /// one a rollback set aside) without destroying any snapshot: snapshot the current state as `preRollback`,
+    /// clone `source@snapshot`, promote the clone until it is no clone (so it holds every snapshot of its line,
+    /// the base of incremental copies), set the current dataset aside as `keepAs` (read-only, role `diverged`,
+    /// with the newer snapshots and `preRollback`), and give the clone the volume's name.
+    case rollback(VolumeID, source: String, snapshot: String, keepAs: String, preRollback: String)
 
     /// Whether the step changes the node (every step does today; discovery never appears in a plan).
     public var isMutating: Bool { true }

@@ -34,6 +34,8 @@ public enum StepText {
             return "create clone \(c.name) of \(c.app) from snapshot \(SnapshotNames.display(c.snapshot))"
                 + (c.ports.isEmpty ? "" : " (ports " + c.ports.map { "\($0.published)→\($0.container)" }.joined(separator: ", ") + ")")
         case .destroyClone(let c): return "destroy clone \(c.name) (container and datasets)"
+        case .rollback(let v, _, let snapshot, let keepAs, let pre):
+            return "bring volume \(v) back to \(SnapshotNames.display(snapshot)) (the current state kept as snapshot \(SnapshotNames.display(pre)) of flocker/\(keepAs))"
         }
     }
 

@@ -104,6 +104,9 @@ public enum StepJSON {
             o["action"] = "create-clone"; o["clone"] = c.name; o["snapshot"] = SnapshotNames.display(c.snapshot)
             o["ports"] = Dictionary(uniqueKeysWithValues: c.ports.map { (String($0.container), $0.published) })
         case .destroyClone(let c): o["action"] = "destroy-clone"; o["clone"] = c.name
+        case .rollback(let v, let source, let snapshot, let keepAs, let pre):
+            o["action"] = "rollback"; o["volume"] = v.volume; o["source"] = source; o["snapshot"] = SnapshotNames.display(snapshot)
+            o["keep_as"] = "flocker/\(keepAs)"; o["pre_rollback"] = SnapshotNames.display(pre)
         }
         return o
     }
