@@ -18,7 +18,7 @@ public struct FlockerDeploy: AsyncParsableCommand {
             docs/configuration.md for both formats.
             """,
         version: FlockerVersion.string,
-        subcommands: [Deploy.self, Sync.self, Evacuate.self, Validate.self, Status.self, Lock.self],
+        subcommands: [Deploy.self, Sync.self, Evacuate.self, Snapshot.self, Clone.self, Rollback.self, Validate.self, Status.self, Lock.self],
         defaultSubcommand: Deploy.self
     )
 

@@ -26,7 +26,11 @@ public enum DiscoveryScript {
         docker ps -a --no-trunc --filter label=flocker.app --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}\t{{.Ports}}\t{{.Mounts}}' 2>/dev/null
         d=$?
         echo "${m}zfs"
-        zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,flocker:app,flocker:volume,flocker:role,flocker:epoch,flocker:checked flocker 2>/dev/null
+        zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,used,origin,flocker:app,flocker:volume,flocker:role,flocker:epoch,flocker:checked flocker 2>/dev/null
+        echo "${m}clones"
+        zfs get -H -p -r -o name,property,value flocker:clone,flocker:clone-of,flocker:snapshot,flocker:ports,flocker:created,flocker:expires flocker/flocker-clones 2>/dev/null
+        echo "${m}clone-containers"
+        docker ps -a --no-trunc --filter label=flocker.clone --format '{{.Label "flocker.clone"}}\t{{.State}}\t{{.Label "flocker.clone-of"}}\t{{.Label "flocker.snapshot"}}\t{{.Label "flocker.ports"}}\t{{.Label "flocker.created"}}\t{{.Label "flocker.expires"}}\t{{.Label "flocker.volumes"}}' 2>/dev/null
         echo "${m}iptables"
         iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/'
         if [ -n "$images" ]; then echo "${m}images"; docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null; fi
@@ -60,6 +64,8 @@ public enum DiscoveryScript {
         state.containers = parseContainers(sections["containers"] ?? [])
         let (datasets, poolMount, poolAvailable) = parseZFS(sections["zfs"] ?? [])
         state.datasets = datasets
+        state.dependents = parseDependents(sections["zfs"] ?? [])
+        state.clones = parseClones(sections["clones"] ?? [], containers: sections["clone-containers"] ?? [])
         if let poolMount { state.facts.poolMountpoint = poolMount }
         state.facts.poolAvailable = poolAvailable
         state.routes = parseRoutes(sections["table nat"] ?? [], table: "nat")
@@ -128,7 +134,8 @@ public enum DiscoveryScript {
                 let snap = String(name[name.index(after: at)...])
                 let state = SnapshotState(
                     name: snap, guid: p["guid"] ?? "", createtxg: UInt64(p["createtxg"] ?? "") ?? 0,
-                    creation: Int(p["creation"] ?? "") ?? 0, checked: Int(p["flocker:checked"] ?? ""))
+                    creation: Int(p["creation"] ?? "") ?? 0, checked: Int(p["flocker:checked"] ?? ""),
+                    used: UInt64(p["used"] ?? "") ?? 0)
                 if snap.hasPrefix("flocker-") { snapshots[id, default: []].append(state) }
                 else { otherSnapshots[id, default: []].append(state) }
                 continue
@@ -151,6 +158,56 @@ public enum DiscoveryScript {
             datasets[id]?.otherSnapshots = snaps.sorted { ($0.createtxg, $0.name) < ($1.createtxg, $1.name) }
         }
         return (datasets, poolMount, poolAvailable)
+    }
+
+    /// Clones in pool `flocker` by the snapshot they were made from (`origin`, `DATASET@SNAPSHOT`), each list
+    /// sorted: what keeps a snapshot from being destroyed.
+    static func parseDependents(_ lines: [Substring]) -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for line in lines {
+            let f = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 3, f[1] == "origin", f[2].contains("@"), !f[0].contains("@") else { continue }
+            result[f[2], default: []].append(f[0])
+        }
+        return result.mapValues { $0.sorted() }
+    }
+
+    /// Clones by name, from their datasets' user properties and their containers' labels (either is enough).
+    static func parseClones(_ lines: [Substring], containers: [Substring]) -> [String: CloneState] {
+        var props: [String: [String: String]] = [:]
+        for line in lines {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 3, f[2] != "-", !f[0].contains("@") else { continue }
+            props[f[0], default: [:]][f[1]] = f[2]
+        }
+        func spec(_ name: String, _ p: [String: String], volumes: [String]) -> CloneSpec {
+            CloneSpec(name: name, app: p["flocker:clone-of"] ?? "", snapshot: p["flocker:snapshot"] ?? "",
+                      ports: CloneNames.parsePorts(p["flocker:ports"] ?? ""), created: Int(p["flocker:created"] ?? "") ?? 0,
+                      expires: Int(p["flocker:expires"] ?? ""), volumes: volumes)
+        }
+        var result: [String: CloneState] = [:]
+        for (dataset, p) in props.sorted(by: { $0.key < $1.key }) {
+            guard let name = p["flocker:clone"], let dot = dataset.lastIndex(of: ".") else { continue }
+            let volume = String(dataset[dataset.index(after: dot)...])
+            var clone = result[name] ?? CloneState(spec: spec(name, p, volumes: []), datasets: [:], container: nil)
+            clone.datasets[volume] = dataset
+            result[name] = clone
+        }
+        for line in containers {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard f.count >= 8, !f[0].isEmpty else { continue }
+            let volumes = f[7].split(separator: ",").map(String.init)
+            let p = ["flocker:clone-of": f[2], "flocker:snapshot": f[3], "flocker:ports": f[4], "flocker:created": f[5], "flocker:expires": f[6]]
+            var clone = result[f[0]] ?? CloneState(spec: spec(f[0], p, volumes: volumes), datasets: [:], container: nil)
+            clone.container = f[1]
+            clone.spec.volumes = volumes
+            result[f[0]] = clone
+        }
+        // Without a container, the volumes are those whose datasets are there.
+        for (name, clone) in result where clone.container == nil {
+            result[name]?.spec.volumes = clone.datasets.keys.sorted()
+        }
+        return result
     }
 
     /// Whether a dataset is read-only, from `zfs get readonly`'s value and source. A `temporary` source means

@@ -44,6 +44,11 @@ public struct NodeState: Sendable, Hashable {
     /// Applications whose new connections this node holds (connection-hold rules of a move, see
     /// `Action.holdConnections`): one left by a run that died is released by the next.
     public var holds: Set<String> = []
+    /// Clones (any dataset of pool `flocker` with an `origin`) by the snapshot they were made from, as
+    /// `DATASET@SNAPSHOT` → clone datasets: a snapshot with dependents cannot be destroyed.
+    public var dependents: [String: [String]] = [:]
+    /// Clones on this node by name (see `CloneSpec`), from their datasets' properties and containers' labels.
+    public var clones: [String: CloneState] = [:]
 
     public init(
         node: String, address: String, facts: NodeFacts = NodeFacts(), containers: [String: ContainerState] = [:],
@@ -198,7 +203,10 @@ public struct SnapshotState: Sendable, Hashable, Codable {
     /// Unix time a sync last found the primary unchanged since this snapshot (`flocker:checked`, set on a
     /// replica's copy of it when a pass had nothing new to send), or nil.
     public var checked: Int?
-    public init(name: String, guid: String, createtxg: UInt64 = 0, creation: Int = 0, checked: Int? = nil) {
+    /// Bytes only this snapshot holds (`used`: what destroying it would free), 0 when unknown.
+    public var used: UInt64 = 0
+    public init(name: String, guid: String, createtxg: UInt64 = 0, creation: Int = 0, checked: Int? = nil, used: UInt64 = 0) {
+        self.used = used
         self.name = name
         self.guid = guid
         self.createtxg = createtxg

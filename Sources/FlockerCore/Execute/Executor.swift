@@ -334,6 +334,31 @@ public struct Executor: Sendable {
             try await check(node, NodeCommands.releaseHold(app), step: text, timeout: .seconds(30))
             state.withLock { _ = $0.held[app]?.remove(step.node) }
             return ""
+        case .takeSnapshot(let app, let volumes, let name, let stop):
+            let datasets = volumes.map { VolumeID(app: app, volume: $0).dataset }
+            let result = try await node.run(NodeCommands.takeSnapshot(datasets, name: name, stopping: stop ? app : nil),
+                                            step: text, timeout: options.commandTimeout)
+            guard result.status.isSuccess else {
+                throw StepFailure(node: step.node, step: text, message: "zfs snapshot failed (\(result.status))", stderr: trim(result.stderrText))
+            }
+            return trim(result.stdoutText)
+        case .createClone(let clone):
+            let app = try application(clone.app, step.node, text)
+            return try await createClone(clone, of: app, on: node, step: text)
+        case .rollback(let v, let source, let snapshot, let keepAs, let pre):
+            let dataset = try await VolumeTransfer(options: options).query(v, on: node, step: text)
+            try await check(node, NodeCommands.rollback(v, source: source, snapshot: snapshot, keep: "flocker/\(keepAs)",
+                                                        preRollback: pre, epoch: dataset?.epoch ?? 1), step: text)
+            return "kept the state it replaced as flocker/\(keepAs)@\(pre)"
+        case .destroyClone(let clone):
+            try await check(node, NodeCommands.destroyClone(clone), step: text)
+            return ""
+        case .destroySnapshot(let v, let name):
+            let result = try await node.run(NodeCommands.destroySnapshot(v.dataset, name), step: text, timeout: options.commandTimeout)
+            guard result.status.isSuccess else {
+                throw StepFailure(node: step.node, step: text, message: "zfs destroy failed (\(result.status))", stderr: trim(result.stderrText))
+            }
+            return trim(result.stdoutText)
         }
     }
 

@@ -51,6 +51,8 @@ public enum PhaseName: String, Sendable, Hashable, Codable, CaseIterable {
     case hold
     /// Stop applications that move, change or go away.
     case stop
+    /// Take named snapshots (`snapshot create`).
+    case snapshot
     /// Copy what changed since the pre-copy, now that the application is stopped.
     case finalCopy = "final-copy"
     /// Make the target's copy the writable primary and the source's a read-only copy.
@@ -101,8 +103,12 @@ public struct Step: Sendable, Hashable, Codable {
         case .pullImage(_, let app): return app
         case .createVolume(let v, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v), .promote(let v, _),
             .rejoin(let v, _, _, _),
-            .copyVolume(let v, _, _), .pruneSnapshots(let v, _), .replicate(let v, _), .removeReplica(let v, _):
+            .copyVolume(let v, _, _), .pruneSnapshots(let v, _), .replicate(let v, _), .removeReplica(let v, _),
+            .destroySnapshot(let v, _):
             return v.app
+        case .takeSnapshot(let app, _, _, _): return app
+        case .createClone(let c), .destroyClone(let c): return c.app
+        case .rollback(let v, _, _, _, _): return v.app
         case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
             .handoff(let app, _, _), .createApp(let app), .startCreated(let app):
             return app
@@ -168,6 +174,26 @@ public enum Action: Sendable, Hashable, Codable {
     /// that it is a read-only copy and that the primary on `primary` holds every snapshot it has; otherwise the
     /// copy is kept and the step says why.
     case removeReplica(VolumeID, primary: String)
+    /// `snapshot create`: snapshot every one of the application's `volumes` on this node (its primary) as `name`
+    /// (`flocker-named-LABEL`), at one moment where ZFS can (one `zfs snapshot` of all of them), otherwise back to
+    /// back; `stop` stops the container around it (and starts it again). Snapshots that exist already are kept.
+    case takeSnapshot(app: String, volumes: [String], name: String, stop: Bool)
+    /// `snapshot destroy`: destroy this node's snapshot `name` of the volume (never with `-r`/`-R`: a clone
+    /// made from it meanwhile makes the step fail). One that is gone already is a success.
+    case destroySnapshot(VolumeID, name: String)
+    /// `clone create`: on this node, a `zfs clone` of the snapshot for every volume (labelled as it is created)
+    /// and a container of the application's image and configuration on them, published on the clone's ports.
+    /// What an interrupted run made of it is used, not made again.
+    case createClone(CloneSpec)
+    /// `clone destroy`: remove the clone's container, then destroy its datasets (plain `zfs destroy`, never
+    /// `-r`/`-R`). What is gone already is fine.
+    case destroyClone(CloneSpec)
+    /// `rollback`: bring the (stopped) volume back to `snapshot` of dataset `source` (the volume's own dataset, or
+    /// one a rollback set aside) without destroying any snapshot: snapshot the current state as `preRollback`,
+    /// clone `source@snapshot`, promote the clone until it is no clone (so it holds every snapshot of its line,
+    /// the base of incremental copies), set the current dataset aside as `keepAs` (read-only, role `diverged`,
+    /// with the newer snapshots and `preRollback`), and give the clone the volume's name.
+    case rollback(VolumeID, source: String, snapshot: String, keepAs: String, preRollback: String)
 
     /// Whether the step changes the node (every step does today; discovery never appears in a plan).
     public var isMutating: Bool { true }

@@ -29,6 +29,16 @@ public enum StepText {
         case .holdConnections(let app, let ports):
             return "hold new connections to \(app) (port\(ports.count == 1 ? "" : "s") \(ports.map(String.init).joined(separator: ", "))) until it runs elsewhere"
         case .releaseHold(let app): return "release the hold on \(app)'s new connections"
+        case .takeSnapshot(let app, let volumes, let name, let stop):
+            return "snapshot \(app)'s volume\(volumes.count == 1 ? "" : "s") \(volumes.joined(separator: ", ")) as \(SnapshotNames.display(name))"
+                + (stop ? " (stopping \(app) around it)" : "")
+        case .destroySnapshot(let v, let name): return "destroy snapshot \(SnapshotNames.display(name)) of volume \(v)"
+        case .createClone(let c):
+            return "create clone \(c.name) of \(c.app) from snapshot \(SnapshotNames.display(c.snapshot))"
+                + (c.ports.isEmpty ? "" : " (ports " + c.ports.map { "\($0.published)→\($0.container)" }.joined(separator: ", ") + ")")
+        case .destroyClone(let c): return "destroy clone \(c.name) (container and datasets)"
+        case .rollback(let v, _, let snapshot, let keepAs, let pre):
+            return "bring volume \(v) back to \(SnapshotNames.display(snapshot)) (the current state kept as snapshot \(SnapshotNames.display(pre)) of flocker/\(keepAs))"
         }
     }
 

@@ -483,12 +483,17 @@ public enum Planner {
             for (name, node) in observed.nodes { addresses[name] = node.address }
             for node in desired.nodes {
                 guard let state = observed.nodes[node] else { continue }
-                let want = RoutingMesh.desiredRules(
+                var want = RoutingMesh.desiredRules(
                     on: node, running: desired.placement, applications: desired.applications, addresses: addresses)
+                // Clones' rules are `clone`'s to change (a deploy leaves clones alone), and they need the node's
+                // rule for replies too.
+                if state.routes.contains(where: \.tag.isClone) && !want.contains(where: { $0.tag == .established }) {
+                    want.append(RouteSpec(tag: .established))
+                }
                 let wantTags = Set(want.map(\.tag))
                 var seen = Set<RouteTag>()
                 var remove: [RouteRule] = []
-                for rule in state.routes {
+                for rule in state.routes where !rule.tag.isClone {
                     if wantTags.contains(rule.tag) && rule.table == rule.tag.table && rule.chain == rule.tag.chain
                         && !seen.contains(rule.tag)
                     {

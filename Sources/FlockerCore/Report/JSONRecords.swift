@@ -33,16 +33,48 @@ enum JSONRecords {
         var keptAs: String?
         var target: String?
         var keepContainer: Bool?
-        var volumes: [Handoff]?
+        var volumes: Volumes?
         var add: [String]?
         var remove: [String]?
         var keep: [String]?
         var primary: String?
-        var ports: [Int]?
+        var ports: Ports?
+        var snapshot: String?
+        var stop: Bool?
+        var clone: String?
+        var source: String?
+        var keepAs: String?
+        var preRollback: String?
 
         struct Handoff: Encodable, Sendable {
             var volume: String
             var epoch: Int
+        }
+
+        /// `volumes`: a handoff's volumes with their epochs, or the names of the volumes a snapshot takes.
+        enum Volumes: Encodable, Sendable {
+            case handoff([Handoff])
+            case names([String])
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.singleValueContainer()
+                switch self {
+                case .handoff(let h): try c.encode(h)
+                case .names(let n): try c.encode(n)
+                }
+            }
+        }
+
+        /// `ports`: the ports a hold covers, or a clone's container port → published port.
+        enum Ports: Encodable, Sendable {
+            case list([Int])
+            case map([String: Int])
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.singleValueContainer()
+                switch self {
+                case .list(let l): try c.encode(l)
+                case .map(let m): try c.encode(m)
+                }
+            }
         }
 
         init(_ step: FlockerCore.Step, phase: PhaseName? = nil) {
@@ -61,7 +93,7 @@ enum JSONRecords {
                 action = "rejoin"; volume = v.volume; common = Nullable(c); keptAs = k; epoch = e
             case .copyVolume(let v, let t, let final): action = final ? "final-copy" : "pre-copy"; volume = v.volume; target = t
             case .stopApp(_, let keep): action = "stop"; keepContainer = keep
-            case .handoff(_, let t, let vs): action = "handoff"; target = t; volumes = vs.map { Handoff(volume: $0.volume, epoch: $0.epoch) }
+            case .handoff(_, let t, let vs): action = "handoff"; target = t; volumes = .handoff(vs.map { Handoff(volume: $0.volume, epoch: $0.epoch) })
             case .startApp, .startCreated: action = "start"
             case .createApp: action = "create"
             case .restartApp: action = "restart"
@@ -70,8 +102,18 @@ enum JSONRecords {
             case .pruneSnapshots(let v, let k): action = "prune-snapshots"; volume = v.volume; keep = k
             case .replicate(let v, let t): action = "replicate"; volume = v.volume; target = t
             case .removeReplica(let v, let p): action = "remove-replica"; volume = v.volume; primary = p
-            case .holdConnections(_, let p): action = "hold-connections"; ports = p
+            case .holdConnections(_, let p): action = "hold-connections"; ports = .list(p)
             case .releaseHold: action = "release-hold"
+            case .takeSnapshot(_, let vs, let name, let s):
+                action = "take-snapshot"; volumes = .names(vs); snapshot = SnapshotNames.display(name); stop = s
+            case .destroySnapshot(let v, let name): action = "destroy-snapshot"; volume = v.volume; snapshot = SnapshotNames.display(name)
+            case .createClone(let c):
+                action = "create-clone"; clone = c.name; snapshot = SnapshotNames.display(c.snapshot)
+                ports = .map(Dictionary(uniqueKeysWithValues: c.ports.map { (String($0.container), $0.published) }))
+            case .destroyClone(let c): action = "destroy-clone"; clone = c.name
+            case .rollback(let v, let src, let snap, let keep, let pre):
+                action = "rollback"; volume = v.volume; source = src; snapshot = SnapshotNames.display(snap)
+                keepAs = "flocker/\(keep)"; preRollback = SnapshotNames.display(pre)
             }
         }
     }
