@@ -159,8 +159,8 @@ for to in node1 node2; do
   python3 "$KP" points "$W/trace-$to.json" > "$W/points-$to"
   from=$(other "$to")
   steps=$(jq -r 'select(.event.event == "step-started") | "\(.event.step.action)@\(.event.step.node)"' "$W/trace-$to.json" | sort | xargs)
-  expect_eq "the move to $to has the steps of a move with a copy on the target" \
-    "$(printf '%s\n' create@$to final-copy@$from handoff@$from pre-copy@$from prune-snapshots@$from prune-snapshots@$to remove-container@$from set-routes@node1 set-routes@node2 start@$to stop@$from | sort | xargs)" "$steps"
+  expect_eq "the move to $to has the steps of a move with a copy on the target (its port held on both nodes meanwhile)" \
+    "$(printf '%s\n' create@$to final-copy@$from handoff@$from pre-copy@$from prune-snapshots@$from prune-snapshots@$to remove-container@$from set-routes@node1 set-routes@node2 start@$to stop@$from hold-connections@node1 hold-connections@node2 release-hold@node1 release-hold@node2 | sort | xargs)" "$steps"
   steps=$(wc -w <<< "$steps")
   echo "  info  move to $to: $steps steps, $(wc -l < "$W/points-$to") distinct kill points (moments 5 ms apart or less are one):"
   awk -F'\t' '{ printf "          t=%6.3f s  %s\n", $1, $4 }' "$W/points-$to"
