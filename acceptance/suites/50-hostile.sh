@@ -109,7 +109,7 @@ app v1-envnul "${V1}    environment:\n      A: \"a\\\\0b\"\n"
 refused "environment value with an escaped NUL" "$W/ghost.yml" "$W/v1-envnul.yml" 'NUL'
 app v1-cmdnul "${V1}    command: [\"sh\", \"a\\\\0b\"]\n"
 refused "command word with an escaped NUL" "$W/ghost.yml" "$W/v1-cmdnul.yml" 'a command word cannot contain a NUL character'
-for mp in 'data;x' '-x' '~/x' '/a:/b' '/a,b' '/data/../etc' '/data/' '/' '/a\\nb' '/a\\tb' '$(touch /tmp/flocker-pwned-mp)'; do
+for mp in 'data;x' '-x' '~/x' '/a:/b' '/a,b' '/data/../etc' '/' '/a\\nb' '/a\\tb' '$(touch /tmp/flocker-pwned-mp)'; do
   app v1-mount "${V1}    volume:\n      mountpoint: \"$mp\"\n"
   refused "mountpoint \"$mp\"" "$W/ghost.yml" "$W/v1-mount.yml" 'mountpoint'
 done
@@ -245,7 +245,14 @@ check_fails "no environment file is left on the node" node node1 'ls /var/lib/fl
 out=$("$FLOCKER" "$W/dep-node1.yml" "$W/hv1.yml" 2>&1)
 expect_contains "a re-run finds nothing to change (the hash sees the same values)" "No changes" "$out"
 
+# A trailing slash is accepted, as Flocker 0.4's own example wrote it, and normalised.
+app v1-mount "${V1}    volume:\n      mountpoint: \"/data/\"\n"
+out=$("$FLOCKER" validate "$W/ghost.yml" "$W/v1-mount.yml" 2>&1); rc=$?
+expect_rc "mountpoint \"/data/\" (Flocker 0.4's way): accepted" 0 "$rc" "$out"
+
 section "carried literally: Compose (list environment, command string, named volume)"
+# Compose interpolates $NAME and ${NAME} from the environment, and $$ is a literal $ (as in Compose itself):
+# every $ of a value meant literally is written $$, and must arrive as one $, never expanded on a node.
 {
   echo 'x-top: "$(touch /tmp/flocker-pwned-ctop)"'
   echo 'name: "$(touch /tmp/flocker-pwned-cname) accepted and ignored"'
@@ -255,10 +262,10 @@ section "carried literally: Compose (list environment, command string, named vol
   echo '    image: busybox:latest'
   # A command string is split as POSIX shlex would, without any expansion.
   echo '    command: |-'
-  echo "      sh -c 'trap \"exit 0\" TERM; sleep 100000 & wait' '\$(touch /tmp/flocker-pwned-c1)' \"\`touch /tmp/flocker-pwned-c2\`\" \\; \\| '&&' '*' '~' -x \"it's\" 'say \"hi\"' \\\$HOME"
+  echo "      sh -c 'trap \"exit 0\" TERM; sleep 100000 & wait' '\$\$(touch /tmp/flocker-pwned-c1)' \"\`touch /tmp/flocker-pwned-c2\`\" \\; \\| '&&' '*' '~' -x \"it's\" 'say \"hi\"' \\\$\$HOME"
   echo '    environment:'
-  jq -r 'to_entries[] | "      - \("C\(.key)=\(.value)" | tojson)"' "$VALUES"
-  echo "    volumes: [$(jq -rn --arg m "hcdata:/srv/\$(touch /tmp/flocker-pwned-cmount) \`id\` ;|&*~" '$m | tojson')]"
+  jq -r 'to_entries[] | "      - \("C\(.key)=\(.value | gsub("\\$"; "$$"))" | tojson)"' "$VALUES"
+  echo "    volumes: [$(jq -rn --arg m "hcdata:/srv/\$\$(touch /tmp/flocker-pwned-cmount) \`id\` ;|&*~" '$m | tojson')]"
   echo '    x-hostile: "`touch /tmp/flocker-pwned-cx`"'
   echo 'volumes:'
   echo '  hcdata: {}'
