@@ -155,7 +155,7 @@ struct DiscoveryParseTests {
 
     /// The script itself, run by a real shell with docker out of reach (PATH holds only the sbin folders the
     /// script adds): every section is there, `docker` first (it runs in the background) and `end` last.
-    @Test func theScriptRunsWithEveryProgramMissing() throws {
+    @Test func theScriptRunsWithDockerOutOfReach() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", DiscoveryScript.text.description, "flocker-discovery", "images"]
