@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import FlockerCore
 
@@ -111,6 +112,69 @@ struct DiscoveryParseTests {
         #expect(DiscoveryScript.command().stages[0].suffix(2) == ["flocker-discovery", "images"])
         #expect(DiscoveryScript.command(withVersions: true).stages[0].suffix(3) == ["flocker-discovery", "versions", "images"])
         #expect(DiscoveryScript.command(withImages: false).stages[0].last == "flocker-discovery")
+    }
+
+    /// The script's one `docker ps` lists every container with both label sets (17 fields); `parse` splits it
+    /// into the applications' containers and the clones', and leaves containers with neither label alone.
+    @Test func oneDockerListingGivesApplicationsAndClones() {
+        let t = "\t"
+        let app = ["abc123", "flocker--redis", "running", "redis:7", "redis", "h1", "always", "Up 5 minutes",
+                   "0.0.0.0:6379->6379/tcp", "/flocker/redis.default", "", "", "", "", "", "", ""].joined(separator: t)
+        let clone = ["fff999", "ci-1", "exited", "redis:7", "", "", "", "Exited (0)", "", "/flocker/flocker-clones/ci-1.default",
+                     "ci-1", "redis", "flocker-named-v1", "6379:30000", "1800000000", "never", "default"].joined(separator: t)
+        let other = ["0000aa", "somebody-else", "running", "nginx", "", "", "", "Up 1 hour", "", "", "", "", "", "", "", "", ""].joined(separator: t)
+        let out = """
+            @@flocker-discovery docker
+            \(app)
+            \(clone)
+            \(other)
+            short\(t)line
+            @@flocker-discovery facts
+            docker answers
+            @@flocker-discovery facts
+            hostname node1
+            pool 23
+            @@flocker-discovery zfs
+            @@flocker-discovery clones
+            @@flocker-discovery iptables
+            @@flocker-discovery end
+
+            """
+        let s = DiscoveryScript.parse(out, node: "node1", address: "10.77.0.11")
+        #expect(s.facts.problems.isEmpty)
+        #expect(s.facts.dockerAnswers && s.facts.hostname == "node1" && s.facts.poolVersion == "23")
+        #expect(Array(s.containers.keys) == ["redis"], "the clone's and the stranger's containers are no application's")
+        #expect(s.containers["redis"] == ContainerState(app: "redis", id: "abc123", configHash: "h1", running: true, status: "running",
+                                                         image: "redis:7", restartPolicy: "always", startedAt: "Up 5 minutes",
+                                                         ports: "0.0.0.0:6379->6379/tcp", mounts: "/flocker/redis.default"))
+        #expect(Array(s.clones.keys) == ["ci-1"])
+        #expect(s.clones["ci-1"]?.container == "exited")
+        #expect(s.clones["ci-1"]?.spec.app == "redis" && s.clones["ci-1"]?.spec.snapshot == "flocker-named-v1")
+        #expect(s.clones["ci-1"]?.spec.volumes == ["default"] && s.clones["ci-1"]?.spec.expires == nil)
+    }
+
+    /// The script itself, run by a real shell with docker out of reach (PATH holds only the sbin folders the
+    /// script adds): every section is there, `docker` first (it runs in the background) and `end` last.
+    @Test func theScriptRunsWithDockerOutOfReach() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", DiscoveryScript.text.description, "flocker-discovery", "images"]
+        process.environment = ["PATH": "/nonexistent"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        let markers = text.split(separator: "\n").filter { $0.hasPrefix(DiscoveryScript.marker) }.map { $0.dropFirst(DiscoveryScript.marker.count) }
+        #expect(markers.first == "docker" && markers.last == "end")
+        #expect(Set(markers) == ["docker", "facts", "images", "zfs", "clones", "iptables", "end"])
+        let s = DiscoveryScript.parse(text, node: "n", address: "1.2.3.4")
+        #expect(!s.facts.dockerAnswers)
+        #expect(s.facts.problems.contains("docker is not answering (docker ps failed)"))
+        #expect(!s.facts.problems.contains("discovery output was cut short"))
+        #expect(!s.facts.hostname.isEmpty)
     }
 
     @Test func problemsAreReported() {

@@ -10,32 +10,45 @@ public enum DiscoveryScript {
 
     /// Arguments: `versions` (for `status`) also asks the Docker server for its version, which costs as much
     /// node CPU as the rest of the script together (a deploy only needs to know that docker answers, which
-    /// `docker ps`'s exit status tells); `images` lists the images present (for pull steps). Both tables of
-    /// routing rules come from one `iptables-save`.
+    /// `docker ps`'s exit status tells); `images` lists the images present (for pull steps).
+    ///
+    /// What a no-op converge waits for is this script (issue 14), so it asks each program once and asks
+    /// Docker, the slowest to answer, in the background: one `docker ps` lists both the applications' and
+    /// the clones' containers (section `docker`, split by `parse`), and prints its sections straight away
+    /// while `zpool`, `zfs` and `iptables-save` run meanwhile and keep what they print in variables until
+    /// Docker is done, so that no two sections interleave. Both tables of routing rules come from one
+    /// `iptables-save`; the host name is read without a program where /proc has it.
     public static let text: StaticString = """
         export LC_ALL=C PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
         m='@@flocker-discovery '
         versions=; images=
         for a in "$@"; do case $a in versions) versions=1 ;; images) images=1 ;; esac; done
+        {
+          echo "${m}docker"
+          docker ps -a --no-trunc --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}\t{{.Ports}}\t{{.Mounts}}\t{{.Label "flocker.clone"}}\t{{.Label "flocker.clone-of"}}\t{{.Label "flocker.snapshot"}}\t{{.Label "flocker.ports"}}\t{{.Label "flocker.created"}}\t{{.Label "flocker.expires"}}\t{{.Label "flocker.volumes"}}' 2>/dev/null
+          d=$?
+          echo "${m}facts"
+          if [ "$d" = 0 ]; then echo "docker answers"; else echo "problem docker is not answering (docker ps failed)"; fi
+          if [ -n "$versions" ] && v=$(docker version --format '{{.Server.Version}}' 2>/dev/null); then echo "docker $v"; fi
+          if [ -n "$images" ]; then echo "${m}images"; docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null; fi
+        } &
+        h=; [ -r /proc/sys/kernel/hostname ] && read -r h < /proc/sys/kernel/hostname; [ -n "$h" ] || h=$(uname -n)
+        pool=$(zpool get version flocker 2>/dev/null)
+        zfs=$(zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,used,origin,flocker:app,flocker:volume,flocker:role,flocker:epoch,flocker:checked flocker 2>/dev/null)
+        clones=$(zfs get -H -p -r -o name,property,value flocker:clone,flocker:clone-of,flocker:snapshot,flocker:ports,flocker:created,flocker:expires flocker/flocker-clones 2>/dev/null)
+        rules=$(iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/')
+        wait
         echo "${m}facts"
-        echo "hostname $(uname -n)"
-        if [ -n "$versions" ] && v=$(docker version --format '{{.Server.Version}}' 2>/dev/null); then echo "docker $v"; fi
-        if v=$(zpool get version flocker 2>/dev/null | awk 'NR==2{print $3}') && [ -n "$v" ]; then echo "pool $v"; else echo "problem pool flocker not found (zpool get version flocker)"; fi
+        echo "hostname $h"
+        set -f; set -- $pool
+        if [ "${5:-}" = flocker ] && [ "${6:-}" = version ] && [ -n "${7:-}" ]; then echo "pool $7"; else echo "problem pool flocker not found (zpool get version flocker)"; fi
         for c in zstd lz4 bash; do command -v "$c" >/dev/null 2>&1 && echo "has $c"; done
-        echo "${m}containers"
-        docker ps -a --no-trunc --filter label=flocker.app --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}\t{{.Ports}}\t{{.Mounts}}' 2>/dev/null
-        d=$?
         echo "${m}zfs"
-        zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,used,origin,flocker:app,flocker:volume,flocker:role,flocker:epoch,flocker:checked flocker 2>/dev/null
+        [ -z "$zfs" ] || printf '%s\n' "$zfs"
         echo "${m}clones"
-        zfs get -H -p -r -o name,property,value flocker:clone,flocker:clone-of,flocker:snapshot,flocker:ports,flocker:created,flocker:expires flocker/flocker-clones 2>/dev/null
-        echo "${m}clone-containers"
-        docker ps -a --no-trunc --filter label=flocker.clone --format '{{.Label "flocker.clone"}}\t{{.State}}\t{{.Label "flocker.clone-of"}}\t{{.Label "flocker.snapshot"}}\t{{.Label "flocker.ports"}}\t{{.Label "flocker.created"}}\t{{.Label "flocker.expires"}}\t{{.Label "flocker.volumes"}}' 2>/dev/null
+        [ -z "$clones" ] || printf '%s\n' "$clones"
         echo "${m}iptables"
-        iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/'
-        if [ -n "$images" ]; then echo "${m}images"; docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null; fi
-        echo "${m}facts"
-        if [ "$d" = 0 ]; then echo "docker answers"; else echo "problem docker is not answering (docker ps failed)"; fi
+        [ -z "$rules" ] || printf '%s\n' "$rules"
         echo "${m}end"
         """
 
@@ -61,11 +74,12 @@ public enum DiscoveryScript {
         if sections["end"] == nil {
             state.facts.problems.append("discovery output was cut short")
         }
-        state.containers = parseContainers(sections["containers"] ?? [])
+        let (containerLines, cloneContainerLines) = splitDocker(sections["docker"] ?? [])
+        state.containers = parseContainers((sections["containers"] ?? []) + containerLines)
         let (datasets, poolMount, poolAvailable) = parseZFS(sections["zfs"] ?? [])
         state.datasets = datasets
         state.dependents = parseDependents(sections["zfs"] ?? [])
-        state.clones = parseClones(sections["clones"] ?? [], containers: sections["clone-containers"] ?? [])
+        state.clones = parseClones(sections["clones"] ?? [], containers: (sections["clone-containers"] ?? []) + cloneContainerLines)
         if let poolMount { state.facts.poolMountpoint = poolMount }
         state.facts.poolAvailable = poolAvailable
         state.routes = parseRoutes(sections["table nat"] ?? [], table: "nat")
@@ -95,6 +109,21 @@ public enum DiscoveryScript {
             }
         }
         return facts
+    }
+
+    /// Splits the lines of the one `docker ps` (every container, 17 fields) into those of the applications'
+    /// containers (label `flocker.app`: the 10 fields `parseContainers` reads) and those of the clones'
+    /// (label `flocker.clone`: the 8 fields of `parseClones`). Containers with neither label are not ours.
+    static func splitDocker(_ lines: [Substring]) -> (containers: [Substring], clones: [Substring]) {
+        var containers: [Substring] = []
+        var clones: [Substring] = []
+        for line in lines {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard f.count >= 17 else { continue }
+            if !f[4].isEmpty { containers.append(Substring(f[0..<10].joined(separator: "\t"))) }
+            if !f[10].isEmpty { clones.append(Substring(([f[10], f[2]] + f[11..<17]).joined(separator: "\t"))) }
+        }
+        return (containers, clones)
     }
 
     /// Parses `docker ps --format` lines: ID, name, state, image, and the labels flocker.app, flocker.config-hash

@@ -50,7 +50,9 @@ public final class TracingRemoteHost: RemoteHost {
     }
 }
 
-/// Wraps every host a connector opens in a `TracingRemoteHost`.
+/// Wraps every host a connector opens in a `TracingRemoteHost`, and prints how long each connection took to
+/// open (TCP, SSH handshake, host key check, authentication) as `timing node1: connected in 23 ms`, so that
+/// `-v` shows where a run's time went: connecting, then each remote command (its `trace` line).
 public struct TracingConnector: NodeConnector {
     public let inner: any NodeConnector
     public let out: TextOutput
@@ -59,6 +61,10 @@ public struct TracingConnector: NodeConnector {
         self.out = out
     }
     public func connect(_ node: String) async throws(RemoteError) -> any RemoteHost {
-        TracingRemoteHost(try await inner.connect(node), out: out)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let host = try await inner.connect(node)
+        out.write("timing \(node): connected in \(Int(Seconds.value(clock.now - start) * 1000)) ms\n")
+        return TracingRemoteHost(host, out: out)
     }
 }
