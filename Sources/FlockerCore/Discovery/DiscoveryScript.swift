@@ -34,6 +34,11 @@ public enum DiscoveryScript {
         echo "${m}iptables"
         iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/'
         if [ -n "$images" ]; then echo "${m}images"; docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null; fi
+        echo "${m}files"
+        for a in /var/lib/flocker-deploy/files/*/; do
+          [ -d "$a" ] || continue; a=${a%/}; echo "app ${a##*/}"
+          for f in "$a"/*/ "$a"/.incoming-*/; do [ -d "$f" ] && { f=${f%/}; echo "set ${a##*/} ${f##*/}"; }; done
+        done
         echo "${m}facts"
         if [ "$d" = 0 ]; then echo "docker answers"; else echo "problem docker is not answering (docker ps failed)"; fi
         echo "${m}end"
@@ -71,6 +76,7 @@ public enum DiscoveryScript {
         state.routes = parseRoutes(sections["table nat"] ?? [], table: "nat")
             + parseRoutes(sections["table filter"] ?? [], table: "filter")
         state.holds = parseHolds(sections["table raw"] ?? [])
+        state.files = parseFiles(sections["files"] ?? [])
         state.images = sections["images"].map { lines in
             Set(lines.map { ImageName.normalized(String($0)) }.filter { !$0.isEmpty && !$0.hasPrefix("<none>") })
         }
@@ -217,6 +223,17 @@ public enum DiscoveryScript {
     /// flocker-deploy ever sets that way is `readonly=on`, so `temporary` reads as read-only.
     static func isReadOnly(value: String?, source: String?) -> Bool {
         value == "on" || source == "temporary"
+    }
+
+    /// `app APP` and `set APP HASH` lines: the applications with uploaded files on the node, and their sets.
+    static func parseFiles(_ lines: [Substring]) -> [String: Set<String>] {
+        var result: [String: Set<String>] = [:]
+        for line in lines {
+            let f = line.split(separator: " ").map(String.init)
+            if f.count == 2, f[0] == "app" { result[f[1], default: []] = result[f[1]] ?? [] }
+            if f.count == 3, f[0] == "set" { result[f[1], default: []].insert(f[2]) }
+        }
+        return result
     }
 
     /// The applications of the connection-hold rules (`flocker-deploy:hold:APP:PORT` comments, raw table).

@@ -26,6 +26,7 @@ public enum NodeCommands {
             let readOnly = app.volumes.contains { $0.mountpoint == m.container && $0.readOnly }
             args += ["--volume", "\(m.host):\(m.container)" + (readOnly ? ":ro" : "")]
         }
+        args += fileMounts(app)
         if let mem = app.memoryLimit { args += ["--memory", String(mem)] }
         if let cpu = app.cpuShares { args += ["--cpu-shares", String(cpu)] }
         args += ["--restart", app.restartPolicy.dockerValue]
