@@ -190,6 +190,7 @@ run "$F/none.yml" "$FA"
 expect_rc "web placed on no node: deploy exits 0" 0 "$rc" "$out"
 expect_eq "its files are removed with it" "gone" "$(node node2 'test -e /var/lib/flocker-deploy/files/web || echo gone')"
 audit=$(node node1 cat /var/lib/flocker-deploy/audit.log; node node2 cat /var/lib/flocker-deploy/audit.log)
+expect_contains "the outputs and audit logs were captured" "secret api_key|upload web's" "$(grep -o "secret api_key" <<<"$everything" | head -1)|$(grep -o "upload web's" <<<"$audit" | head -1)"
 expect_not_contains "no output (validate, --json, --dry-run, -v, deploy) shows the secret" "acceptance-secret-" "$everything"
 expect_not_contains "… nor the nodes' audit logs" "acceptance-secret-" "$audit"
 

@@ -125,9 +125,15 @@ enum ComposeFiles {
                     targetPath = itemPath.key("target")
                     if target == nil { continue }
                 }
+                // Compose writes uid and gid as strings ("103"); a plain number is fine too.
                 for (key, into) in [("uid", 0), ("gid", 1)] {
                     guard let n = f[key] else { continue }
-                    guard let v = d.integer(n, itemPath.key(key), in: 0...Int(Int32.max)) else { continue }
+                    guard let text = n.scalar, !n.isNull, !text.isEmpty, text.count <= 10,
+                        text.utf8.allSatisfy(ManifestRules.isDigit), let v = Int(text), v <= Int(Int32.max)
+                    else {
+                        d.add(n.mark, itemPath.key(key), "expected a numeric \(key == "uid" ? "user" : "group") id like \"1000\", found \(found(n))")
+                        continue
+                    }
                     if into == 0 { uid = v } else { gid = v }
                 }
                 if let n = f["mode"] {
@@ -173,15 +179,17 @@ enum ComposeFiles {
             d.add(mark, path, "mountpoint \(quoted(target)) \(problem)")
             return
         }
-        guard let entries = read(source, context: s.context, allowDirectory: true, mark, path, &d) else { return }
+        // A writable folder is refused before what is in it is read (and perhaps refused too).
+        var info = stat()
+        let isDirectory = s.context.path(source).map { stat($0, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR } ?? false
         let target = ManifestRules.normalisedMountpoint(target)
-        let isDirectory = entries.first?.isDirectory ?? false
         if isDirectory && !readOnly {
             d.add(
                 mark, path,
                 "a folder beside the Compose file can only be mounted read-only: it is uploaded to the node that runs the service, and what the container wrote there would not move with it; write \(quoted("\(source):\(target):ro")), or keep data in a managed volume")
             return
         }
+        guard let entries = read(source, context: s.context, allowDirectory: true, mark, path, &d) else { return }
         if !readOnly {
             d.warn(
                 mark, path,
