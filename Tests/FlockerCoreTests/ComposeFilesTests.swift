@@ -115,6 +115,18 @@ struct ComposeFilesTests {
         #expect(args.contains("\(set)/5:/run/secrets/other_name:ro"))
     }
 
+    @Test("A secret from a variable of the environment (or .env); an unset one is an error; Swarm-only settings are refused")
+    func secretFromEnvironment() throws {
+        let p = try project()
+        let compose = "services:\n  web:\n    image: x\n    secrets: [token]\nsecrets:\n  token:\n    environment: API_TOKEN\n"
+        let web = try p.web(compose, environment: ["API_TOKEN": "from-the-environment"])
+        #expect(web.files.map(\.target) == ["/run/secrets/token"])
+        #expect(web.files.first?.entries.first?.content.bytes == Array("from-the-environment".utf8))
+        #expect(p.errors(compose).contains { $0.contains("docker-compose.yml:7:18: error: secrets.token.environment: variable API_TOKEN is not set") })
+        let external = p.errors("services:\n  web:\n    image: x\nconfigs:\n  site:\n    external: true\n")
+        #expect(external.count == 1 && external[0].contains("docker-compose.yml:6:5: error: configs.site.external: external configs live in a Swarm"), "\(external)")
+    }
+
     @Test("A long-syntax bind mount and a file mounted without :ro (read-only, with a warning)")
     func longBindAndWarning() throws {
         let p = try project()

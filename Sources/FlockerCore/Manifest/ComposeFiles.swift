@@ -62,12 +62,15 @@ enum ComposeFiles {
                 var declared = Declared(kind: kind, content: nil, mark: pair.key.mark)
                 defer { out[kind]?[name] = declared }
                 guard let settings = d.mapping(pair.value, itemPath, expected: "a mapping with `file`") else { continue }
-                let f = d.fields(settings, mark: pair.value.mark, itemPath, kind == .config ? configSchema : secretSchema)
+                let schema = kind == .config ? configSchema : secretSchema
+                let f = d.fields(settings, mark: pair.value.mark, itemPath, schema)
+                // A refused key (`external: true`) says what to do already.
+                let refused = settings.contains { schema.refused[$0.key.scalar ?? ""] != nil }
                 let sources = ["file", "content", "environment"].filter { f[$0] != nil }
                 guard sources.count == 1, let sourceKey = sources.first, let value = f[sourceKey] else {
                     if sources.count > 1 {
                         d.add(pair.value.mark, itemPath, "give one of \(sources.map(code).joined(separator: " and ")), not both")
-                    } else {
+                    } else if !refused {
                         d.add(pair.value.mark, itemPath, "missing required key `file`: the path of the \(kind.rawValue)'s file, beside the Compose file")
                     }
                     continue
