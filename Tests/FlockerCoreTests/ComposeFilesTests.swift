@@ -127,6 +127,16 @@ struct ComposeFilesTests {
         #expect(external.count == 1 && external[0].contains("docker-compose.yml:6:5: error: configs.site.external: external configs live in a Swarm"), "\(external)")
     }
 
+    @Test("Many files make the start command too long for one SSH request: caught by the manifest check")
+    func manyFilesOversizeTheStart() {
+        let one = FileEntry(path: "", mode: 0o444, content: FileContent(Array("x".utf8)))
+        var app = Application(name: "web", image: "busybox:latest")
+        app.files = (0..<10).map { AppFile(kind: .bind, source: "./f\($0)", target: "/etc/f\($0)", entries: [one]) }
+        #expect(NodeCommands.oversizedStartCommand(app) == nil)
+        app.files = (0..<400).map { AppFile(kind: .bind, source: "./f\($0)", target: "/etc/" + String(repeating: "d", count: 40) + "/f\($0)", entries: [one]) }
+        #expect(NodeCommands.oversizedStartCommand(app) != nil)
+    }
+
     @Test("A long-syntax bind mount and a file mounted without :ro (read-only, with a warning)")
     func longBindAndWarning() throws {
         let p = try project()
