@@ -112,7 +112,8 @@ public struct ManifestSummary: Sendable {
     /// `{"schema": 1, "ok": true, "format", "deployment_file", "application_file", "hash", "applications": [...],
     /// "nodes": [...]}`; each application has `name`, `image`, `node` (null when not placed), `replicas`
     /// (`{"count": N}`, `{"nodes": [...]}`, or null when `replicas:` does not name it), `ports` (`external`,
-    /// `internal`), `volumes` (`name`, `mountpoint`, `maximum_size` or null), `links` (`alias`, `local_port`,
+    /// `internal`), `volumes` (`name`, `mountpoint`, `maximum_size` or null), `files` (`kind`, `source`, `target`, `size`,
+    /// `mode`; never the content), `links` (`alias`, `local_port`,
     /// `remote_port`), `environment` (a list of `{"name"}`, with `"value"` too under `--show-values`),
     /// `memory_limit`, `cpu_shares`, `restart` (Docker's `--restart` value), `command` (a list or null) and
     /// `config_hash`; each node has `name`,
