@@ -315,6 +315,23 @@ struct ComposeFilesTests {
         #expect(plan.phase(.cleanup).map(\.action) == [.removeFiles("web", keep: [])])
     }
 
+    @Test("A move with volumes: the files are uploaded to the target in prepare, before the staged create and the stop")
+    func stagedMove() throws {
+        let p = try project()
+        var web = try p.web(site)
+        web.volumes = [VolumeSpec(name: "data", mountpoint: "/data")]
+        var c = Cluster()
+        c.apps = [web]
+        c.run(web, on: "node1")
+        c.dataset(web, on: "node1", snapshots: ["flocker-00000001"])
+        c.observed["node1"]?.files = ["web": [web.filesHash]]
+        c.placement = ["web": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.prepare).contains { $0.node == "node2" && $0.action == .uploadFiles("web", files: 6) })
+        #expect(plan.phase(.stage).map(\.action) == [.createApp("web")])
+        #expect(plan.phase(.cleanup).contains { $0.node == "node1" && $0.action == .removeFiles("web", keep: []) })
+    }
+
     @Test("Executor: the files travel on stdin; a set already there is not sent again")
     func execution() async throws {
         let p = try project()
