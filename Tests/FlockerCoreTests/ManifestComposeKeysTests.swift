@@ -187,7 +187,7 @@ struct ManifestComposeKeysTests {
             ("privileged: true", "app.yml:4:5", "grant what it needs with `cap_add`"),
             ("devices: [\"/dev/sda:/dev/sda\"]", "app.yml:4:5", "host devices are those of one node"),
             ("volumes: [\"/srv/data:/data\"]", "app.yml:4:15", "a host directory cannot be mounted"),
-            ("secrets: [token]", "app.yml:4:5", "pass values under `environment`"),
+            ("secrets: [token]", "app.yml:4:15", "unknown secret \"token\": declare it under the top-level `secrets:`"),
         ]
         for (settings, location, fragment) in cases {
             let errors = decodeErrors(app: compose("image: x\n" + settings))

@@ -407,7 +407,7 @@ let manifestBadCases: [ManifestBadCase] = [
         "compose bind mount ./", app: compose("image: x\nvolumes: [\"./data:/data\"]"),
         (
             "app.yml:4:15", "services.web.volumes[0]",
-            "a host directory cannot be mounted: data must live in a managed volume, a ZFS dataset that flocker-deploy moves with the application to another node"
+            "cannot read \"./data\" here: files are read beside the Compose file, which was not read from disk"
         )),
     bad(
         "compose bind mount absolute", app: compose("image: x\nvolumes:\n  - /srv/data:/data"),
@@ -424,7 +424,7 @@ let manifestBadCases: [ManifestBadCase] = [
         ("app.yml:4:15", "services.web.volumes[0]", "unsupported volume mode \"z\": only rw or ro is allowed")),
     bad(
         "compose host file :ro", app: compose("image: x\nvolumes: [\"./nginx.conf:/etc/nginx/nginx.conf:ro\"]"),
-        ("app.yml:4:15", "services.web.volumes[0]", "a host directory cannot be mounted")),
+        ("app.yml:4:15", "services.web.volumes[0]", "cannot read \"./nginx.conf\" here: files are read beside the Compose file, which was not read from disk")),
     bad(
         "compose volume not declared", app: compose("image: x\nvolumes: [\"d:/data\"]"),
         (

@@ -40,7 +40,7 @@ public enum DiscoveryScript {
         wait
         echo "${m}facts"
         echo "hostname $h"
-        set -f; set -- $pool
+        set -f; set -- $pool; set +f
         if [ "${5:-}" = flocker ] && [ "${6:-}" = version ] && [ -n "${7:-}" ]; then echo "pool $7"; else echo "problem pool flocker not found (zpool get version flocker)"; fi
         for c in zstd lz4 bash; do command -v "$c" >/dev/null 2>&1 && echo "has $c"; done
         echo "${m}zfs"
@@ -49,6 +49,11 @@ public enum DiscoveryScript {
         [ -z "$clones" ] || printf '%s\n' "$clones"
         echo "${m}iptables"
         [ -z "$rules" ] || printf '%s\n' "$rules"
+        echo "${m}files"
+        for a in /var/lib/flocker-deploy/files/*/; do
+          [ -d "$a" ] || continue; a=${a%/}; echo "app ${a##*/}"
+          for f in "$a"/*/ "$a"/.incoming-*/; do [ -d "$f" ] && { f=${f%/}; echo "set ${a##*/} ${f##*/}"; }; done
+        done
         echo "${m}end"
         """
 
@@ -85,6 +90,7 @@ public enum DiscoveryScript {
         state.routes = parseRoutes(sections["table nat"] ?? [], table: "nat")
             + parseRoutes(sections["table filter"] ?? [], table: "filter")
         state.holds = parseHolds(sections["table raw"] ?? [])
+        state.files = parseFiles(sections["files"] ?? [])
         state.images = sections["images"].map { lines in
             Set(lines.map { ImageName.normalized(String($0)) }.filter { !$0.isEmpty && !$0.hasPrefix("<none>") })
         }
@@ -246,6 +252,17 @@ public enum DiscoveryScript {
     /// flocker-deploy ever sets that way is `readonly=on`, so `temporary` reads as read-only.
     static func isReadOnly(value: String?, source: String?) -> Bool {
         value == "on" || source == "temporary"
+    }
+
+    /// `app APP` and `set APP HASH` lines: the applications with uploaded files on the node, and their sets.
+    static func parseFiles(_ lines: [Substring]) -> [String: Set<String>] {
+        var result: [String: Set<String>] = [:]
+        for line in lines {
+            let f = line.split(separator: " ").map(String.init)
+            if f.count == 2, f[0] == "app" { result[f[1], default: []] = result[f[1]] ?? [] }
+            if f.count == 3, f[0] == "set" { result[f[1], default: []].insert(f[2]) }
+        }
+        return result
     }
 
     /// The applications of the connection-hold rules (`flocker-deploy:hold:APP:PORT` comments, raw table).

@@ -49,6 +49,9 @@ public struct NodeState: Sendable, Hashable {
     public var dependents: [String: [String]] = [:]
     /// Clones on this node by name (see `CloneSpec`), from their datasets' properties and containers' labels.
     public var clones: [String: CloneState] = [:]
+    /// Applications with uploaded files on this node (`NodeCommands.filesDirectory`), each with the sets there by
+    /// their hash (`Application.filesHash`; an interrupted upload's `.incoming-HASH` too).
+    public var files: [String: Set<String>] = [:]
 
     public init(
         node: String, address: String, facts: NodeFacts = NodeFacts(), containers: [String: ContainerState] = [:],

@@ -330,6 +330,11 @@ public struct Executor: Sendable {
                 return "not held (iptables said: \(trim(result.stderrText))): new connections are refused while \(app) is down"
             }
             return "for at most \(seconds) s"
+        case .uploadFiles(let name, _):
+            return try await uploadFiles(try application(name, step.node, text), on: node, step: text)
+        case .removeFiles(let app, let keep):
+            try await check(node, NodeCommands.removeFiles(app, keep: keep), step: text)
+            return ""
         case .releaseHold(let app):
             try await check(node, NodeCommands.releaseHold(app), step: text, timeout: .seconds(30))
             state.withLock { _ = $0.held[app]?.remove(step.node) }

@@ -26,6 +26,7 @@ public enum NodeCommands {
             let readOnly = app.volumes.contains { $0.mountpoint == m.container && $0.readOnly }
             args += ["--volume", "\(m.host):\(m.container)" + (readOnly ? ":ro" : "")]
         }
+        args += fileMounts(app)
         if let mem = app.memoryLimit { args += ["--memory", String(mem)] }
         if let cpu = app.cpuShares { args += ["--cpu-shares", String(cpu)] }
         args += ["--restart", app.restartPolicy.dockerValue]
@@ -47,7 +48,7 @@ public enum NodeCommands {
     static func oversizedStartCommand(_ app: Application) -> Int? {
         // A cheap bound first (quoting makes a word at most four times as long, plus its quotes); building the
         // command (and its configuration hash) for every application would double the time of a large validate.
-        let words = (app.command ?? []) + app.volumes.map(\.mountpoint) + [app.image]
+        let words = (app.command ?? []) + app.volumes.map(\.mountpoint) + app.files.map(\.target) + [app.image]
         let bound = 2_048 + words.reduce(0) { $0 + 4 * $1.utf8.count + 200 } + 32 * app.ports.count
         guard bound > commandTextLimit else { return nil }
         let length = startCommandLength(app)

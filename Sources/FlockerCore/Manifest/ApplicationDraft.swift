@@ -48,6 +48,7 @@ struct ApplicationDraft {
     var runOptions: [String] = []
     var entrypointArguments: [String] = []
     var dependencies: [String] = []
+    var files: [AppFile] = []
     /// Set when some `ports` entry had an error, so "publishes no port" is not reported on top of it.
     var portsIncomplete = false
     /// Set when some volume had an error, so "has no volumes" (for replicas) is not reported on top of it.
@@ -64,7 +65,7 @@ struct ApplicationDraft {
             name: name, image: image, ports: ports.map(\.port), volumes: volumes.map(\.volume),
             links: links.map(\.link), environment: environment, memoryLimit: memoryLimit, cpuShares: cpuShares,
             restartPolicy: restartPolicy, command: command, runOptions: runOptions,
-            entrypointArguments: entrypointArguments, dependencies: dependencies)
+            entrypointArguments: entrypointArguments, dependencies: dependencies, files: files)
     }
 }
 

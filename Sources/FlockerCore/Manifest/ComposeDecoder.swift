@@ -12,11 +12,8 @@ enum ComposeDecoder {
     ]
 
     static let topLevel = FieldSchema(
-        known: ["version", "name", "services", "volumes", "networks"],
+        known: ["version", "name", "services", "volumes", "networks", "configs", "secrets"],
         refused: [
-            "secrets": "top-level `secrets` is not supported: pass values under a service's `environment`; remove it",
-            "configs":
-                "top-level `configs` is not supported: build configuration files into the image, or pass values under `environment`; remove it",
             "applications": "a file with `applications` is a Flocker v1 file",
         ],
         hints: ["service": "services", "volume": "volumes"],
@@ -102,6 +99,7 @@ enum ComposeDecoder {
         }
 
         let declaredVolumes = decodeTopLevelVolumes(top["volumes"], &d)
+        let declaredFiles = ComposeFiles.decodeTopLevel(configs: top["configs"], secrets: top["secrets"], context: context, &d)
         if let networks = top["networks"], top.keys["networks"] != nil {
             d.warn(
                 top.keys["networks"]!.mark, .document.key("networks"),
@@ -125,7 +123,7 @@ enum ComposeDecoder {
             if !isActive(settings, path, context, &d) { names.removeLast(); continue }
             var service = ComposeService(
                 draft: ApplicationDraft(name: name, path: path, mark: pair.key.mark), pairs: settings,
-                mark: pair.value.mark, declaredVolumes: declaredVolumes, context: context)
+                mark: pair.value.mark, declaredVolumes: declaredVolumes, context: context, files: declaredFiles)
             decodeService(&service, &d)
             let draft = service.draft
             for origin in draft.volumes where declaredVolumes.contains(origin.volume.name) {
@@ -519,17 +517,15 @@ enum ComposeDecoder {
 
     // MARK: volumes
 
-    static func decodeVolumes(
-        _ node: YAMLNode, _ path: ManifestPath, _ declared: Set<String>, _ draft: inout ApplicationDraft,
-        _ d: inout Diagnostics
-    ) {
+    static func decodeVolumes(_ node: YAMLNode, _ path: ManifestPath, _ s: inout ComposeService, _ d: inout Diagnostics) {
+        let declared = s.declaredVolumes
         guard let items = d.list(node, path, expected: "a list of volumes like \"/data\" or \"NAME:/data\"") else {
             return
         }
         for (i, item) in items.enumerated() {
             let itemPath = path.index(i)
             if let pairs = item.mapping {
-                if let origin = decodeLongVolume(item, pairs, itemPath, declared, &d) { draft.volumes.append(origin) }
+                if let origin = decodeLongVolume(item, pairs, itemPath, &s, &d) { s.draft.volumes.append(origin) }
                 continue
             }
             guard let text = d.text(item, itemPath, expected: "a volume like \"/data\" or \"NAME:/data\"") else {
@@ -552,11 +548,15 @@ enum ComposeDecoder {
             }
             let target = parts.count == 1 ? parts[0] : parts[1]
             let source: String? = parts.count == 1 ? nil : parts[0]
+            if let source, isRelativePath(source) {
+                ComposeFiles.bind(source: source, target: target, readOnly: readOnly, item.mark, itemPath, &s, &d)
+                continue
+            }
             if var origin = volume(
                 source: source, target: target, mark: item.mark, path: itemPath, declared: declared, &d)
             {
                 origin.volume.readOnly = readOnly
-                draft.volumes.append(origin)
+                s.draft.volumes.append(origin)
             }
         }
     }
@@ -564,6 +564,9 @@ enum ComposeDecoder {
     private static func isHostPath(_ source: String) -> Bool {
         source.hasPrefix("/") || source.hasPrefix(".") || source.hasPrefix("~")
     }
+
+    /// `./nginx.conf`, `../x`, `.`: a path relative to the Compose file's folder (uploaded, see `ComposeFiles`).
+    private static func isRelativePath(_ source: String) -> Bool { source.hasPrefix(".") }
 
     /// A managed volume: `source` nil for an anonymous volume (named after its mountpoint), or a name declared
     /// under the top-level `volumes:`.
@@ -609,9 +612,10 @@ enum ComposeDecoder {
     }
 
     private static func decodeLongVolume(
-        _ node: YAMLNode, _ pairs: [YAMLNode.Pair], _ path: ManifestPath, _ declared: Set<String>,
+        _ node: YAMLNode, _ pairs: [YAMLNode.Pair], _ path: ManifestPath, _ s: inout ComposeService,
         _ d: inout Diagnostics
     ) -> VolumeOrigin? {
+        let declared = s.declaredVolumes
         let f = d.fields(pairs, mark: node.mark, path, longVolume)
         var ok = true
         var readOnly = false
@@ -624,6 +628,13 @@ enum ComposeDecoder {
         switch type {
         case "volume": break
         case "bind":
+            // A relative source is a file or folder beside the Compose file, uploaded; any other host path is refused.
+            if let sourceNode = f["source"], let source = sourceNode.scalar, !source.isEmpty, !source.hasPrefix("/"),
+                !source.hasPrefix("~"), let targetNode = f["target"], let target = targetNode.scalar, ok
+            {
+                ComposeFiles.bind(source: source, target: target, readOnly: readOnly, sourceNode.mark, path.key("source"), &s, &d)
+                return nil
+            }
             d.add(typeNode.mark, typePath, "\(hostBindReason); use type: volume")
             return nil
         case "tmpfs":

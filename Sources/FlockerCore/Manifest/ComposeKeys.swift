@@ -21,6 +21,8 @@ struct ComposeService {
     var links: [ComposeDecoder.PendingLink] = []
     /// `depends_on` targets, checked once every service is known.
     var dependencies: [ComposeDecoder.PendingDependency] = []
+    /// The top-level `configs:` and `secrets:`, by kind and name (see `ComposeFiles`).
+    var files: [AppFile.Kind: [String: ComposeFiles.Declared]] = [:]
 }
 
 /// One key of a Compose service: its status, what it does (the documentation's key table), and its decoder.
@@ -110,10 +112,16 @@ enum ComposeKeys {
                 n, p, s, d in
                 s.dependencies = ComposeDecoder.decodeDependsOn(n, p, &d)
             },
-            .supported("volumes", "managed volumes (ZFS datasets that move with the service)") { n, p, s, d in
+            .supported("volumes", "managed volumes (ZFS datasets that move with the service); a relative path beside the Compose file (a file, or a folder with `:ro`) is uploaded to the node and mounted read-only") { n, p, s, d in
                 let errorsBefore = d.count
-                ComposeDecoder.decodeVolumes(n, p, s.declaredVolumes, &s.draft, &d)
+                ComposeDecoder.decodeVolumes(n, p, &s, &d)
                 s.draft.volumesIncomplete = d.count > errorsBefore
+            },
+            .supported("configs", "the config's file is uploaded to the node that runs the service and mounted read-only (mode 0444) at `target`, `/NAME` by default") { n, p, s, d in
+                ComposeFiles.decodeReferences(.config, n, p, &s, &d)
+            },
+            .supported("secrets", "the secret's file is uploaded to the node that runs the service (mode 0400, never on a command line or in a log) and mounted read-only at `target`, `/run/secrets/NAME` by default") { n, p, s, d in
+                ComposeFiles.decodeReferences(.secret, n, p, &s, &d)
             },
             .supported("restart", "`--restart`") { n, p, s, d in
                 s.draft.restartPolicy = ComposeDecoder.decodeRestart(n, p, &d) ?? .never
@@ -218,7 +226,6 @@ enum ComposeKeys {
         refuse(["network_mode"], "a container's network cannot follow it to another node (`host` shares the node's own); remove it, services reach each other through `links` and published ports")
         refuse(["privileged"], "a privileged container owns its node, which no move can carry; grant what it needs with `cap_add`")
         refuse(["devices", "device_cgroup_rules", "gpus"], "host devices are those of one node, and the service may move to another; remove it")
-        refuse(["secrets", "configs"], "not carried to the nodes yet; pass values under `environment` (or an `env_file`)")
         refuse(["pid", "ipc", "uts", "userns_mode", "cgroup", "cgroup_parent", "isolation", "runtime"], "sharing a namespace or cgroup of the node ties the service to that node; remove it")
         refuse(["volumes_from"], "give each service its own volumes")
         refuse(["extends"], "write each service in full (YAML anchors and `<<` merges work)")

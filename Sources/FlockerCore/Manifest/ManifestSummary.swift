@@ -80,6 +80,9 @@ public struct ManifestSummary: Sendable {
                 fields.append(("entrypoint arguments", app.entrypointArguments.map(displayWord).joined(separator: " ")))
             }
             if !app.dependencies.isEmpty { fields.append(("depends on", app.dependencies.joined(separator: ", "))) }
+            for (i, file) in app.files.enumerated() {
+                fields.append((i == 0 ? "files" : "", describe(file)))
+            }
             let width = fields.map(\.0.count).max() ?? 0
             for (label, value) in fields {
                 let head =
@@ -109,7 +112,8 @@ public struct ManifestSummary: Sendable {
     /// `{"schema": 1, "ok": true, "format", "deployment_file", "application_file", "hash", "applications": [...],
     /// "nodes": [...]}`; each application has `name`, `image`, `node` (null when not placed), `replicas`
     /// (`{"count": N}`, `{"nodes": [...]}`, or null when `replicas:` does not name it), `ports` (`external`,
-    /// `internal`), `volumes` (`name`, `mountpoint`, `maximum_size` or null), `links` (`alias`, `local_port`,
+    /// `internal`), `volumes` (`name`, `mountpoint`, `maximum_size` or null), `files` (`kind`, `source`, `target`, `size`,
+    /// `mode`; never the content), `links` (`alias`, `local_port`,
     /// `remote_port`), `environment` (a list of `{"name"}`, with `"value"` too under `--show-values`),
     /// `memory_limit`, `cpu_shares`, `restart` (Docker's `--restart` value), `command` (a list or null) and
     /// `config_hash`; each node has `name`,
@@ -154,6 +158,17 @@ public struct ManifestSummary: Sendable {
                         })
                 ),
                 ("environment", .array(environment)),
+                (
+                    "files",
+                    .array(
+                        app.files.map { f in
+                            .object([
+                                ("kind", .string(f.kind.rawValue)), ("source", .string(f.source)),
+                                ("target", .string(f.target)), ("size", .int(f.size)),
+                                ("mode", .string("0" + String(f.entries.first?.mode ?? 0, radix: 8))),
+                            ])
+                        })
+                ),
                 ("memory_limit", app.memoryLimit.map { .int(Int($0)) } ?? .null),
                 ("cpu_shares", app.cpuShares.map(JSON.int) ?? .null),
                 ("restart", .string(app.restartPolicy.dockerValue)),
@@ -271,5 +286,21 @@ enum JSON {
             }
         }
         return out + "\""
+    }
+}
+
+extension ManifestSummary {
+    /// `secret api_key → /run/secrets/api_key (12 bytes, mode 0400)`: what is uploaded where, never its content.
+    func describe(_ file: AppFile) -> String {
+        let what: String
+        switch file.kind {
+        case .bind: what = file.isDirectory ? "folder \(displayWord(file.source))" : displayWord(file.source)
+        case .config: what = "config \(file.source)"
+        case .secret: what = "secret \(file.source)"
+        }
+        let count = file.entries.filter { !$0.isDirectory }.count
+        let size = "\(file.size) byte\(file.size == 1 ? "" : "s")" + (file.isDirectory ? " in \(count) file\(count == 1 ? "" : "s")" : "")
+        let mode = "0" + String(file.entries.first?.mode ?? 0, radix: 8)
+        return "\(what) -> \(displayWord(file.target)) (\(size), mode \(mode), read-only)"
     }
 }

@@ -31,12 +31,15 @@ public struct Application: Sendable, Hashable, Codable {
     /// Applications this one depends on (Compose `depends_on`): where both run on one node, the dependency is
     /// started, and ready, first. Not part of `configHash` (it changes no container).
     public var dependencies: [String] = []
+    /// Files and folders uploaded to the node that runs it and mounted read-only (Compose bind mounts of relative
+    /// paths, `configs`, `secrets`). Their content is part of `configHash` (through `filesHash`).
+    public var files: [AppFile] = []
 
     public init(
         name: String, image: String, ports: [PortMapping] = [], volumes: [VolumeSpec] = [], links: [Link] = [],
         environment: [String: String] = [:], memoryLimit: UInt64? = nil, cpuShares: Int? = nil,
         restartPolicy: RestartPolicy = .never, command: [String]? = nil, runOptions: [String] = [],
-        entrypointArguments: [String] = [], dependencies: [String] = []
+        entrypointArguments: [String] = [], dependencies: [String] = [], files: [AppFile] = []
     ) {
         self.name = name
         self.image = image
@@ -51,6 +54,7 @@ public struct Application: Sendable, Hashable, Codable {
         self.runOptions = runOptions
         self.entrypointArguments = entrypointArguments
         self.dependencies = dependencies
+        self.files = files
     }
 }
 

@@ -1,6 +1,7 @@
 extension Application {
     /// A stable hash of everything that requires a new container when it changes: image, ports, volumes and
-    /// their mountpoints, links, environment, limits, restart policy, command, further `docker run` options.
+    /// their mountpoints, links, environment, limits, restart policy, command, further `docker run` options, uploaded files
+    /// (their content, through `filesHash`).
     ///
     /// Stored as a container label; the planner restarts an application only when this differs. Volume quotas
     /// are not part of it: a quota change is applied to the dataset without a restart. The encoding is
@@ -22,6 +23,7 @@ extension Application {
         if !entrypointArguments.isEmpty {
             fields += ["entrypoint-arguments", String(entrypointArguments.count)] + entrypointArguments
         }
+        if !files.isEmpty { fields += ["files", filesHash] }
         var h = StableHash()
         for field in fields {
             h.update(String(field.utf8.count))

@@ -113,6 +113,7 @@ public struct Step: Sendable, Hashable, Codable {
             .handoff(let app, _, _), .createApp(let app), .startCreated(let app):
             return app
         case .holdConnections(let app, _), .releaseHold(let app): return app
+        case .uploadFiles(let app, _), .removeFiles(let app, _): return app
         case .setRoutes: return ""
         }
     }
@@ -165,6 +166,12 @@ public enum Action: Sendable, Hashable, Codable {
     case holdConnections(String, ports: [Int])
     /// Remove the application's connection holds on this node (whatever their ports; none is fine).
     case releaseHold(String)
+    /// Send the application's `files` (config files, secrets, folders beside the Compose file) to this node, ahead
+    /// of the container that mounts them; nothing is sent when the set with their hash is there already.
+    case uploadFiles(String, files: Int)
+    /// Remove the application's uploaded files on this node except the sets named `keep` (by their hash; none:
+    /// the whole folder), once no container here uses them.
+    case removeFiles(String, keep: [String])
     /// Destroy old snapshots, keeping the named ones (the newest shared with each copy).
     case pruneSnapshots(VolumeID, keep: [String])
     /// Snapshot the primary (this step's node) and send the replica on `to` what it lacks: the increment since

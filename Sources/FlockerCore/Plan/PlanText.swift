@@ -29,6 +29,8 @@ public enum StepText {
         case .holdConnections(let app, let ports):
             return "hold new connections to \(app) (port\(ports.count == 1 ? "" : "s") \(ports.map(String.init).joined(separator: ", "))) until it runs elsewhere"
         case .releaseHold(let app): return "release the hold on \(app)'s new connections"
+        case .uploadFiles(let app, let n): return "upload \(app)'s \(n == 1 ? "file" : "\(n) files") (mounted read-only)"
+        case .removeFiles(let app, let keep): return keep.isEmpty ? "remove \(app)'s uploaded files" : "remove \(app)'s uploaded files no container uses"
         case .takeSnapshot(let app, let volumes, let name, let stop):
             return "snapshot \(app)'s volume\(volumes.count == 1 ? "" : "s") \(volumes.joined(separator: ", ")) as \(SnapshotNames.display(name))"
                 + (stop ? " (stopping \(app) around it)" : "")

@@ -52,6 +52,7 @@ public enum Planner {
         b.planReplicas()
         b.planContainers()
         b.planRoutes()
+        b.planFiles()
         if !b.problems.isEmpty { throw PlanRefusal(problems: b.problems) }
         return b.finish()
     }
@@ -474,6 +475,13 @@ public enum Planner {
             }
             for name in desired.applications.keys { _ = rank(name, []) }
             return depth
+        }
+
+        // MARK: files
+
+        /// Uploads and removals of applications' files (see `Planner.fileSteps`).
+        mutating func planFiles() {
+            for (phase, step) in Planner.fileSteps(desired: desired, observed: observed, steps: steps) { add(phase, step) }
         }
 
         // MARK: routes

@@ -104,6 +104,8 @@ enum JSONRecords {
             case .removeReplica(let v, let p): action = "remove-replica"; volume = v.volume; primary = p
             case .holdConnections(_, let p): action = "hold-connections"; ports = .list(p)
             case .releaseHold: action = "release-hold"
+            case .uploadFiles: action = "upload-files"
+            case .removeFiles: action = "remove-files"
             case .takeSnapshot(_, let vs, let name, let s):
                 action = "take-snapshot"; volumes = .names(vs); snapshot = SnapshotNames.display(name); stop = s
             case .destroySnapshot(let v, let name): action = "destroy-snapshot"; volume = v.volume; snapshot = SnapshotNames.display(name)
