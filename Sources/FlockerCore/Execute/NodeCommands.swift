@@ -225,7 +225,7 @@ public enum NodeCommands {
     public static func snapshots(_ dataset: String) -> RemoteCommand {
         .script("""
             zfs list -H -o name "$1" >/dev/null 2>&1 || { echo absent; exit 0; }
-            zfs get -H -p -r -o name,property,value,source type,guid,createtxg,readonly,referenced,flocker:role,flocker:epoch,flocker:checked "$1"
+            zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,referenced,flocker:role,flocker:epoch,flocker:checked "$1"
             """, name: "flocker-snapshots", [dataset])
     }
 
