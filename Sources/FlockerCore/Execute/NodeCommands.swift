@@ -362,7 +362,12 @@ public enum NodeCommands {
             if ! zfs list -H -o name "$keep" >/dev/null 2>&1; then
               zfs list -H -o name "$ds@$tag" >/dev/null 2>&1 || zfs snapshot "$ds@$tag" || exit $?
               zfs umount "$ds" 2>/dev/null
-              zfs rename "$ds" "$keep" || exit $?
+              # zfs-fuse calls a dataset busy for a moment after clones of its snapshots went: tried again.
+              i=0
+              while ! zfs rename "$ds" "$keep" 2>/dev/null; do
+                i=$((i + 1)); [ $i -lt 20 ] || { zfs rename "$ds" "$keep"; exit 1; }
+                sleep 0.5; zfs umount "$ds" 2>/dev/null
+              done
               for p in readonly=on flocker:role=diverged; do zfs set "$p" "$keep" || exit $?; done
             fi
             zfs get -H -o value mounted "$keep" | grep -qx yes || zfs mount "$keep" || exit $?
