@@ -6,7 +6,7 @@ import Foundation
 struct Clone: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clone",
-        abstract: "Create, list and destroy running copies of an application on clones of a snapshot (for CI, staging).",
+        abstract: "Create, list, reset and destroy running copies of an application on clones of a snapshot (for CI, staging).",
         discussion: """
             A clone shares every block with its snapshot, so it takes seconds whatever the volume's size. Each \
             clone is a container of the application's image and configuration on its own writable copy of the \

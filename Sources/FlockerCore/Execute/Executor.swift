@@ -488,7 +488,7 @@ public struct Executor: Sendable {
                                 secondsPerHour: options.retentionSecondsPerHour)
         } ?? []
         let doomed = ours.filter { $0.name != newest.name && !keep.contains($0.name) && !retained.contains($0.name) }.map(\.name)
-        let kept = retention == nil ? "" : " by the retention (\(retained.count) of \(ours.count))"
+        let kept = retention == nil ? "" : " (the retention keeps \(retained.count) of the \(ours.count) automatic snapshots)"
         guard !doomed.isEmpty else { return "nothing to prune" + kept }
         try await check(node, NodeCommands.destroySnapshots(v.dataset, doomed), step: step)
         return "removed \(doomed.count) snapshot\(doomed.count == 1 ? "" : "s"), kept \(newest.name)"
