@@ -16,7 +16,7 @@ shopt -s nullglob
 # Wall time of each suite (seconds, from this script's own lines, two lanes on a loaded machine), for the order;
 # a suite not listed counts as 200.
 declare -A weight=([45-kill-points]=470 [40-faults]=420 [60-replicas]=200 [30-volumes]=175 [10-sandbox]=170
-                   [20-deploy]=145 [70-clones]=110 [65-evacuate]=105 [50-hostile]=85 [75-compose]=130 [70-new-user]=45
+                   [20-deploy]=145 [70-clones]=175 [65-evacuate]=105 [50-hostile]=85 [75-compose]=130 [70-new-user]=45
                    [55-holds]=30)
 suites=()
 for suite in "$here"/suites/*.sh; do suites+=("$suite"); done

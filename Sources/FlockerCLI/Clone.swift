@@ -6,7 +6,7 @@ import Foundation
 struct Clone: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clone",
-        abstract: "Create, list and destroy running copies of an application on clones of a snapshot (for CI, staging).",
+        abstract: "Create, list, reset and destroy running copies of an application on clones of a snapshot (for CI, staging).",
         discussion: """
             A clone shares every block with its snapshot, so it takes seconds whatever the volume's size. Each \
             clone is a container of the application's image and configuration on its own writable copy of the \
@@ -14,7 +14,7 @@ struct Clone: AsyncParsableCommand {
             about a clone is recorded on its node (ZFS user properties, container labels): `clone list` is \
             right from any machine. A deploy leaves clones alone. See docs/clones.md.
             """,
-        subcommands: [CloneCreate.self, CloneList.self, CloneDestroy.self, CloneSweep.self])
+        subcommands: [CloneCreate.self, CloneList.self, CloneReset.self, CloneDestroy.self, CloneSweep.self])
 }
 
 extension RunOptions {
@@ -110,6 +110,37 @@ struct CloneDestroy: AsyncParsableCommand {
     func run() async throws {
         let (desired, hash) = try nodesOnly(deployment)
         try await runNodesOnly(CloneDestroyOperation(desired, names: names, now: Timestamp.now), hash: hash,
+                               connection: connection, common: common)
+    }
+}
+
+struct CloneReset: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reset",
+        abstract: "Give clones fresh data from a snapshot: same name, ports, node and container.",
+        discussion: """
+            Each clone's container is stopped, its datasets destroyed (plain zfs destroy, only the clone's own) and \
+            cloned again from the snapshot with the clone's record, and the container started again and waited for. \
+            Without --from, the snapshot the clone's data comes from now (the one it was made, or last reset, from). \
+            Refused before anything changes when a clone is not found, has no container, or its node lacks the \
+            snapshot. A run killed part-way is finished by running it again.
+            """)
+
+    @Argument(help: "The deployment file.") var deployment: String
+    @Argument(help: "The clones, by name.") var names: [String]
+    @Option(help: ArgumentHelp("The snapshot to reset to, as `snapshot list` names it, or `latest`: the newest one the clone's node holds. Default: the one the clone comes from.", valueName: "snapshot"))
+    var from: String?
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var common: RunOptions
+
+    func validate() throws {
+        if names.isEmpty { throw ValidationError("name at least one clone to reset") }
+        for n in names { if let p = CloneNames.problem(withName: n) { throw ValidationError("\(n): \(p)") } }
+    }
+
+    func run() async throws {
+        let (desired, hash) = try nodesOnly(deployment)
+        try await runNodesOnly(CloneResetOperation(desired, names: names, from: from), hash: hash,
                                connection: connection, common: common)
     }
 }

@@ -105,6 +105,41 @@ struct ClonePlannerTests {
         #expect(twice.isEmpty && twice.notes.count == 1)
     }
 
+    @Test func resetKeepsNameNodeAndPortsAndTakesTheSnapshotAsked() throws {
+        var c = cluster()
+        let spec = CloneSpec(name: "ci-1", app: "redis", snapshot: "flocker-named-v1", ports: [ClonePort(container: 6379, published: 30004)],
+                             created: now, expires: now + 3600, volumes: ["default"])
+        c.observed["node2"]?.clones["ci-1"] = CloneState(spec: spec, datasets: ["default": "flocker/flocker-clones/ci-1.default"], container: "running")
+        // Default: the snapshot it comes from; `latest`: the newest its node holds; a name: that one.
+        let again = try ClonePlanner.resetPlan(desired: c.desired, observed: c.observedState, names: ["ci-1"], from: nil)
+        #expect(again.steps == [Step(node: "node2", .resetClone(spec))])
+        var newest = spec
+        newest.snapshot = "flocker-00000002"
+        #expect(try ClonePlanner.resetPlan(desired: c.desired, observed: c.observedState, names: ["ci-1"], from: "latest").steps
+            == [Step(node: "node2", .resetClone(newest))])
+        var first = spec
+        first.snapshot = "flocker-00000001"
+        let plan = try ClonePlanner.resetPlan(desired: c.desired, observed: c.observedState, names: ["ci-1"], from: "flocker-00000001")
+        #expect(plan.steps == [Step(node: "node2", .resetClone(first))], "same node, ports, created and expiry; routes untouched")
+        // The clone's node and the application's lock there.
+        #expect(CloneResetOperation(c.desired, names: ["ci-1"], from: nil).locks(for: plan) == [LockKey(node: "node2"), LockKey(node: "node2", app: "redis")])
+        // A container that was stopped by a killed reset is fine: the reset is done again.
+        c.observed["node2"]?.clones["ci-1"]?.container = "exited"
+        c.observed["node2"]?.clones["ci-1"]?.datasets = [:]
+        #expect(try ClonePlanner.resetPlan(desired: c.desired, observed: c.observedState, names: ["ci-1"], from: nil).steps.count == 1)
+        func refusal(_ names: [String], _ from: String?, _ observed: ObservedState) -> String {
+            do {
+                _ = try ClonePlanner.resetPlan(desired: c.desired, observed: observed, names: names, from: from)
+                return ""
+            } catch { return error.description }
+        }
+        #expect(refusal(["nope-1"], nil, c.observedState).contains("there is no clone nope-1"))
+        #expect(refusal(["ci-1"], "nosuch", c.observedState).contains("does not hold snapshot nosuch"))
+        var bare = c
+        bare.observed["node2"]?.clones["ci-1"]?.container = nil
+        #expect(refusal(["ci-1"], nil, bare.observedState).contains("has no container"))
+    }
+
     @Test func recordsAndDurationsParse() {
         #expect(CloneNames.parsePorts("6379:30000,80:30001") == [ClonePort(container: 6379, published: 30000), ClonePort(container: 80, published: 30001)])
         #expect(CloneNames.duration("90s") == 90 && CloneNames.duration("2h") == 7200 && CloneNames.duration("7d") == 604_800)

@@ -5,7 +5,8 @@
 # invisible to the application and to the other clones; a deploy with clones present changes none of them;
 # destroying a snapshot clones depend on is refused (naming them); the port pool exhausted is refused before
 # anything is made; clone destroy (idempotent, no -r/-R), sweep with a TTL; clone create killed with SIGKILL,
-# then run again; clone list right from the nodes alone.
+# then run again; clone list right from the nodes alone; clone reset (fresh data, same ports, killed and run
+# again); the snapshots: retention applied by sync; rollback and back, a move still incremental after it.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -125,6 +126,46 @@ expect_rc "clone sweep exits 0" 0 "$rc" "$out"
 expect_contains "… destroying the expired clone" "destroy clone ttl-1" "$out"
 expect_not_contains "… and no other" "destroy clone ci-" "$out"
 
+section "clone reset: fresh data, same name, ports and node"
+created=$("$FLOCKER" clone list "$W/dep.yml" --json | python3 -c 'import json,sys; print([c["created"] for c in json.load(sys.stdin) if c["name"] == "ci-3"][0])')
+run clone reset "$W/dep.yml" ci-3 --dry-run
+expect_rc "clone reset ci-3 --dry-run exits 0" 0 "$rc" "$out"
+expect_eq "… and changes nothing (ci-3 still has its write)" "clone-3" "$(rcli "$N3" 30002 get k)"
+start=$SECONDS
+run clone reset "$W/dep.yml" ci-3
+expect_rc "clone reset ci-3 exits 0" 0 "$rc" "$out"
+echo "  info  clone reset in $((SECONDS - start)) s"
+expect_contains "… from the snapshot it was made from" "reset clone ci-3 to snapshot v1 (fresh data; ports 30002→6379 kept)" "$out"
+retry 20 rcli "$N1" 30002 ping
+expect_eq "the write is gone: ci-3 serves v1's data, through node1" "before" "$(rcli "$N1" 30002 get k)"
+expect_eq "same name, node, port, creation time and snapshot in clone list" "node2 30002 $created v1 True" \
+  "$("$FLOCKER" clone list "$W/dep.yml" --json | python3 -c '
+import json, sys
+c = [c for c in json.load(sys.stdin) if c["name"] == "ci-3"][0]
+print(c["node"], c["ports"]["6379"], c["created"], c["snapshot"], c["complete"])')"
+expect_eq "… and its routing rules on node1 are the ones it had" 4 "$(node node1 "iptables-save | grep -c 'clone=ci-3'")"
+run clone reset "$W/dep.yml" ci-4 --from latest
+expect_rc "clone reset ci-4 --from latest exits 0" 0 "$rc" "$out"
+retry 20 rcli "$N3" 30003 ping
+expect_eq "… ci-4 serves the newest snapshot's data (k=after), through node3" "after" "$(rcli "$N3" 30003 get k)"
+run clone reset "$W/dep.yml" nosuch-1
+expect_rc "resetting a clone that does not exist: exit 1" 1 "$rc" "$out"
+expect_contains "… saying so" "there is no clone nosuch-1" "$out"
+run clone reset "$W/dep.yml" ci-3 --from nosuch
+expect_contains "a snapshot its node lacks is refused" "does not hold snapshot nosuch" "$out"
+rcli "$N3" 30002 set k dirty >/dev/null
+"$ROOT/acceptance/killpoint.py" kill "$W/kill-reset.json" "reset-clone node2 redis - -" 0.3 -- \
+  "$FLOCKER" clone reset "$W/dep.yml" ci-3 --json >/dev/null 2>&1
+expect_eq "clone reset was killed with SIGKILL during its step" "True" \
+  "$(tail -n 1 "$W/kill-reset.json" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("killed"))')"
+run clone reset "$W/dep.yml" ci-3
+expect_rc "the re-run after the kill exits 0" 0 "$rc" "$out"
+retry 20 rcli "$N1" 30002 ping
+expect_eq "… ci-3 serves v1's data on its port, no dataset or container without its record" "before 0 0" \
+  "$(rcli "$N1" 30002 get k) \
+$(node node2 "zfs get -H -o name,value -r flocker:clone flocker/flocker-clones | awk '\$1 != \"flocker/flocker-clones\" && \$2 == \"-\"' | wc -l") \
+$(node node2 "docker ps -a --format '{{.Names}} {{.Label \"flocker.clone\"}}' | awk '\$1 ~ /^flocker-clone--/ && NF < 2' | wc -l")"
+
 section "clone create killed with SIGKILL, then run again"
 FLOCKER_TEST_HOLD=after:create-clone "$FLOCKER" clone create "$W/dep.yml" "$APP" --app redis --name kill --count 3 > "$W/held.out" 2>&1 & kp=$!
 retry 60 grep -q "holding after" "$W/held.out"
@@ -139,6 +180,65 @@ expect_eq "three kill clones answer, no dataset or container without its record"
   "$(for i in 1 2 3; do p=$(node node2 "docker inspect --format '{{index .Config.Labels \"flocker.ports\"}}' flocker-clone--kill-$i" | cut -d: -f2); rcli "$N1" "$p" ping; done | grep -c PONG) \
 $(node node2 "zfs get -H -o name,value -r flocker:clone flocker/flocker-clones | awk '\$1 != \"flocker/flocker-clones\" && \$2 == \"-\"' | wc -l") \
 $(node node2 "docker ps -a --format '{{.Names}} {{.Label \"flocker.clone\"}}' | awk '\$1 ~ /^flocker-clone--/ && NF < 2' | wc -l")"
+
+section "snapshots: retention applied by sync (hourly: 2, an hour shrunk to 3 s)"
+printf 'version: 1\nnodes:\n  node1: [redis]\n  node2: []\n  node3: []\nreplicas:\n  redis: 1\nsnapshots:\n  redis: {hourly: 2}\n' > "$W/ret.yml"
+# name<TAB>creation of node N's automatic snapshots.
+autos() { node "$1" "zfs get -H -p -o name,value creation -r flocker/redis.default" | grep @ | sed 's/^[^@]*@//' | grep '^flocker-[0-9]'; }
+origin=$(node node2 "zfs get -H -o value origin flocker/flocker-clones/kill-1.default" | sed 's/.*@//')
+autos node1 > "$W/history"
+cp "$W/history" "$W/history0"
+for i in 1 2 3 4 5; do
+  rcli "$N1" 6379 set r "$i" >/dev/null; rcli "$N1" 6379 save >/dev/null
+  out=$(FLOCKER_TEST_RETENTION_HOUR=3 "$FLOCKER" sync "$W/ret.yml" "$APP" 2>&1); rc=$?
+  [ $rc = 0 ] || break
+  autos node1 >> "$W/history"
+  sleep 1
+done
+expect_rc "five syncs with the retention exit 0" 0 "$rc" "$out"
+expect_contains "… and their prunes say what they keep" "prune old snapshots of volume redis/default (keeping hourly 2)" "$out"
+# What should be left: the first snapshot of each of the two newest 3-second "hours" that had one, the newest,
+# and the newest before this pass (each copy's base when the pass was planned); on node2 also the clones' origin.
+expected=$(python3 - "$W/history" <<'PY'
+import sys
+seen = {}
+for line in open(sys.argv[1]):
+    name, t = line.split()
+    seen[name] = int(t)
+order = sorted(seen, key=lambda n: (seen[n], n))
+first = {}
+for n in order:
+    first.setdefault(seen[n] // 3, n)
+keep = {first[b] for b in sorted(first)[-2:]} | set(order[-2:])
+print(" ".join(sorted(keep)))
+PY
+)
+span=$(python3 - "$W/history" "$W/history0" <<'PY'
+import sys
+before = {l.split()[0] for l in open(sys.argv[2])}
+new = {}
+for l in open(sys.argv[1]):
+    n, t = l.split()
+    if n not in before: new[n] = int(t)
+print(len(new), "yes" if new and max(new.values()) // 3 - min(new.values()) // 3 >= 2 else "no")
+PY
+)
+expect_eq "the passes took 5 snapshots, spread over more than two 3-second hours" "5 yes" "$span"
+expect_eq "node1 keeps exactly what the retention and the replica's base need" "$expected" "$(autos node1 | cut -f1 | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "node2 (the replica) likewise, plus the snapshot the kill clones were made from" \
+  "$(printf '%s\n' $expected "$origin" | sort -u | tr '\n' ' ' | sed 's/ $//')" "$(autos node2 | cut -f1 | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "pruning left the named snapshot v1 on both nodes" "1 1" \
+  "$(snaps node1 | grep -c flocker-named-v1) $(snaps node2 | grep -c flocker-named-v1)"
+printf 'version: 1\nnodes:\n  node1: [redis]\n  node2: []\n  node3: []\nreplicas:\n  redis: 1\nsnapshots:\n  redis: {every: 1h, hourly: 2}\n' > "$W/every.yml"
+newest=$(autos node1 | sort -k2n | tail -n 1 | cut -f1)
+rcli "$N1" 6379 set r 6 >/dev/null; rcli "$N1" 6379 save >/dev/null
+run sync "$W/every.yml" "$APP"
+expect_rc "a sync with every: 1h exits 0" 0 "$rc" "$out"
+expect_eq "… and takes no snapshot: the newest is younger than an hour" "$newest" "$(autos node1 | sort -k2n | tail -n 1 | cut -f1)"
+printf 'version: 1\nnodes:\n  node1: [redis]\n  node2: []\nsnapshots:\n  redis: {hourly: -2}\nreplicas:\n  redis: 1\n' > "$W/bad.yml"
+run sync "$W/bad.yml" "$APP"
+expect_rc "a bad snapshots: entry: exit 2" 2 "$rc" "$out"
+expect_contains "… with a positioned error" "bad.yml:6:19: error: snapshots.redis.hourly: expected a number of snapshots to keep (0 or more), found -2" "$out"
 
 section "clean up"
 names=$("$FLOCKER" clone list "$W/dep.yml" --json | python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)))')
@@ -171,9 +271,14 @@ run sync "$W/dep.yml" "$APP"
 expect_rc "a sync after two rollbacks exits 0" 0 "$rc" "$out"
 expect_eq "… sending no full copy (no MiB)" 0 "$(printf '%s' "$out" | grep 'ok .*replicate' | grep -c MiB)"
 printf 'version: 1\nnodes:\n  node1: []\n  node2: [redis]\n  node3: []\nreplicas:\n  redis: 1\n' > "$W/moved.yml"
+txg=$(node node2 "zfs get -H -p -o value createtxg flocker/redis.default@flocker-named-v1")
 run "$W/moved.yml" "$APP"
 expect_rc "a move onto the replica after the rollbacks exits 0" 0 "$rc" "$out"
 expect_eq "… and copies only increments (no MiB)" 0 "$(printf '%s' "$out" | grep 'ok .*copy volume' | grep -c MiB)"
+expect_eq "… its figures show small increments (B or KiB sent, the volume holds 8 MiB)" "yes" \
+  "$(printf '%s' "$out" | grep 'ok .*copy volume' | grep -q 'sent [0-9.]* \(B\|KiB\) in' && echo yes)"
+expect_eq "… onto node2's copy as it was (v1 there is the snapshot received before the rollbacks, not a new full copy)" \
+  "$txg" "$(node node2 "zfs get -H -p -o value createtxg flocker/redis.default@flocker-named-v1")"
 retry 20 rcli "$N1" 6379 ping
 expect_eq "… redis on node2 has the data" "after2" "$(rcli "$N1" 6379 get k)"
 run snapshot destroy "$W/moved.yml" "$APP" --app redis v1

@@ -94,7 +94,72 @@ extension NodeCommands {
     }
 }
 
+extension NodeCommands {
+    /// `clone reset` on the clone's node (see `Action.resetClone`), safe to kill anywhere: the script ignores
+    /// hangups (a killed run does not stop it half-way), every dataset is made by one `zfs clone -o …` with the
+    /// clone's record (never there unlabelled), and the container is kept, stopped, so a re-run finds it and
+    /// resets again. A dataset that is not this clone's, or a clone without its container, fails the step before
+    /// anything changes. Arguments: clone name, container, app, snapshot, ports, created, expires, then triples
+    /// of source dataset, clone dataset and mountpoint.
+    public static func resetClone(_ clone: CloneSpec, mountRoot: String) -> RemoteCommand {
+        var args = [clone.name, CloneNames.containerName(clone.name), clone.app, clone.snapshot, CloneNames.portsText(clone.ports),
+                    String(clone.created), clone.expires.map(String.init) ?? "never"]
+        for v in clone.volumes {
+            args += [VolumeID(app: clone.app, volume: v).dataset, CloneNames.dataset(clone.name, volume: v),
+                     "\(mountRoot)/flocker-clones/\(clone.name).\(v)"]
+        }
+        return .script("""
+            trap '' HUP PIPE
+            name=$1 container=$2 app=$3 snap=$4 ports=$5 created=$6 expires=$7; shift 7
+            exists() { zfs list -H -o name "$1" >/dev/null 2>&1; }
+            docker inspect "$container" >/dev/null 2>&1 || { echo "clone $name has no container here: make it again with clone create, or destroy it" >&2; exit 1; }
+            # Everything checked before anything changes.
+            precheck() {
+              while [ $# -ge 3 ]; do
+                exists "$1@$snap" || { echo "$1@$snap is not on this node" >&2; return 1; }
+                if exists "$2"; then
+                  [ "$(zfs get -H -o value flocker:clone "$2")" = "$name" ] || { echo "$2 is not clone $name's: left alone" >&2; return 1; }
+                fi
+                shift 3
+              done
+            }
+            precheck "$@" || exit 1
+            docker stop "$container" >/dev/null || exit 1
+            while [ $# -ge 3 ]; do
+              src=$1 ds=$2 mp=$3; shift 3
+              if exists "$ds"; then
+                i=0
+                while [ $i -lt 20 ]; do
+                  [ "$(zfs get -H -o value mounted "$ds")" = yes ] && zfs umount "$ds" 2>/dev/null
+                  zfs destroy "$ds" 2>/dev/null && break
+                  sleep 0.5; i=$((i + 1))
+                done
+                exists "$ds" && { zfs destroy "$ds"; exit 1; }
+              fi
+              zfs clone -o readonly=off -o "mountpoint=$mp" -o "flocker:clone=$name" -o "flocker:clone-of=$app" \\
+                -o "flocker:snapshot=$snap" -o "flocker:ports=$ports" -o "flocker:created=$created" \\
+                -o "flocker:expires=$expires" "$src@$snap" "$ds" || exit 1
+              [ "$(zfs get -H -o value mounted "$ds")" = yes ] || zfs mount "$ds" || exit 1
+            done
+            docker start "$container" >/dev/null || exit 1
+            """, name: "flocker-reset-clone", args)
+    }
+}
+
 extension Executor {
+    /// `clone reset` on one node: fresh datasets under the kept container, started again, then readiness.
+    func resetClone(_ clone: CloneSpec, on node: any RemoteHost, step: String) async throws(StepFailure) -> String {
+        let mountRoot = observed.nodes[node.node]?.facts.poolMountpoint ?? "/flocker"
+        try await node.check(NodeCommands.resetClone(clone, mountRoot: mountRoot), step: step, timeout: options.commandTimeout)
+        if observed.nodes[node.node]?.facts.hasBash ?? true {
+            let seconds = Int(options.readyTimeout.components.seconds)
+            let ready = RemoteCommand(["bash", "-c", NodeCommands.readyScript, "flocker-ready", CloneNames.containerName(clone.name),
+                                       String(seconds)] + clone.ports.map { String($0.container) })
+            try await node.check(ready, step: step, timeout: options.readyTimeout + .seconds(30))
+        }
+        return "fresh data from \(SnapshotNames.display(clone.snapshot))"
+    }
+
     /// `clone create` on one node: datasets, container, readiness.
     func createClone(_ clone: CloneSpec, of app: Application, on node: any RemoteHost, step: String) async throws(StepFailure) -> String {
         let mountRoot = observed.nodes[node.node]?.facts.poolMountpoint ?? "/flocker"

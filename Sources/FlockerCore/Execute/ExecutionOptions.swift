@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Knobs of a run; the defaults suit most clusters.
@@ -32,6 +33,11 @@ public struct ExecutionOptions: Sendable {
     /// test can kill the process at exactly that point. SIGCONT ends the pause (the run goes on) and so does
     /// SIGINT or SIGTERM (the run stops there, as between any two steps). Never set in normal use.
     public var holdAfter: String?
+    /// The length of an hour (and a day, 24 of them) for the `snapshots:` retention's periods: 3600. Test aid
+    /// (environment variable FLOCKER_TEST_RETENTION_HOUR=SECONDS): an acceptance test shrinks the hour to watch
+    /// hourly counts at work within a minute. Never set in normal use.
+    public var retentionSecondsPerHour: Int =
+        ProcessInfo.processInfo.environment["FLOCKER_TEST_RETENTION_HOUR"].flatMap(Int.init).map { max(1, $0) } ?? 3600
 
     public init() {}
 }

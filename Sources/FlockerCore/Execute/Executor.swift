@@ -300,6 +300,8 @@ public struct Executor: Sendable {
             return RouteReport.detail(applied: (keepAdd, keepRemove), left: (leftAdd, leftRemove), why: held)
         case .pruneSnapshots(let v, let keep):
             return try await prune(v, keep: keep, on: node, step: text)
+        case .pruneWithRetention(let v, let keep, let retention):
+            return try await prune(v, keep: keep, retention: retention, on: node, step: text)
         case .replicate(let v, let targetName):
             let target = try host(targetName, text)
             let observer = self.observer
@@ -358,6 +360,8 @@ public struct Executor: Sendable {
         case .destroyClone(let clone):
             try await check(node, NodeCommands.destroyClone(clone), step: text)
             return ""
+        case .resetClone(let clone):
+            return try await resetClone(clone, on: node, step: text)
         case .destroySnapshot(let v, let name):
             let result = try await node.run(NodeCommands.destroySnapshot(v.dataset, name), step: text, timeout: options.commandTimeout)
             guard result.status.isSuccess else {
@@ -477,15 +481,23 @@ public struct Executor: Sendable {
 
     // MARK: prune
 
-    private func prune(_ v: VolumeID, keep: [String], on node: any RemoteHost, step: String) async throws(StepFailure) -> String {
+    private func prune(_ v: VolumeID, keep: [String], retention: SnapshotRetention? = nil, on node: any RemoteHost,
+                       step: String) async throws(StepFailure) -> String {
         let transfer = VolumeTransfer(options: options)
         guard let dataset = try await transfer.query(v, on: node, step: step) else { return "no dataset" }
         let ours = dataset.snapshots.filter { $0.sequence != nil }
         guard let newest = ours.last else { return "nothing to prune" }
-        let doomed = ours.filter { $0.name != newest.name && !keep.contains($0.name) }.map(\.name)
-        guard !doomed.isEmpty else { return "nothing to prune" }
+        // The retention decides on the snapshots as they are now, this run's newest included.
+        let retained = retention.map {
+            Retention.keptNames(ours.map { Retention.Snapshot(name: $0.name, created: $0.creation) }, $0,
+                                secondsPerHour: options.retentionSecondsPerHour)
+        } ?? []
+        let doomed = ours.filter { $0.name != newest.name && !keep.contains($0.name) && !retained.contains($0.name) }.map(\.name)
+        let kept = retention == nil ? "" : " (the retention keeps \(retained.count) of the \(ours.count) automatic snapshots)"
+        guard !doomed.isEmpty else { return "nothing to prune" + kept }
         try await check(node, NodeCommands.destroySnapshots(v.dataset, doomed), step: step)
         return "removed \(doomed.count) snapshot\(doomed.count == 1 ? "" : "s"), kept \(newest.name)"
+            + (retention == nil ? "" : " and \(retained.subtracting([newest.name]).count) more by the retention")
     }
 
     // MARK: replicas
@@ -517,6 +529,11 @@ public struct Executor: Sendable {
             }
             let newest = primary.newestSnapshot
             if snapshotted, let newest { return .success(.snapshot(newest.name)) }
+            // `snapshots: every:`: an automatic snapshot younger than that is sent as it is, and none is taken.
+            if let every = desired.retention[v.app]?.every, let last = primary.snapshots.last(where: { $0.sequence != nil }),
+                last.name == newest?.name, Timestamp.now - last.creation < every {
+                return .success(.snapshot(last.name))
+            }
             // `written` and the increment are measured from the dataset's most recent snapshot: only when that is
             // ours can "nothing since" be trusted (a snapshot someone else took later would hide writes).
             let latest = newest.flatMap { n in primary.otherSnapshots.contains { $0.createtxg > n.createtxg } ? nil : n }

@@ -226,7 +226,7 @@ public enum NodeCommands {
     public static func snapshots(_ dataset: String) -> RemoteCommand {
         .script("""
             zfs list -H -o name "$1" >/dev/null 2>&1 || { echo absent; exit 0; }
-            zfs get -H -p -r -o name,property,value,source type,guid,createtxg,readonly,referenced,flocker:role,flocker:epoch,flocker:checked "$1"
+            zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,referenced,flocker:role,flocker:epoch,flocker:checked "$1"
             """, name: "flocker-snapshots", [dataset])
     }
 
@@ -363,7 +363,12 @@ public enum NodeCommands {
             if ! zfs list -H -o name "$keep" >/dev/null 2>&1; then
               zfs list -H -o name "$ds@$tag" >/dev/null 2>&1 || zfs snapshot "$ds@$tag" || exit $?
               zfs umount "$ds" 2>/dev/null
-              zfs rename "$ds" "$keep" || exit $?
+              # zfs-fuse calls a dataset busy for a moment after clones of its snapshots went: tried again.
+              i=0
+              while ! zfs rename "$ds" "$keep" 2>/dev/null; do
+                i=$((i + 1)); [ $i -lt 20 ] || { zfs rename "$ds" "$keep"; exit 1; }
+                sleep 0.5; zfs umount "$ds" 2>/dev/null
+              done
               for p in readonly=on flocker:role=diverged; do zfs set "$p" "$keep" || exit $?; done
             fi
             zfs get -H -o value mounted "$keep" | grep -qx yes || zfs mount "$keep" || exit $?

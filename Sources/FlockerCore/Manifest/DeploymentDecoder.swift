@@ -24,9 +24,10 @@ enum DeploymentDecoder {
         "this looks like an application file: the deployment file (with `nodes:`) comes first, then the application file"
 
     static let topLevel = FieldSchema(
-        known: ["version", "nodes", "replicas", "zones"], required: ["version", "nodes"],
+        known: ["version", "nodes", "replicas", "zones", "snapshots"], required: ["version", "nodes"],
         refused: ["applications": swapped, "services": swapped],
-        hints: ["hosts": "nodes", "node": "nodes", "replica": "replicas", "zone": "zones"], allowsExtensions: true)
+        hints: ["hosts": "nodes", "node": "nodes", "replica": "replicas", "zone": "zones", "snapshot": "snapshots",
+                "retention": "snapshots"], allowsExtensions: true)
 
     /// The nodes of `nodes:` as written (every key that is a string, even one with errors), for the checks of
     /// `replicas:` and `zones:`.
@@ -83,6 +84,76 @@ enum DeploymentDecoder {
         if let replicasNode = top["replicas"] {
             result.replicaOrigins = decodeReplicas(replicasNode, applications: applications, nodeNames, &d)
             for origin in result.replicaOrigins { result.deployment.replicas[origin.application] = origin.request }
+        }
+        if let snapshotsNode = top["snapshots"] {
+            result.deployment.snapshots = decodeSnapshots(snapshotsNode, applications: applications,
+                                                          replicas: result.replicaOrigins.filter { $0.request.count > 0 }.map(\.application), &d)
+        }
+        return result
+    }
+
+    // MARK: snapshots
+
+    static let retentionSchema = FieldSchema(
+        known: ["every", "hourly", "daily", "monthly"],
+        refused: ["weekly": "`weekly` is not supported: keep `daily` (7 for a week) or `monthly`",
+                  "yearly": "`yearly` is not supported: keep `monthly` (12 for a year)",
+                  "frequently": "`frequently` is not supported: set how often sync snapshots with `every`, and keep `hourly`"],
+        hints: ["interval": "every", "frequency": "every", "hours": "hourly", "days": "daily", "months": "monthly"])
+
+    /// `snapshots:`: application → `every` (a duration: 90s, 15m, 1h, 1d, or seconds) and the counts `hourly`,
+    /// `daily`, `monthly` of automatic snapshots to keep (0 or more; missing ones are 0). Only applications with
+    /// a `replicas:` entry are snapshotted by `sync`, so only those may be listed.
+    private static func decodeSnapshots(
+        _ node: YAMLNode, applications: [String]?, replicas: [String], _ d: inout Diagnostics
+    ) -> [String: SnapshotRetention] {
+        let path = ManifestPath.document.key("snapshots")
+        guard let pairs = d.mapping(node, path,
+            expected: "a mapping of application → retention, like redis: {every: 1h, hourly: 24, daily: 7} (write {} for none)")
+        else { return [:] }
+        let known = applications.map(Set.init)
+        var result: [String: SnapshotRetention] = [:]
+        for pair in pairs {
+            guard let app = pair.key.scalar, !pair.key.isNull else {
+                d.add(pair.key.mark, path, "expected an application name, found \(found(pair.key))")
+                continue
+            }
+            let appPath = path.key(app)
+            if let known, !known.contains(app) {
+                d.add(pair.key.mark, appPath, unknownApplication(app, among: applications ?? []))
+                continue
+            }
+            if !replicas.contains(app) {
+                d.add(pair.key.mark, appPath,
+                      "\(quoted(app)) has no `replicas:` entry: its automatic snapshots are taken by sync, which snapshots applications with replicas; add \(quoted(app)) to `replicas:`")
+            }
+            guard let fields = d.mapping(pair.value, appPath, expected: "a mapping with `every`, `hourly`, `daily` or `monthly`, like {hourly: 24, daily: 7}")
+            else { continue }
+            let f = d.fields(fields, mark: pair.value.mark, appPath, retentionSchema)
+            var retention = SnapshotRetention()
+            var ok = true
+            if let every = f["every"] {
+                let expected = "a duration such as 90s, 15m, 1h or 1d (or a number of seconds)"
+                if let text = every.scalar, !every.isNull, let seconds = CloneNames.duration(text) {
+                    retention.every = seconds
+                } else {
+                    d.add(every.mark, appPath.key("every"), "expected \(expected), found \(found(every))")
+                    ok = false
+                }
+            }
+            for key in ["hourly", "daily", "monthly"] {
+                guard let value = f[key] else { continue }
+                guard let n = d.integer(value, appPath.key(key), in: 0...100_000, expected: "a number of snapshots to keep (0 or more)") else {
+                    ok = false
+                    continue
+                }
+                switch key {
+                case "hourly": retention.hourly = n
+                case "daily": retention.daily = n
+                default: retention.monthly = n
+                }
+            }
+            if ok { result[app] = retention }
         }
         return result
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Writes a deployment file (`evacuate --write`): `version`, `nodes:` in their order with their applications,
-/// then `replicas:` and `zones:` when there are any. Every name passed the manifest rules (letters, digits,
+/// then `replicas:`, `zones:` and `snapshots:` when there are any. Every name passed the manifest rules (letters, digits,
 /// `_ . -`), so a name is written plain unless YAML could read it as something else (`yes`, `1.5`), then quoted.
 /// Comments of the original file are not carried over; the header says where the file came from.
 public enum DeploymentWriter {
@@ -23,6 +23,13 @@ public enum DeploymentWriter {
         if !deployment.zones.isEmpty {
             out += "zones:\n"
             for (node, zone) in deployment.zones.sorted(by: { $0.key < $1.key }) { out += "  \(scalar(node)): \(scalar(zone))\n" }
+        }
+        if !deployment.snapshots.isEmpty {
+            out += "snapshots:\n"
+            for (app, r) in deployment.snapshots.sorted(by: { $0.key < $1.key }) {
+                let fields = (r.every.map { ["every: \($0)"] } ?? []) + ["hourly: \(r.hourly)", "daily: \(r.daily)", "monthly: \(r.monthly)"]
+                out += "  \(scalar(app)): {\(fields.joined(separator: ", "))}\n"
+            }
         }
         return out
     }

@@ -18,14 +18,19 @@ public struct Deployment: Sendable, Hashable, Codable {
     public var replicas: [String: ReplicaRequest]
     /// `zones:`: node name (as written under `nodes:`) → zone name. Nodes not listed are in no named zone.
     public var zones: [String: String]
+    /// `snapshots:`: application name → how often sync snapshots its volumes and which automatic snapshots it
+    /// keeps (see `SnapshotRetention`). Applications not listed keep only what moves and replicas need.
+    public var snapshots: [String: SnapshotRetention] = [:]
 
-    public init(nodes: [Node], replicas: [String: ReplicaRequest] = [:], zones: [String: String] = [:]) {
+    public init(nodes: [Node], replicas: [String: ReplicaRequest] = [:], zones: [String: String] = [:],
+                snapshots: [String: SnapshotRetention] = [:]) {
         self.nodes = nodes
         self.replicas = replicas
         self.zones = zones
+        self.snapshots = snapshots
     }
 
-    private enum CodingKeys: String, CodingKey { case nodes, replicas, zones }
+    private enum CodingKeys: String, CodingKey { case nodes, replicas, zones, snapshots }
 
     /// `replicas` and `zones` may be missing (encodings made before they existed).
     public init(from decoder: any Decoder) throws {
@@ -33,6 +38,7 @@ public struct Deployment: Sendable, Hashable, Codable {
         nodes = try c.decode([Node].self, forKey: .nodes)
         replicas = try c.decodeIfPresent([String: ReplicaRequest].self, forKey: .replicas) ?? [:]
         zones = try c.decodeIfPresent([String: String].self, forKey: .zones) ?? [:]
+        snapshots = try c.decodeIfPresent([String: SnapshotRetention].self, forKey: .snapshots) ?? [:]
     }
 }
 
@@ -86,16 +92,19 @@ public struct DesiredState: Sendable, Hashable {
     public var replicas: [String: ReplicaRequest] = [:]
     /// Node → zone, from the deployment file's `zones:`. Nodes not listed are in no named zone.
     public var zones: [String: String] = [:]
+    /// Application name → its `snapshots:` retention (see `SnapshotRetention`). Applications without one are absent.
+    public var retention: [String: SnapshotRetention] = [:]
 
     public init(
         applications: [String: Application], nodes: [String], placement: [String: String],
-        replicas: [String: ReplicaRequest] = [:], zones: [String: String] = [:]
+        replicas: [String: ReplicaRequest] = [:], zones: [String: String] = [:], retention: [String: SnapshotRetention] = [:]
     ) {
         self.applications = applications
         self.nodes = nodes
         self.placement = placement
         self.replicas = replicas
         self.zones = zones
+        self.retention = retention
     }
 
     /// Builds the desired state from a checked deployment and application list.
@@ -108,7 +117,7 @@ public struct DesiredState: Sendable, Hashable {
         }
         self.init(
             applications: apps, nodes: deployment.nodes.map(\.name), placement: placement,
-            replicas: deployment.replicas, zones: deployment.zones)
+            replicas: deployment.replicas, zones: deployment.zones, retention: deployment.snapshots)
     }
 
     /// Applications placed on `node`, sorted by name.

@@ -176,6 +176,40 @@ public enum ClonePlanner {
         return Plan(phases: [Phase(.routes, routes), Phase(.cleanup, destroys)], notes: notes)
     }
 
+    /// `clone reset`: fresh data for each named clone on its own node, from `from` (a snapshot as the user types
+    /// it; `latest` for the newest one that node holds on every volume; nil for the snapshot the clone's data now
+    /// comes from, the one it was made or last reset from). Its name, ports, node, container, creation time and
+    /// expiry stay; its routes are untouched. Refused, before anything changes, for a name no node has a clone of,
+    /// a clone without its container (finish it with `clone create` or destroy it), or a node that lacks the
+    /// snapshot on one of the clone's volumes.
+    public static func resetPlan(desired: DesiredState, observed: ObservedState, names: [String], from: String?) throws(PlanRefusal) -> Plan {
+        let existing = clones(observed)
+        var steps: [Step] = []
+        var problems: [PlanRefusal.Problem] = []
+        for name in names {
+            guard let (node, clone) = existing[name] else {
+                problems.append(.init(node: "", app: "", message: "there is no clone \(name) on any node (see clone list)", unsafe: false))
+                continue
+            }
+            guard clone.container != nil else {
+                problems.append(.init(node: node, app: clone.spec.app, message: "clone \(name) has no container: finish it with clone create or destroy it", unsafe: false))
+                continue
+            }
+            let volumes = clone.spec.volumes.map { VolumeID(app: clone.spec.app, volume: $0) }.sorted()
+            let wanted: String? = from == "latest" ? nil : (from.map(SnapshotNames.resolve) ?? clone.spec.snapshot)
+            guard let pick = candidates(volumes, snapshot: wanted, observed: observed).first(where: { $0.node == node }) else {
+                let what = from == "latest" ? "a snapshot" : "snapshot \(SnapshotNames.display(wanted ?? ""))"
+                problems.append(.init(node: node, app: clone.spec.app, message: "\(node), where clone \(name) is, does not hold \(what) of every volume of \(clone.spec.app) (see snapshot list)", unsafe: false))
+                continue
+            }
+            var spec = clone.spec
+            spec.snapshot = pick.snapshot
+            steps.append(Step(node: node, .resetClone(spec)))
+        }
+        if !problems.isEmpty { throw PlanRefusal(problems: problems) }
+        return Plan(phases: [Phase(.start, steps)])
+    }
+
     /// `clone sweep`: the clones whose TTL ran out at `now`.
     public static func expired(_ observed: ObservedState, now: Int) -> [String] {
         clones(observed).filter { ($0.value.clone.spec.expires ?? .max) <= now }.keys.sorted()

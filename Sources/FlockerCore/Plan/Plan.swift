@@ -104,10 +104,11 @@ public struct Step: Sendable, Hashable, Codable {
         case .createVolume(let v, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v), .promote(let v, _),
             .rejoin(let v, _, _, _),
             .copyVolume(let v, _, _), .pruneSnapshots(let v, _), .replicate(let v, _), .removeReplica(let v, _),
+            .pruneWithRetention(let v, _, _),
             .destroySnapshot(let v, _):
             return v.app
         case .takeSnapshot(let app, _, _, _): return app
-        case .createClone(let c), .destroyClone(let c): return c.app
+        case .createClone(let c), .destroyClone(let c), .resetClone(let c): return c.app
         case .rollback(let v, _, _, _, _): return v.app
         case .stopApp(let app, _), .startApp(let app), .restartApp(let app), .removeContainer(let app),
             .handoff(let app, _, _), .createApp(let app), .startCreated(let app):
@@ -174,6 +175,10 @@ public enum Action: Sendable, Hashable, Codable {
     case removeFiles(String, keep: [String])
     /// Destroy old snapshots, keeping the named ones (the newest shared with each copy).
     case pruneSnapshots(VolumeID, keep: [String])
+    /// Destroy old automatic snapshots as `pruneSnapshots` does, except also those the application's `snapshots:`
+    /// retention keeps (see `Retention.kept`, decided on the node's snapshots as the step finds them). `keep` also
+    /// holds the snapshots clones on this node were made from.
+    case pruneWithRetention(VolumeID, keep: [String], retention: SnapshotRetention)
     /// Snapshot the primary (this step's node) and send the replica on `to` what it lacks: the increment since
     /// the newest snapshot they share, or everything for a new replica (which is created read-only).
     case replicate(VolumeID, to: String)
@@ -195,6 +200,11 @@ public enum Action: Sendable, Hashable, Codable {
     /// `clone destroy`: remove the clone's container, then destroy its datasets (plain `zfs destroy`, never
     /// `-r`/`-R`). What is gone already is fine.
     case destroyClone(CloneSpec)
+    /// `clone reset`: fresh data for the clone, on its node, from `CloneSpec.snapshot` (the spec as it is after the
+    /// reset): its container is stopped (kept: same name, ports, labels, environment), each volume's clone dataset
+    /// destroyed (plain `zfs destroy`) and made again from the snapshot with the clone's record (`zfs clone -o`),
+    /// then the container is started again and waited for.
+    case resetClone(CloneSpec)
     /// `rollback`: bring the (stopped) volume back to `snapshot` of dataset `source` (the volume's own dataset, or
     /// one a rollback set aside) without destroying any snapshot: snapshot the current state as `preRollback`,
     /// clone `source@snapshot`, promote the clone until it is no clone (so it holds every snapshot of its line,
@@ -208,7 +218,7 @@ public enum Action: Sendable, Hashable, Codable {
     /// Whether the step only keeps replicas (see `Plan.upkeepOnlyApplications`).
     public var isReplicaUpkeep: Bool {
         switch self {
-        case .replicate, .removeReplica, .pruneSnapshots: return true
+        case .replicate, .removeReplica, .pruneSnapshots, .pruneWithRetention: return true
         default: return false
         }
     }

@@ -24,6 +24,7 @@ public enum StepText {
         case .removeContainer(let app): return "remove \(app)'s stopped container"
         case .setRoutes(let add, let remove): return "routes: " + routeSummary(add: add, remove: remove)
         case .pruneSnapshots(let v, _): return "prune old snapshots of volume \(v)"
+        case .pruneWithRetention(let v, _, let r): return "prune old snapshots of volume \(v) (keeping \(r.description))"
         case .replicate(let v, let target): return "replicate volume \(v) to \(target)"
         case .removeReplica(let v, _): return "remove the replica of volume \(v) (no longer wanted)"
         case .holdConnections(let app, let ports):
@@ -39,6 +40,9 @@ public enum StepText {
             return "create clone \(c.name) of \(c.app) from snapshot \(SnapshotNames.display(c.snapshot))"
                 + (c.ports.isEmpty ? "" : " (ports " + c.ports.map { "\($0.published)→\($0.container)" }.joined(separator: ", ") + ")")
         case .destroyClone(let c): return "destroy clone \(c.name) (container and datasets)"
+        case .resetClone(let c):
+            return "reset clone \(c.name) to snapshot \(SnapshotNames.display(c.snapshot)) (fresh data"
+                + (c.ports.isEmpty ? "" : "; ports " + c.ports.map { "\($0.published)→\($0.container)" }.joined(separator: ", ") + " kept") + ")"
         case .rollback(let v, _, let snapshot, let keepAs, let pre):
             return "bring volume \(v) back to \(SnapshotNames.display(snapshot)) (the current state kept as snapshot \(SnapshotNames.display(pre)) of flocker/\(keepAs))"
         }

@@ -557,7 +557,7 @@ public enum Planner {
                 let keep = observed.datasets(of: volume).filter { replicated[volume] != nil || !ends.contains($0.node) }
                     .compactMap { $0.dataset.newestSnapshot?.name }
                 for node in ends where !removed.contains(node) && pruned.insert("\(node) \(volume)").inserted {
-                    add(.cleanup, Step(node: node, .pruneSnapshots(volume, keep: keep)))
+                    add(.cleanup, Step(node: node, Planner.prune(volume, keep: keep, on: node, desired: desired, observed: observed)))
                 }
             }
             return Plan(

@@ -45,6 +45,8 @@ enum JSONRecords {
         var source: String?
         var keepAs: String?
         var preRollback: String?
+        /// `snapshots:` retention of a prune (`hourly 24, daily 7`).
+        var retention: String?
 
         struct Handoff: Encodable, Sendable {
             var volume: String
@@ -100,6 +102,8 @@ enum JSONRecords {
             case .removeContainer: action = "remove-container"
             case .setRoutes(let a, let r): action = "set-routes"; add = a.map(\.tag.comment); remove = r.map(\.tag.comment)
             case .pruneSnapshots(let v, let k): action = "prune-snapshots"; volume = v.volume; keep = k
+            case .pruneWithRetention(let v, let k, let r):
+                action = "prune-snapshots"; volume = v.volume; keep = k; retention = r.description
             case .replicate(let v, let t): action = "replicate"; volume = v.volume; target = t
             case .removeReplica(let v, let p): action = "remove-replica"; volume = v.volume; primary = p
             case .holdConnections(_, let p): action = "hold-connections"; ports = .list(p)
@@ -113,6 +117,9 @@ enum JSONRecords {
                 action = "create-clone"; clone = c.name; snapshot = SnapshotNames.display(c.snapshot)
                 ports = .map(Dictionary(uniqueKeysWithValues: c.ports.map { (String($0.container), $0.published) }))
             case .destroyClone(let c): action = "destroy-clone"; clone = c.name
+            case .resetClone(let c):
+                action = "reset-clone"; clone = c.name; snapshot = SnapshotNames.display(c.snapshot)
+                ports = .map(Dictionary(uniqueKeysWithValues: c.ports.map { (String($0.container), $0.published) }))
             case .rollback(let v, let src, let snap, let keep, let pre):
                 action = "rollback"; volume = v.volume; source = src; snapshot = SnapshotNames.display(snap)
                 keepAs = "flocker/\(keep)"; preRollback = SnapshotNames.display(pre)

@@ -32,3 +32,21 @@ public struct CloneDestroyOperation: ClusterOperation {
         return plan
     }
 }
+
+/// `flocker-deploy clone reset DEPLOYMENT NAME… [--from SNAPSHOT|latest]`: fresh data for clones, same name,
+/// ports and node (see `ClonePlanner.resetPlan`). Takes the clone's node's own lock and the application's there.
+public struct CloneResetOperation: ClusterOperation {
+    public let desired: DesiredState
+    public let names: [String]
+    /// nil: the snapshot each clone comes from; `latest`: the newest on its node; otherwise a snapshot's name.
+    public let from: String?
+    public var name: String { "clone reset" }
+    public init(_ desired: DesiredState, names: [String], from: String?) {
+        self.desired = desired
+        self.names = names
+        self.from = from
+    }
+    public func plan(_ observed: ObservedState) throws(PlanRefusal) -> Plan {
+        try ClonePlanner.resetPlan(desired: desired, observed: observed, names: names, from: from)
+    }
+}
