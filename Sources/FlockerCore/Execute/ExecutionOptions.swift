@@ -32,6 +32,11 @@ public struct ExecutionOptions: Sendable {
     /// test can kill the process at exactly that point. SIGCONT ends the pause (the run goes on) and so does
     /// SIGINT or SIGTERM (the run stops there, as between any two steps). Never set in normal use.
     public var holdAfter: String?
+    /// At most this many steps run at once on one node (`--parallel`): the applications' pipelines overlap, and
+    /// this bounds how many docker, zfs and transfer commands a node sees at the same time. Steps of one
+    /// application on one node always run one after another; iptables changes and received replication streams
+    /// are one at a time per node whatever this says.
+    public var parallel = 4
 
     public init() {}
 }
