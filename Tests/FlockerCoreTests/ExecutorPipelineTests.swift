@@ -93,12 +93,13 @@ struct ExecutorPipelineTests {
         c.placement = ["a": "node1", "b": "node2"]
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
         let routes = plan.steps.filter { if case .setRoutes = $0.action { return true } else { return false } }
-        // node3 forwards both (one step each), node1 and node2 the other one's; each has the rule for replies.
-        let expected: [String: Set<String>] = ["node1": ["", "b"], "node2": ["", "a"], "node3": ["", "a", "b"]]
+        // node3 forwards both (one step each, and one for the rule for replies); node1 and node2 forward the other
+        // one's, in one step with the rule for replies.
+        let expected: [String: [String]] = ["node1": ["b"], "node2": ["a"], "node3": ["", "a", "b"]]
         for (n, apps) in expected {
-            #expect(Set(routes.filter { $0.node == n }.map(\.pipelineApp)) == apps, "\(routes)")
+            #expect(routes.filter { $0.node == n }.map(\.pipelineApp).sorted() == apps, "\(routes)")
         }
-        #expect(routes.count == 7)
+        #expect(routes.count == 5)
         // The rules of no application (replies) are a step of the node-wide pipeline, first.
         let schedule = Pipelines(plan, applications: c.desired.applications, observed: c.observedState)
         #expect(schedule.pipelines.first?.app == "")
@@ -148,5 +149,48 @@ struct ExecutorPipelineTests {
         let dbReady = try #require(position(all, "ok node1 start db"))
         let appStart = try #require(position(all, "start node2 start app"))
         #expect(dbReady < appStart, "\(all)")
+    }
+
+    @Test func routeLinesScale() throws {
+        var c = Cluster(nodes: (1...6).map { "node\($0)" })
+        let a = Application(name: "a", image: "busybox:latest", ports: [PortMapping(internal: 80, external: 8001)])
+        c.apps = [a]
+        c.placement = ["a": "node1"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let text = StepText.render(plan)
+        // a's route steps on node2…node6: one line; each node's own with -v.
+        #expect(text.contains("5 nodes  routes: forward 8001 → 10.77.0.11 (a)\n"), "\(text)")
+        #expect(!text.contains("node2  routes: forward"), "\(text)")
+        let full = StepText.render(plan, full: true)
+        #expect((2...6).allSatisfy { full.contains("node\($0)  routes: forward 8001 → 10.77.0.11 (a)\n") }, "\(full)")
+        #expect(StepText.describe(Step(node: "node1", .setRoutes(add: [RouteSpec(tag: .established)], remove: [])))
+                == "routes: let replies of forwarded connections through")
+        // Many ports in one line are counted; -v lists them.
+        let many = (1...45).map { RouteSpec(tag: RouteTag(kind: .inbound, app: "app\($0)", port: 9000 + $0, destination: "10.77.0.12")) }
+        let gone = (1...45).map { RouteRule(table: "nat", chain: "PREROUTING", tag: RouteTag(kind: .inbound, app: "app\($0)", port: 9000 + $0, destination: "10.77.0.11"), ruleText: "x") }
+        #expect(StepText.describe(Step(node: "node1", .setRoutes(add: many, remove: gone))) == "routes: 45 forwarded, 45 removed")
+        let listed = StepText.describe(Step(node: "node1", .setRoutes(add: many, remove: gone)), full: true)
+        #expect(listed.contains("9045 → 10.77.0.12 (app45)") && listed.contains("remove 9001 → 10.77.0.11 (app1)"), "\(listed)")
+    }
+
+    @Test func theTextReporterPrintsAnApplicationsRouteStepsAsOneLine() throws {
+        var c = Cluster(nodes: (1...6).map { "node\($0)" })
+        c.apps = [Application(name: "a", image: "busybox:latest", ports: [PortMapping(internal: 80, external: 8001)])]
+        c.placement = ["a": "node1"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("routes-\(UUID().uuidString).txt").path
+        FileManager.default.createFile(atPath: path, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        let reporter = TextReporter(out: TextOutput(fd: handle.fileDescriptor))
+        reporter.plan(plan)
+        let routes = plan.steps.filter { if case .setRoutes = $0.action { return $0.pipelineApp == "a" } else { return false } }
+        for (i, step) in routes.enumerated() {
+            reporter.event(.stepFinished(StepResult(step: step, outcome: .succeeded, duration: .milliseconds(10 * (i + 1)))))
+        }
+        try handle.close()
+        let printed = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(printed.contains("  ok      5 nodes  routes: forward 8001 → 10.77.0.11 (a) (0.1s at most)\n"), "\(printed)")
+        #expect(!printed.contains("  ok      node2"), "\(printed)")
     }
 }

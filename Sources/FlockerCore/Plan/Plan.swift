@@ -120,11 +120,12 @@ public struct Step: Sendable, Hashable, Codable {
     }
 
     /// The application whose pipeline the step belongs to (see `Pipelines`): its `app`, or for a route step
-    /// whose rules all belong to one application, that application (the step itself stays node-wide: it needs
+    /// whose rules belong to one application (and perhaps to none, like the rule for replies), that application
+    /// (the step itself stays node-wide: it needs
     /// the node's lock, and it applies what it can when that application failed). Empty: the node-wide pipeline.
     public var pipelineApp: String {
         guard case .setRoutes(let add, let remove) = action else { return app }
-        let apps = Set(add.map(\.tag.app) + remove.map(\.tag.app))
+        let apps = Set(add.map(\.tag.app) + remove.map(\.tag.app)).subtracting([""])
         return apps.count == 1 ? apps.first ?? "" : ""
     }
 }

@@ -510,7 +510,14 @@ public enum Planner {
                 let add = want.filter { !seen.contains($0.tag) }
                 // One step per application on each node (and one for the rules of no application), so that each
                 // application's routes switch as soon as it is ready, not when every application is.
+                // With one application's rules only, the rules of no application go in its step (one change, in
+                // the right order by itself).
                 let apps = Set(add.map(\.tag.app) + remove.map(\.tag.app))
+                let named = apps.filter { !$0.isEmpty }
+                if named.count <= 1 {
+                    if !add.isEmpty || !remove.isEmpty { self.add(.routes, Step(node: node, .setRoutes(add: add, remove: remove))) }
+                    continue
+                }
                 for app in apps.sorted() {
                     let a = add.filter { $0.tag.app == app }
                     let r = remove.filter { $0.tag.app == app }
