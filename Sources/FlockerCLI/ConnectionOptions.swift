@@ -94,6 +94,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("While an application with volumes moves, every node holds new connections to its ports (clients retry about a second later instead of being refused) for at most this many seconds; 0: no hold.", valueName: "seconds"))
     var connectionHold: Int = 30
 
+    @Option(help: ArgumentHelp("At most this many steps at once on one node: each application's steps run as their own pipeline, overlapping with the other applications' (1: one step at a time per node).", valueName: "n"))
+    var parallel: Int = 4
+
     @Option(help: ArgumentHelp("If another run holds the lock on a node, wait up to this many seconds for it (0: fail at once).", valueName: "seconds"))
     var lockWait: Int = 0
 
@@ -110,6 +113,7 @@ struct RunOptions: ParsableArguments {
         if transferTimeout < 1 { throw ValidationError("--transfer-timeout must be at least 1 second (got \(transferTimeout))") }
         if queryTimeout < 1 { throw ValidationError("--query-timeout must be at least 1 second (got \(queryTimeout))") }
         if commandTimeout < 1 { throw ValidationError("--command-timeout must be at least 1 second (got \(commandTimeout))") }
+        if parallel < 1 { throw ValidationError("--parallel must be at least 1 (got \(parallel))") }
         if lockWait < 0 { throw ValidationError("--lock-wait cannot be negative (got \(lockWait))") }
         if connectionHold < 0 { throw ValidationError("--connection-hold cannot be negative (got \(connectionHold); 0 turns holds off)") }
     }
@@ -124,6 +128,7 @@ struct RunOptions: ParsableArguments {
         options.execution.queryTimeout = .seconds(queryTimeout)
         options.execution.commandTimeout = .seconds(commandTimeout)
         options.execution.connectionHold = .seconds(connectionHold)
+        options.execution.parallel = parallel
         options.lockWait = .seconds(max(0, lockWait))
         options.lockExpiry = .seconds(lockExpiry)
         options.manifestsHash = manifests.hash

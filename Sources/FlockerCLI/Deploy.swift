@@ -50,6 +50,7 @@ struct Deploy: AsyncParsableCommand {
             deployment: deployment, application: application, json: common.json, profiles: common.profile)
         let connector = try connection.connector()
         var options = common.runOptions(manifests)
+        options.verbose = connection.verbose
         options.execution.readyTimeout = .seconds(max(1, readyTimeout))
         options.execution.maxPreCopyRounds = max(0, preCopyRounds)
         options.execution.directTransfer = directTransfer

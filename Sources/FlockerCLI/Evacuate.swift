@@ -95,6 +95,7 @@ struct Evacuate: AsyncParsableCommand {
         let written = try loadManifests(deployment: path, application: application, json: common.json, profiles: common.profile)
 
         var options = common.runOptions(written)
+        options.verbose = connection.verbose
         options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
         let stop = StopRequest()
         let signals = SignalWatcher(stop)

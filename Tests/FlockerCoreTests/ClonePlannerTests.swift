@@ -36,7 +36,7 @@ struct ClonePlannerTests {
         #expect(specs.map(\.name) == ["ci-1", "ci-2", "ci-3"])
         #expect(specs.map { $0.ports.map(\.published) } == [[30000], [30001], [30002]])
         #expect(specs.allSatisfy { $0.snapshot == "flocker-00000002" && $0.expires == now + 3600 && $0.volumes == ["default"] })
-        let routed = plan.phase(.routes)
+        let routed = plan.routesPerNode
         #expect(routed.map(\.node) == ["node1", "node3"], "every node but the clones' own")
         if case .setRoutes(let add, let remove)? = routed.first?.action {
             #expect(remove.isEmpty)

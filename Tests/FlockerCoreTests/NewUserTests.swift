@@ -41,23 +41,22 @@ struct NewUserTests {
     @Test func aNodeWhereAStepFailedStillLosesTheRoutesOfApplicationsThatAreGone() async throws {
         let (report, log) = try await crashScenario()
         #expect(!report.isSuccess)
+        // crash failed on node1; old's routes are old's pipeline's, which goes on: its DNAT goes from node1.
         let routes = log.all.filter { $0.node == "node1" && $0.command.stages[0].contains("flocker-routes") }
-        #expect(routes.count == 1, "node1's removal of old's DNAT ran: \(log.on("node1"))")
-        let input = String(decoding: routes.first?.stdin ?? [], as: UTF8.self)
-        #expect(input.contains("flocker-deploy:dnat:old:9000"))
-        #expect(!input.contains(":crash:"), "nothing about crash, which did not start")
+        let inputs = routes.map { String(decoding: $0.stdin, as: UTF8.self) }
+        #expect(inputs.contains { $0.contains("flocker-deploy:dnat:old:9000") }, "node1's removal of old's DNAT ran: \(log.on("node1"))")
+        #expect(!inputs.joined().contains(":crash:"), "nothing about crash, which did not start")
         let result = try #require(report.results.first { r in
-            if case .setRoutes = r.step.action { return r.step.node == "node1" } else { return false }
+            if case .setRoutes = r.step.action { return r.step.node == "node1" && r.step.pipelineApp == "old" } else { return false }
         })
         #expect(result.outcome == .succeeded)
-        #expect(result.detail.contains("applied only the removals for applications no longer deployed"), "\(result.detail)")
-        #expect(result.detail.contains("an earlier step failed on node1"), "\(result.detail)")
+        #expect(result.detail.isEmpty, "everything of old's step was applied: \(result.detail)")
     }
 
     @Test func theRouteStepSaysWhatItLeftAndWhy() async throws {
         let (report, _) = try await crashScenario()
         let node2 = try #require(report.results.first { r in
-            if case .setRoutes = r.step.action { return r.step.node == "node2" } else { return false }
+            if case .setRoutes = r.step.action { return r.step.node == "node2" && r.step.pipelineApp == "crash" } else { return false }
         })
         #expect(node2.outcome == .succeeded)
         #expect(node2.detail.contains("left as it was: forward 9001 → 10.77.0.11 (crash)"), "\(node2.detail)")

@@ -14,7 +14,7 @@ struct PlannerTests {
             .pullImage(image: "redis:7", app: "redis"),
         ])
         #expect(plan.phase(.start) == [Step(node: "node1", .startApp("redis"))])
-        let routes = plan.phase(.routes)
+        let routes = plan.routesPerNode
         #expect(routes.map(\.node) == ["node2"])
         guard case .setRoutes(let add, let remove) = routes.first?.action else {
             Issue.record("no routes step"); return
@@ -86,9 +86,9 @@ struct PlannerTests {
         #expect(plan.phase(.handoff) == [Step(node: "node1", .handoff("redis", to: "node2", volumes: [VolumeHandoff(volume: "default", epoch: 4)]))])
         #expect(plan.phase(.start) == [Step(node: "node2", .startCreated("redis"))])
         // Routes: node1 now forwards to node2; node2 drops its forward to node1.
-        let routes = Dictionary(uniqueKeysWithValues: plan.phase(.routes).map { ($0.node, $0.action) })
+        let routes = Dictionary(uniqueKeysWithValues: plan.routesPerNode.map { ($0.node, $0.action) })
         guard case .setRoutes(let add1, let remove1)? = routes["node1"], case .setRoutes(let add2, let remove2)? = routes["node2"] else {
-            Issue.record("routes missing: \(plan.phase(.routes))"); return
+            Issue.record("routes missing: \(plan.routesPerNode)"); return
         }
         #expect(remove1.isEmpty && add1.filter { $0.tag.kind != .established }.allSatisfy { $0.tag.destination == "10.77.0.12" })
         #expect(add2.isEmpty && remove2.count == 5)
@@ -136,8 +136,8 @@ struct PlannerTests {
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
         #expect(plan.phase(.stop) == [Step(node: "node1", .stopApp("redis", keep: false))])
         #expect(!plan.actions.contains { if case .demoteStale = $0 { return true }; if case .createVolume = $0 { return true }; return false })
-        guard case .setRoutes(let add, let remove)? = plan.phase(.routes).first?.action else { Issue.record("no routes"); return }
-        #expect(plan.phase(.routes).map(\.node) == ["node2"] && add.isEmpty && remove.count == 5)
+        guard case .setRoutes(let add, let remove)? = plan.routesPerNode.first?.action else { Issue.record("no routes"); return }
+        #expect(plan.routesPerNode.map(\.node) == ["node2"] && add.isEmpty && remove.count == 5)
     }
 
     @Test func appRemovedFromTheApplicationFileIsStoppedToo() throws {
@@ -182,8 +182,9 @@ struct PlannerTests {
         c.placement = ["web": "node2"]
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
         #expect(plan.phase(.stage) == [Step(node: "node2", .createApp("web"))])
-        #expect(plan.phase(.stop) == [Step(node: "node1", .stopApp("web", keep: true))])
+        #expect(plan.phase(.stop).isEmpty, "start before stop: nothing stops ahead of the start")
         #expect(plan.phase(.start) == [Step(node: "node2", .startCreated("web"))])
+        #expect(plan.phase(.cleanup) == [Step(node: "node1", .stopApp("web", keep: false))], "the old copy stops once the new one serves")
         #expect(plan.phase(.hold).isEmpty, "only an application with volumes is held (it has a handoff)")
     }
 
@@ -390,6 +391,7 @@ struct PlannerTests {
         let stray = RouteRule(table: "nat", chain: "PREROUTING", tag: RouteTag(kind: .inbound, app: "gone", port: 81, destination: "10.77.0.11"), ruleText: "x")
         c.observed["node2"]?.routes += [dup, stray]
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
-        #expect(plan.steps == [Step(node: "node2", .setRoutes(add: [], remove: [dup, stray]))])
+        // One step per application: the rule of an application that is gone, and redis's duplicate.
+        #expect(plan.steps == [Step(node: "node2", .setRoutes(add: [], remove: [stray])), Step(node: "node2", .setRoutes(add: [], remove: [dup]))])
     }
 }

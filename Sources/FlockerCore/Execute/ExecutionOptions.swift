@@ -39,6 +39,12 @@ public struct ExecutionOptions: Sendable {
     public var retentionSecondsPerHour: Int =
         ProcessInfo.processInfo.environment["FLOCKER_TEST_RETENTION_HOUR"].flatMap(Int.init).map { max(1, $0) } ?? 3600
 
+    /// At most this many steps run at once on one node (`--parallel`): the applications' pipelines overlap, and
+    /// this bounds how many docker, zfs and transfer commands a node sees at the same time. Steps of one
+    /// application on one node always run one after another; iptables changes and received replication streams
+    /// are one at a time per node whatever this says.
+    public var parallel = 4
+
     public init() {}
 }
 

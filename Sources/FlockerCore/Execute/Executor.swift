@@ -2,9 +2,10 @@ import Synchronization
 
 /// Runs a plan through the nodes' `RemoteHost`s.
 ///
-/// Phases run in order; within a phase the steps of different nodes run in parallel and the steps of one
-/// node one after another. A failed step stops the later phases on its nodes and the later steps of its
-/// application; other nodes go on and their results are reported. A move that fails (or is interrupted)
+/// Each application's steps run as their own pipeline through the phases (see `Pipelines`), independent of the
+/// other applications', at most `ExecutionOptions.parallel` steps at once per node. A failed step stops the later
+/// steps of its application (and, when its node could not be reached, every later step needing that node); the
+/// other applications go on and their results are reported. A move that fails (or is interrupted)
 /// after its application stopped but before the target was promoted is undone: the source's volumes are made
 /// writable again and the application is restarted there. After promotion, a re-run finishes the move.
 public struct Executor: Sendable {
@@ -71,21 +72,13 @@ public struct Executor: Sendable {
 
     public func run(_ plan: Plan) async -> RunReport {
         let state = Shared()
-        for phase in plan.phases where !phase.steps.isEmpty {
-            observer.event(.phaseStarted(phase.name))
-            var lanes: [String: [Step]] = [:]
-            var order: [String] = []
-            for step in phase.steps {
-                let lane = Self.lane(of: step)
-                if lanes[lane] == nil { order.append(lane) }
-                lanes[lane, default: []].append(step)
-            }
-            await withTaskGroup(of: Void.self) { group in
-                for node in order {
-                    let steps = lanes[node] ?? []
-                    group.addTask {
-                        for step in steps { await self.runStep(step, state: state) }
-                    }
+        let schedule = Pipelines(plan, applications: desired.applications, observed: observed)
+        let slots = NodeSlots(perNode: options.parallel)
+        let signals = StageSignals()
+        await withTaskGroup(of: Void.self) { group in
+            for (index, pipeline) in schedule.pipelines.enumerated() {
+                group.addTask {
+                    await self.runPipeline(pipeline, index, schedule: schedule, slots: slots, signals: signals, state: state)
                 }
             }
         }
@@ -93,6 +86,38 @@ public struct Executor: Sendable {
         return state.withLock { s in
             RunReport(results: s.results, rollbacks: s.rollbacks, interrupted: stopRequest.isRequested)
         }
+    }
+
+    /// One application's pipeline (see `Pipelines`): its phases in order, each phase's lanes in parallel; a
+    /// step first waits for what it needs of other pipelines, then for a slot on its node. A move of the
+    /// application that failed or was interrupted is undone as soon as its pipeline ends, not at the run's end.
+    private func runPipeline(
+        _ pipeline: Pipelines.Pipeline, _ index: Int, schedule: Pipelines, slots: NodeSlots, signals: StageSignals,
+        state: Shared
+    ) async {
+        for (stageIndex, stage) in pipeline.stages.enumerated() {
+            // The phase's event once per run, when the first pipeline reaches it.
+            if signals.firstToReach(stage.phase) { observer.event(.phaseStarted(stage.phase)) }
+            await withTaskGroup(of: Void.self) { group in
+                for (laneIndex, lane) in stage.lanes.enumerated() {
+                    group.addTask {
+                        for (i, step) in lane.enumerated() {
+                            let key = Pipelines.StepKey(pipeline: index, stage: stageIndex, lane: laneIndex, index: i)
+                            for wait in schedule.waits[key] ?? [] { await signals.wait(wait) }
+                            let slot = "node:" + Self.lane(of: step)
+                            await slots.acquire(slot)
+                            let exclusive = Pipelines.exclusive(step)
+                            if let exclusive { await slots.acquire(exclusive) }
+                            await self.runStep(step, state: state)
+                            if let exclusive { slots.release(exclusive) }
+                            slots.release(slot)
+                        }
+                    }
+                }
+            }
+            signals.set(.init(app: pipeline.app, phase: stage.phase))
+        }
+        if !pipeline.app.isEmpty { await compensate(state: state, only: pipeline.app) }
     }
 
     /// The steps of a lane run one after another, lanes in parallel. A lane is the step's node, except for a
@@ -179,7 +204,12 @@ public struct Executor: Sendable {
                 // Replica upkeep that failed on a replica's node (it went away, its disk is full) concerns that
                 // node only: the application and its other replicas go on.
                 let local = step.action.isReplicaUpkeep && failure.node != step.node
-                for node in local ? [failure.node] : step.nodes where s.failedNodes[node] == nil { s.failedNodes[node] = why }
+                // A failed step stops its application's later steps; a node that could not be talked to also
+                // fails every later step that needs it. A command that failed on a node that answers concerns
+                // its application only: the other applications' pipelines there go on.
+                if failure.unreachable || (local && step.action.isReplicaUpkeep), s.failedNodes[failure.node] == nil {
+                    s.failedNodes[failure.node] = why
+                }
                 if !local, !step.app.isEmpty, s.failedApps[step.app] == nil { s.failedApps[step.app] = why }
             }
         }
@@ -583,21 +613,36 @@ public struct Executor: Sendable {
     // MARK: rollback
 
     /// Applications stopped for a move that was not promoted go back to their source.
-    private func compensate(state: Shared) async {
+    /// With `only`, for that application alone (its pipeline ended); what is undone is taken out of the run's
+    /// bookkeeping, so that the run's final pass undoes only what is left.
+    private func compensate(state: Shared, only: String? = nil) async {
+        func mine(_ app: String) -> Bool { only == nil || only == app }
         // Holds whose release did not run (the run was stopped, a step of the release failed): lifted now, so
         // the rollbacks below are reachable at once; a node that cannot be reached keeps its hold until it ends.
-        let held = state.withLock { s in s.held.filter { !$0.value.isEmpty } }
+        let held = state.withLock { s in
+            let taken = s.held.filter { !$0.value.isEmpty && mine($0.key) }
+            for app in taken.keys { s.held[app] = nil }
+            return taken
+        }
         for (app, nodes) in held.sorted(by: { $0.key < $1.key }) {
             for nodeName in nodes.sorted() {
                 if let h = hosts[nodeName] { _ = try? await h.run(NodeCommands.releaseHold(app), stdin: [], timeout: .seconds(30)) }
             }
         }
         // Containers created ahead of a start that did not happen are removed (the volume stays a copy there).
-        let staged = state.withLock { s in s.staged.filter { !s.promoted.contains($0.key) } }
+        let staged = state.withLock { s in
+            let taken = s.staged.filter { !s.promoted.contains($0.key) && mine($0.key) }
+            for app in taken.keys { s.staged[app] = nil }
+            return taken
+        }
         for (app, nodeName) in staged.sorted(by: { $0.key < $1.key }) {
             if let h = hosts[nodeName] { _ = try? await h.run(NodeCommands.remove(app), stdin: [], timeout: .seconds(60)) }
         }
-        let pending = state.withLock { s in s.stoppedForMove.filter { !s.promoted.contains($0.key) } }
+        let pending = state.withLock { s in
+            let taken = s.stoppedForMove.filter { !s.promoted.contains($0.key) && mine($0.key) }
+            for app in taken.keys { s.stoppedForMove[app] = nil }
+            return taken
+        }
         for (app, sourceName) in pending.sorted(by: { $0.key < $1.key }) {
             let step = "restart \(app) on \(sourceName) (rollback)"
             var message: String

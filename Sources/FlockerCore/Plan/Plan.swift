@@ -1,7 +1,9 @@
 /// What a run will do: ordered phases of typed steps. Printable (`--dry-run`) and serialisable (`--json`).
 ///
-/// Phases run one after another; the steps of a phase run in parallel across nodes (one after another on
-/// the same node). A step that fails stops the later phases on its nodes.
+/// Each application's steps go through the phases in this order, as a pipeline of their own: applications do
+/// not wait for each other at phase boundaries (see `Pipelines`). Within one application's phase, the steps of
+/// different nodes run in parallel and those of one node one after another. A step that fails stops its
+/// application's later steps.
 public struct Plan: Sendable, Hashable, Codable {
     public var phases: [Phase]
     /// What the plan deliberately leaves as it is and why, for the user (e.g. a replica kept because it holds
@@ -117,6 +119,16 @@ public struct Step: Sendable, Hashable, Codable {
         case .uploadFiles(let app, _), .removeFiles(let app, _): return app
         case .setRoutes: return ""
         }
+    }
+
+    /// The application whose pipeline the step belongs to (see `Pipelines`): its `app`, or for a route step
+    /// whose rules belong to one application (and perhaps to none, like the rule for replies), that application
+    /// (the step itself stays node-wide: it needs
+    /// the node's lock, and it applies what it can when that application failed). Empty: the node-wide pipeline.
+    public var pipelineApp: String {
+        guard case .setRoutes(let add, let remove) = action else { return app }
+        let apps = Set(add.map(\.tag.app) + remove.map(\.tag.app)).subtracting([""])
+        return apps.count == 1 ? apps.first ?? "" : ""
     }
 }
 

@@ -48,8 +48,22 @@ public enum StepText {
         }
     }
 
-    /// `6379 → 10.77.0.12 (redis); remove 6379 → 10.77.0.11 (redis)`.
-    static func routeSummary(add: [RouteSpec], remove: [RouteRule]) -> String {
+    /// A step in the user's words; with `full`, a route step lists every port it forwards and removes, however
+    /// many (`-v`), where otherwise a long list is counted.
+    public static func describe(_ step: Step, full: Bool) -> String {
+        guard full, case .setRoutes(let add, let remove) = step.action else { return describe(step) }
+        return "routes: " + routeSummary(add: add, remove: remove, full: true)
+    }
+
+    /// An application's route steps on more nodes than this print as one line (`-v`: one per node).
+    static let routeGroupAbove = 3
+
+    /// More forwards and removals than this in one route line are counted, not listed (`-v` lists them).
+    static let routeListLimit = 4
+
+    /// `6379 → 10.77.0.12 (redis); remove 6379 → 10.77.0.11 (redis)`; beyond `routeListLimit` ports, unless
+    /// `full`, counts: `45 forwarded, 45 removed`.
+    static func routeSummary(add: [RouteSpec], remove: [RouteRule], full: Bool = false) -> String {
         func pairs(_ tags: [RouteTag]) -> [String] {
             var seen = Set<String>()
             return tags.filter { $0.kind == .inbound }.compactMap { t in
@@ -60,14 +74,40 @@ public enum StepText {
         var parts: [String] = []
         let added = pairs(add.map(\.tag))
         let removed = pairs(remove.map(\.tag))
+        if !full && added.count + removed.count > routeListLimit {
+            return [added.isEmpty ? nil : "\(added.count) forwarded", removed.isEmpty ? nil : "\(removed.count) removed"]
+                .compactMap { $0 }.joined(separator: ", ")
+        }
         if !added.isEmpty { parts.append("forward " + added.joined(separator: ", ")) }
         if !removed.isEmpty { parts.append("remove " + removed.joined(separator: ", ")) }
+        if parts.isEmpty, add.allSatisfy({ $0.tag == .established }), remove.allSatisfy({ $0.tag == .established }) {
+            // The node-wide rule that lets the replies of forwarded connections back through.
+            if !add.isEmpty { parts.append("let replies of forwarded connections through") }
+            if !remove.isEmpty { parts.append("remove the rule for replies (nothing is forwarded from here any more)") }
+        }
         if parts.isEmpty { parts.append("\(add.count) rule\(add.count == 1 ? "" : "s") to add, \(remove.count) to remove") }
         return parts.joined(separator: "; ")
     }
 
-    /// The plan as printed before a run and by `--dry-run`.
-    public static func render(_ plan: Plan) -> String {
+    /// The route steps of one application on several nodes, as one line: the nodes (`node1,node2` or `16
+    /// nodes`) and what changes (every node's rules for the application point the same way).
+    static func routeGroup(_ steps: [Step], full: Bool) -> (nodes: String, what: String) {
+        var add: [RouteSpec] = []
+        var remove: [RouteRule] = []
+        for step in steps {
+            if case .setRoutes(let a, let r) = step.action {
+                add += a
+                remove += r
+            }
+        }
+        let names = steps.map(\.node)
+        return (names.count > 3 ? "\(names.count) nodes" : names.joined(separator: ","),
+                "routes: " + routeSummary(add: add, remove: remove, full: full))
+    }
+
+    /// The plan as printed before a run and by `--dry-run`. Route steps of one application are one line for all
+    /// its nodes (each node's step unless `full`, `-v`).
+    public static func render(_ plan: Plan, full: Bool = false) -> String {
         let notes = plan.notes.map { "  note: \($0)\n" }.joined()
         if plan.isEmpty { return "No changes: the cluster already matches the manifests.\n" + notes }
         let steps = plan.steps.count
@@ -76,8 +116,20 @@ public enum StepText {
         let width = max(4, plan.steps.map(\.node.count).max() ?? 4)
         for phase in plan.phases {
             out += "  \(phase.name.rawValue)\n"
+            var grouped: [String: [Step]] = [:]
+            if phase.name == .routes && !full {
+                for step in phase.steps where !step.pipelineApp.isEmpty { grouped[step.pipelineApp, default: []].append(step) }
+                grouped = grouped.filter { $0.value.count > routeGroupAbove }
+            }
+            var printed = Set<String>()
             for step in phase.steps {
-                out += "    \(step.node.padding(toLength: width, withPad: " ", startingAt: 0))  \(describe(step))\n"
+                if let group = grouped[step.pipelineApp] {
+                    guard printed.insert(step.pipelineApp).inserted else { continue }
+                    let line = routeGroup(group, full: false)
+                    out += "    \(line.nodes.padding(toLength: width, withPad: " ", startingAt: 0))  \(line.what)\n"
+                    continue
+                }
+                out += "    \(step.node.padding(toLength: width, withPad: " ", startingAt: 0))  \(describe(step, full: full))\n"
             }
         }
         out += notes

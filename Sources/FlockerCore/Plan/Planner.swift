@@ -405,6 +405,11 @@ public enum Planner {
                 } else if container.running && rejoined[app]?.contains(node) == true {
                     // Still running on a primary that lost a failover: never a fallback, removed.
                     add(.stop, Step(node: node, .stopApp(app, keep: false)))
+                } else if container.running, application?.volumes.isEmpty == true {
+                    // Moving away without volumes: start before stop. The new container starts on the target and
+                    // becomes ready, the routes switch to it, and only then does the old one stop (and go):
+                    // no moment without a running copy.
+                    add(.cleanup, Step(node: node, .stopApp(app, keep: false)))
                 } else if container.running {
                     // Moving away: keep the stopped container as the fallback until the target is ready.
                     add(.stop, Step(node: node, .stopApp(app, keep: true)))
@@ -511,8 +516,20 @@ public enum Planner {
                     }
                 }
                 let add = want.filter { !seen.contains($0.tag) }
-                if !add.isEmpty || !remove.isEmpty {
-                    self.add(.routes, Step(node: node, .setRoutes(add: add, remove: remove)))
+                // One step per application on each node (and one for the rules of no application), so that each
+                // application's routes switch as soon as it is ready, not when every application is.
+                // With one application's rules only, the rules of no application go in its step (one change, in
+                // the right order by itself).
+                let apps = Set(add.map(\.tag.app) + remove.map(\.tag.app))
+                let named = apps.filter { !$0.isEmpty }
+                if named.count <= 1 {
+                    if !add.isEmpty || !remove.isEmpty { self.add(.routes, Step(node: node, .setRoutes(add: add, remove: remove))) }
+                    continue
+                }
+                for app in apps.sorted() {
+                    let a = add.filter { $0.tag.app == app }
+                    let r = remove.filter { $0.tag.app == app }
+                    self.add(.routes, Step(node: node, .setRoutes(add: a, remove: r)))
                 }
             }
         }

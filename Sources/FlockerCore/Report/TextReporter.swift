@@ -9,10 +9,36 @@ public final class TextReporter: RunObserver, Sendable {
     private struct ProgressState { var lastLine: [String: ContinuousClock.Instant] = [:]; var drawn = false }
     private let progress = Mutex(ProgressState())
     private let clock = ContinuousClock()
+    /// `-v`: every route step on its own line, with every port it changes.
+    private let full: Bool
+    /// Per application, how many route steps the plan has, and those that succeeded with nothing to add so far:
+    /// they are printed as one line once all of them did (see `StepText.routeGroup`).
+    private struct RouteLines { var expected: [String: Int] = [:]; var done: [String: [StepResult]] = [:] }
+    private let routeLines = Mutex(RouteLines())
 
-    public init(out: TextOutput = .standardOutput, progressInterval: Duration = .seconds(5)) {
+    public init(out: TextOutput = .standardOutput, progressInterval: Duration = .seconds(5), full: Bool = false) {
         self.out = out
         self.progressInterval = progressInterval
+        self.full = full
+    }
+
+    /// A route step of an application with route steps on several nodes that just succeeded plainly: held back
+    /// until its siblings are done; returns the whole group when this was the last one.
+    private func grouped(_ result: StepResult) -> [StepResult]? {
+        guard !full, case .setRoutes = result.step.action, result.outcome == .succeeded, result.detail.isEmpty else { return nil }
+        let app = result.step.pipelineApp
+        return routeLines.withLock { r -> [StepResult]? in
+            guard !app.isEmpty, let expected = r.expected[app], expected > StepText.routeGroupAbove else { return nil }
+            r.done[app, default: []].append(result)
+            guard r.done[app]?.count == expected else { return [] }
+            return r.done.removeValue(forKey: app)
+        }
+    }
+
+    private func printRoutes(_ group: [StepResult]) {
+        let line = StepText.routeGroup(group.map(\.step), full: false)
+        let longest = group.map(\.duration).max() ?? .zero
+        self.line("  ok      \(line.nodes)  \(line.what) (\(Seconds.text(longest))\(group.count > 1 ? " at most" : ""))")
     }
 
     public func event(_ event: RunEvent) {
@@ -23,14 +49,18 @@ public final class TextReporter: RunObserver, Sendable {
             // On a terminal the step in flight shows until its result replaces it; logs get only results.
             if out.isTerminal {
                 progress.withLock { $0.drawn = true }
-                out.write("\r\u{1B}[2K  ...     \(step.node)  \(StepText.describe(step))")
+                out.write("\r\u{1B}[2K  ...     \(step.node)  \(StepText.describe(step, full: full))")
             }
         case .stepFinished(let result):
             let step = result.step
             switch result.outcome {
             case .succeeded:
+                if let group = grouped(result) {
+                    if !group.isEmpty { printRoutes(group) }
+                    return
+                }
                 let detail = result.detail.isEmpty ? "" : "; \(result.detail)"
-                line("  ok      \(step.node)  \(StepText.describe(step)) (\(Seconds.text(result.duration))\(detail))")
+                line("  ok      \(step.node)  \(StepText.describe(step, full: full)) (\(Seconds.text(result.duration))\(detail))")
             case .failed(let failure):
                 var text = "  FAILED  \(step.node)  \(StepText.describe(step)) (\(Seconds.text(result.duration)))\n"
                 text += "          \(failure.node): \(failure.message)"
@@ -49,10 +79,23 @@ public final class TextReporter: RunObserver, Sendable {
     }
 
     /// Prints the plan.
-    public func plan(_ plan: Plan) { out.write(StepText.render(plan)) }
+    public func plan(_ plan: Plan) {
+        var expected: [String: Int] = [:]
+        for step in plan.phases.first(where: { $0.name == .routes })?.steps ?? [] where !step.pipelineApp.isEmpty {
+            expected[step.pipelineApp, default: 0] += 1
+        }
+        routeLines.withLock { $0 = RouteLines(expected: expected) }
+        out.write(StepText.render(plan, full: full))
+    }
 
     /// Prints the closing summary.
     public func summary(_ report: RunReport, elapsed: Duration) {
+        // Route steps held back for a group whose other steps failed or were skipped: printed now.
+        let left = routeLines.withLock { r in
+            defer { r.done = [:] }
+            return r.done.sorted { $0.key < $1.key }.map(\.value)
+        }
+        for group in left { printRoutes(group) }
         var text = ""
         let failed = report.failures.count
         if report.interrupted {

@@ -18,6 +18,8 @@ public struct ClusterRun: Sendable {
         /// JSON lines on stdout instead of text.
         public var json = false
         public var execution = ExecutionOptions()
+        /// `-v`: route steps print every port they change, each node on its own line.
+        public var verbose = false
         /// How long to wait for another run's lock before giving up (zero: fail at once).
         public var lockWait: Duration = .zero
         /// A lock whose holder has not shown signs of life for this long is taken over.
@@ -69,7 +71,7 @@ public struct ClusterRun: Sendable {
         discovery.timeout = options.execution.queryTimeout
         discovery.withImages = false   // a converged cluster needs no image list; a plan with changes gets one
         let found: Discovery.Result
-        let text = TextReporter(out: out)
+        let text = TextReporter(out: out, full: options.verbose)
         let json = JSONReporter(out: out)
         let c = await discovery.collect(desired.nodes)
         if operation.goesOnWithoutUnreachableNodes {

@@ -71,4 +71,17 @@ extension Plan {
     /// The steps of one phase as (node, description) pairs.
     func phase(_ name: PhaseName) -> [Step] { phases.first { $0.name == name }?.steps ?? [] }
     var actions: [Action] { steps.map(\.action) }
+    /// The route steps merged into one per node (in the order the nodes first appear): what a node's rules
+    /// become, whatever the application steps they are split into.
+    var routesPerNode: [Step] {
+        var order: [String] = []
+        var merged: [String: (add: [RouteSpec], remove: [RouteRule])] = [:]
+        for step in phase(.routes) {
+            guard case .setRoutes(let add, let remove) = step.action else { continue }
+            if merged[step.node] == nil { order.append(step.node) }
+            merged[step.node, default: ([], [])].add += add
+            merged[step.node, default: ([], [])].remove += remove
+        }
+        return order.map { Step(node: $0, .setRoutes(add: merged[$0]?.add ?? [], remove: merged[$0]?.remove ?? [])) }
+    }
 }

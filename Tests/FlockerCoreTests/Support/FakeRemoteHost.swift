@@ -17,6 +17,11 @@ final class CommandLog: Sendable {
     func index(of needle: String, on node: String? = nil) -> Int? {
         all.firstIndex { ($0.node == node || node == nil) && $0.text.contains(needle) }
     }
+    /// The first routing change that touches `app`'s rules (the rule for replies, of no application, aside).
+    func routeChange(of app: String, on node: String? = nil) -> Int? {
+        all.firstIndex { ($0.node == node || node == nil) && $0.text.contains("flocker-routes")
+            && String(decoding: $0.stdin, as: UTF8.self).contains(":\(app):") }
+    }
 }
 
 /// A recording `RemoteHost`: answers every command with `responder` (success by default) and logs it.
@@ -25,18 +30,27 @@ final class FakeRemoteHost: RemoteHost {
     let address: String
     let log: CommandLog
     let responder: @Sendable (RemoteCommand, [UInt8]) -> CommandResult
+    /// How long a command takes (nil: no time at all), to test what waits for what.
+    let delay: @Sendable (RemoteCommand) -> Duration?
     private let closed = Mutex(false)
 
-    init(node: String, address: String, log: CommandLog,
+    convenience init(node: String, address: String, log: CommandLog,
          responder: @escaping @Sendable (RemoteCommand, [UInt8]) -> CommandResult = { _, _ in CommandResult(status: .exited(0)) }) {
+        self.init(node: node, address: address, log: log, delay: { _ in nil }, responder: responder)
+    }
+
+    init(node: String, address: String, log: CommandLog, delay: @escaping @Sendable (RemoteCommand) -> Duration?,
+         responder: @escaping @Sendable (RemoteCommand, [UInt8]) -> CommandResult) {
         self.node = node
         self.address = address
         self.log = log
+        self.delay = delay
         self.responder = responder
     }
 
     func run(_ command: RemoteCommand, stdin: [UInt8], timeout: Duration) async throws(RemoteError) -> CommandResult {
         log.append(.init(node: node, command: command, stdin: stdin))
+        if let pause = delay(command) { try? await Task.sleep(for: pause) }
         return responder(command, stdin)
     }
 
