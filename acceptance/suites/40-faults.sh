@@ -497,16 +497,17 @@ expect_contains "status shows node2's latest run (the takeover)" "succeeded" "$(
 expect_contains "status: up to date" "Up to date" "$st"
 
 part "9. a plan that grows under the lock (issue 17)"
-# Run A moves solo node1 -> node3 and pauses after stopping it. Run B, wanting solo on node2, looks first (solo
-# stopped on node1: its plan touches node1 and node2), then waits for A's lock on node1. When A finishes, solo
-# runs on node3, so B's plan under the lock grows to node3, which it must lock too before any step. Each line of
+# Run A moves redis node1 -> node3 and pauses after stopping it (an app with a volume: a stateless one starts on
+# its target before it stops). Run B, wanting redis on node2, looks first (redis stopped on node1: its plan
+# touches node1 and node2), then waits for A's lock on node1. When A finishes, redis runs on node3, so B's plan
+# under the lock grows to node3, which it must lock too before any step. Each line of
 # both outputs is timestamped as it arrives: B's first step must come after A's last line (never interleaved).
 stamp() { while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
-dep growA "redis" "bulk" "slow, web, solo"
-dep growB "redis" "bulk, solo" "slow, web"
+dep growA "solo" "bulk" "slow, web, redis"
+dep growB "solo" "bulk, redis" "slow, web"
 dep growStart "solo, redis" "bulk" "slow, web"
 deploy growStart
-expect_eq "solo starts on node1" 0 "$rc"
+expect_eq "redis stays on node1" 0 "$rc"
 ( FLOCKER_TEST_HOLD="after:stop" "$FLOCKER" "$W/growA.yml" "$APP" 2>&1 | stamp > "$W/growA.out" ) &
 pa=$!; BG+=("$pa")
 retry 60 grep -q "holding after" "$W/growA.out"
@@ -519,13 +520,13 @@ expect_contains "run B waits for run A's lock" "waiting for the lock: node1 is l
 wait "$pa"; wait "$pb"
 a_rc=$(grep -c '^[0-9.]* Done:' "$W/growA.out"); b_out=$(cat "$W/growB.out")
 expect_eq "run A finishes its move" 1 "$a_rc"
-expect_contains "run B's plan grew under the lock to node3 (where A left solo)" "node3  stop solo" "$b_out"
+expect_contains "run B's plan grew under the lock to node3 (where A left redis)" "node3  stop redis" "$b_out"
 expect_contains "run B finishes" "Done:" "$b_out"
 a_end=$(tail -n 1 "$W/growA.out" | cut -d' ' -f1)
 b_first=$(grep -E '^[0-9.]+   (ok|FAIL|\.\.\.) ' "$W/growB.out" | head -n 1 | cut -d' ' -f1)
 if [ -n "$b_first" ] && [ "$(echo "$b_first > $a_end" | bc)" = 1 ]; then pass "run B's first step came after run A ended (not interleaved)"
 else fail "run B's first step came after run A ended (not interleaved)" "A ended $a_end, B's first step $b_first" "$b_out"; fi
-converged "after two runs whose plans overlapped" solo node2
+converged "after two runs whose plans overlapped" redis node2
 converges "after the grown plan" growB
 
 reset_nodes "${NODES[@]}"
