@@ -283,12 +283,23 @@ public enum NodeCommands {
     /// Unmounts and mounts a dataset again. After `zfs recv` into a mounted dataset, zfs-fuse leaves the
     /// kernel's FUSE caches describing the files as they were (a replaced file reads as `??????????`, and a
     /// program starting there sees stale or missing files); a fresh mount drops them. Copies are never in use,
-    /// so the unmount cannot be busy unless something outside flocker-deploy holds the copy open. A dataset that
-    /// is not mounted (an interrupted run's remount got half-way) is just mounted.
+    /// so the unmount is busy only for a moment: while Docker starts another container on the node (its new mount
+    /// namespace briefly holds a copy of every mount, as the evacuation in 65-evacuate showed once the
+    /// applications' pipelines overlapped), or when something outside flocker-deploy holds the copy open. The
+    /// unmount, and the mount after it ("mountpoint or dataset is busy" while a container starts on the node),
+    /// are each tried for up to 5 s before the step fails. A dataset that is not mounted (an interrupted run's
+    /// remount got half-way) is just mounted.
     public static func remount(_ dataset: String) -> RemoteCommand {
         .script("""
-            if [ "$(zfs get -H -o value mounted "$1")" = yes ]; then zfs umount "$1" || exit 1; fi
-            zfs mount "$1"
+            i=0
+            while [ "$(zfs get -H -o value mounted "$1")" = yes ] && ! zfs umount "$1"; do
+              i=$((i + 1)); [ "$i" -lt 20 ] || exit 1; sleep 0.25
+            done
+            i=0
+            until err=$(zfs mount "$1" 2>&1); do
+              [ "$(zfs get -H -o value mounted "$1")" = yes ] && exit 0
+              i=$((i + 1)); [ "$i" -lt 20 ] || { printf '%s\n' "$err" >&2; exit 1; }; sleep 0.25
+            done
             """, name: "flocker-remount", [dataset])
     }
 
