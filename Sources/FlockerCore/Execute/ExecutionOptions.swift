@@ -28,9 +28,10 @@ public struct ExecutionOptions: Sendable {
     /// rules end by themselves this long after they were set, even if flocker-deploy dies. Zero: no hold (new
     /// connections are refused while the application is down, as before holds existed).
     public var connectionHold: Duration = .seconds(30)
-    /// Test aid (environment variable FLOCKER_TEST_HOLD=after:ACTION, e.g. `after:stop`, `after:handoff`):
-    /// after a step of that JSON action succeeds, print a line on stderr and stop doing anything, so a fault
-    /// test can kill the process at exactly that point. SIGCONT ends the pause (the run goes on) and so does
+    /// Test aid (environment variable FLOCKER_TEST_HOLD=after:ACTION[:APP], e.g. `after:stop`,
+    /// `after:handoff:redis`): after a step of that JSON action (of that application) succeeds, print a line on
+    /// stderr and pause that application's pipeline, so a fault test can kill the process at exactly that point
+    /// (other applications' pipelines go on: name the application when the plan has several). SIGCONT ends the pause (the run goes on) and so does
     /// SIGINT or SIGTERM (the run stops there, as between any two steps). Never set in normal use.
     public var holdAfter: String?
     /// The length of an hour (and a day, 24 of them) for the `snapshots:` retention's periods: 3600. Test aid

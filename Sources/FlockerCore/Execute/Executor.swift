@@ -214,7 +214,8 @@ public struct Executor: Sendable {
             }
         }
         observer.event(.stepFinished(result))
-        if outcome == .succeeded, let hold = options.holdAfter, hold == "after:" + StepJSON.action(step) {
+        if outcome == .succeeded, let hold = options.holdAfter,
+            hold == "after:" + StepJSON.action(step) || hold == "after:" + StepJSON.action(step) + ":" + step.app {
             await TestHold.wait(stop: stopRequest) {
                 TextOutput.standardError.write("flocker-deploy: holding after \(StepText.describe(step)) on \(step.node) (FLOCKER_TEST_HOLD)\n")
             }
