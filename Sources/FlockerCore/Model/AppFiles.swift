@@ -115,12 +115,6 @@ extension Application {
                 fields += [e.path, e.isDirectory ? "d" : "f", String(e.mode, radix: 8), String(e.uid), String(e.gid), e.content.digest]
             }
         }
-        var h = StableHash()
-        for field in fields {
-            h.update(String(field.utf8.count))
-            h.update(":")
-            h.update(field)
-        }
-        return StableHash.hex(h.finalize().prefix(16))
+        return StableHash.fieldsHex(fields)
     }
 }

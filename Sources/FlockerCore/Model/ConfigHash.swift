@@ -24,12 +24,6 @@ extension Application {
             fields += ["entrypoint-arguments", String(entrypointArguments.count)] + entrypointArguments
         }
         if !files.isEmpty { fields += ["files", filesHash] }
-        var h = StableHash()
-        for field in fields {
-            h.update(String(field.utf8.count))
-            h.update(":")
-            h.update(field)
-        }
-        return StableHash.hex(h.finalize().prefix(16))
+        return StableHash.fieldsHex(fields)
     }
 }

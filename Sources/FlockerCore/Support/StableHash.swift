@@ -20,6 +20,18 @@ public struct StableHash {
         return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
+    /// The first 16 bytes, in hex, of the digest of `fields`, each written as its UTF-8 length, `:`, and itself
+    /// (so no two lists of fields hash alike by running into each other): configuration and file-set hashes.
+    public static func fieldsHex(_ fields: [String]) -> String {
+        var h = StableHash()
+        for field in fields {
+            h.update(String(field.utf8.count))
+            h.update(":")
+            h.update(field)
+        }
+        return hex(h.finalize().prefix(16))
+    }
+
     /// Hex SHA-256 digest of a string's UTF-8 bytes.
     public static func sha256Hex(_ string: String) -> String {
         var h = StableHash()
