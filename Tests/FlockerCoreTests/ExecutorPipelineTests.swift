@@ -65,6 +65,18 @@ struct ExecutorPipelineTests {
         #expect(aStopped == aStop + 1, "another step ran on node1 during a's stop: \(all)")
     }
 
+    /// A node receives one stream at a time: replication and a move's copies alike (each ends in a remount, and
+    /// two of those at once on one zfs-fuse node were seen to hang it), whichever node sends.
+    @Test func copiesIntoOneNodeTakeItsReceivingEnd() {
+        let redis = VolumeID(app: "redis", volume: "default"), slow = VolumeID(app: "slow", volume: "default")
+        let into2 = [Step(node: "node1", .copyVolume(redis, to: "node2", final: false)),
+                     Step(node: "node3", .copyVolume(slow, to: "node2", final: true)),
+                     Step(node: "node1", .replicate(slow, to: "node2"))]
+        #expect(into2.map(Pipelines.exclusive) == ["receive:node2", "receive:node2", "receive:node2"])
+        #expect(Pipelines.exclusive(Step(node: "node2", .copyVolume(redis, to: "node1", final: false))) == "receive:node1")
+        #expect(Pipelines.exclusive(Step(node: "node2", .stopApp("redis", keep: true))) == nil)
+    }
+
     @Test func aFailedStepOfOneApplicationDoesNotSkipAnothersOnTheSameNode() async throws {
         let (c, plan) = try twoChangedApps()
         let log = CommandLog()

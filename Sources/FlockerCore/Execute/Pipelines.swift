@@ -146,11 +146,13 @@ struct Pipelines: Sendable {
     }
 
     /// The exclusive resource a step needs on a node besides its slot, if any: the node's iptables (rules are
-    /// changed one change at a time per node), or its receiving end (one replication stream per node).
+    /// changed one change at a time per node), or its receiving end (one replication stream per node, a move's
+    /// copies included: two copies into one node at once each end in an unmount and a mount, and zfs-fuse was
+    /// seen to stop answering when two of those overlapped, in CI's 58-pipelines).
     static func exclusive(_ step: Step) -> String? {
         switch step.action {
         case .setRoutes, .holdConnections, .releaseHold: return "iptables:" + step.node
-        case .replicate(_, let target): return "receive:" + target
+        case .replicate(_, let target), .copyVolume(_, let target, _): return "receive:" + target
         default: return nil
         }
     }

@@ -249,11 +249,9 @@ public struct ClusterRun: Sendable {
             missing.subtract(optional)
             for key in optional.sorted() {
                 guard let app = key.app, !leftToOthers.contains(app), let host = hosts[key.node] else { continue }
-                do throws(LockSet.Busy) {
-                    try await locks.acquire(keys: [(key, host)], wait: .zero, expiry: options.lockExpiry,
-                                            leftoverWait: options.leftoverWait, stop: stopRequest) { [err] in err.write("warning: \($0)\n") }
-                } catch {
-                    if !error.failures.isEmpty { return .stopped(lockFailure(error, json: json)) }
+                if let busy = await locks.acquire(keys: [(key, host)], wait: .zero, expiry: options.lockExpiry,
+                                                  leftoverWait: options.leftoverWait, stop: stopRequest, warn: { [err] in err.write("warning: \($0)\n") }) {
+                    if !busy.failures.isEmpty { return .stopped(lockFailure(busy, json: json)) }
                     leftToOthers.insert(app)
                 }
             }
@@ -277,12 +275,10 @@ public struct ClusterRun: Sendable {
                 await locks.release()
                 wanted = operation.locks(for: plan).union(wanted)
             }
-            do throws(LockSet.Busy) {
-                try await locks.acquire(keys: wanted.sorted().compactMap { k in hosts[k.node].map { (k, $0) } },
-                                        wait: options.lockWait, expiry: options.lockExpiry, leftoverWait: options.leftoverWait,
-                                        stop: stopRequest) { [err] in err.write("warning: \($0)\n") }
-            } catch {
-                return .stopped(lockFailure(error, json: json))
+            if let busy = await locks.acquire(keys: wanted.sorted().compactMap { k in hosts[k.node].map { (k, $0) } },
+                                              wait: options.lockWait, expiry: options.lockExpiry, leftoverWait: options.leftoverWait,
+                                              stop: stopRequest, warn: { [err] in err.write("warning: \($0)\n") }) {
+                return .stopped(lockFailure(busy, json: json))
             }
             let lockedNodes = Set(locks.keys.map(\.node))
             if let code = await lookAgain(at: lockedNodes, hosts: hosts, into: &observed, json: json) { return .stopped(code) }
