@@ -142,6 +142,33 @@ struct ExecutorPipelineTests {
         #expect(started < ready && routes.allSatisfy { ready < $0 && $0 < stopped } && routes.count == 2, "\(log.all.map(\.text))")
     }
 
+    /// The new node stops forwarding before any node starts forwarding to it (else, the mesh's rules coming before
+    /// Docker's, a connection could be passed back and forth between the two): here node2's route step is slow,
+    /// and node1's starts only once it ended.
+    @Test func theNewNodeStopsForwardingBeforeOthersForwardToIt() async throws {
+        var c = Cluster()
+        let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)])
+        c.apps = [web]
+        c.run(web, on: "node1")
+        c.converge(routesFor: ["web": "node1"])
+        c.placement = ["web": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let schedule = Pipelines(plan, applications: c.desired.applications, observed: c.observedState)
+        let stages = schedule.pipelines.first { $0.app == "web" }?.stages.filter { $0.phase == .routes } ?? []
+        #expect(stages.map { $0.lanes.flatMap { $0.map(\.node) } } == [["node2"], ["node1"]], "\(stages)")
+        let slow = hosts(c, log: CommandLog()) { node, command in
+            node == "node2" && command.shellText.contains("flocker-routes") ? .milliseconds(300) : nil
+        }
+        let events = EventLog()
+        let report = await Executor(hosts: slow, desired: c.desired, observed: c.observedState, options: ExecutionOptions(),
+                                    observer: events).run(plan)
+        #expect(report.isSuccess, "\(report.failures)")
+        let all = events.all
+        let node2Done = try #require(all.firstIndex { $0.hasPrefix("ok node2 routes") }, "\(all)")
+        let node1Began = try #require(all.firstIndex { $0.hasPrefix("start node1 routes") }, "\(all)")
+        #expect(node2Done < node1Began, "\(all)")
+    }
+
     @Test func aStartWaitsForItsDependencyInAnotherPipeline() async throws {
         var c = Cluster()
         let db = Application(name: "db", image: "busybox:latest", ports: [PortMapping(internal: 80, external: 8001)])

@@ -309,7 +309,9 @@ struct ExecutorTests {
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.first == "*nat")
         #expect(lines[1] == "-D PREROUTING " + rule.ruleText)
-        #expect(lines.contains("-A PREROUTING -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379"))
+        // Inserted ahead of Docker's jump to DOCKER: a forward wins over a container starting on the node.
+        #expect(lines.contains("-I PREROUTING 1 -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379"))
+        #expect(lines.contains("-I OUTPUT 1 -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat-local:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379"))
         #expect(lines.contains("*filter"))
         #expect(lines.filter { $0 == "COMMIT" }.count == 2)
         #expect(NodeCommands.restoreRoutes.stages[0].last == "flocker-routes")

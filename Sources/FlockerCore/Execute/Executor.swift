@@ -115,7 +115,10 @@ public struct Executor: Sendable {
                     }
                 }
             }
-            signals.set(.init(app: pipeline.app, phase: stage.phase))
+            // A phase can take two stages (see Pipelines.stopForwardingFirst): it is over after its last.
+            if stageIndex + 1 == pipeline.stages.count || pipeline.stages[stageIndex + 1].phase != stage.phase {
+                signals.set(.init(app: pipeline.app, phase: stage.phase))
+            }
         }
         if !pipeline.app.isEmpty { await compensate(state: state, only: pipeline.app) }
     }

@@ -54,7 +54,7 @@ struct Pipelines: Sendable {
         order.sort { ($0.isEmpty ? 0 : 1) < ($1.isEmpty ? 0 : 1) }
         let phaseIndex = Dictionary(uniqueKeysWithValues: PhaseName.allCases.enumerated().map { ($1, $0) })
         pipelines = order.map { app in
-            let stages = (byApp[app] ?? []).sorted { phaseIndex[$0.0]! < phaseIndex[$1.0]! }.map { phase, steps in
+            let stages = (byApp[app] ?? []).sorted { phaseIndex[$0.0]! < phaseIndex[$1.0]! }.flatMap { phase, steps in
                 var lanes: [String: [Step]] = [:]
                 var laneOrder: [String] = []
                 for step in steps {
@@ -62,7 +62,8 @@ struct Pipelines: Sendable {
                     if lanes[lane] == nil { laneOrder.append(lane) }
                     lanes[lane, default: []].append(step)
                 }
-                return Stage(phase: phase, lanes: laneOrder.map { lanes[$0] ?? [] })
+                let stage = Stage(phase: phase, lanes: laneOrder.map { lanes[$0] ?? [] })
+                return phase == .routes && !app.isEmpty ? Self.stopForwardingFirst(stage) : [stage]
             }
             return Pipeline(app: app, stages: stages)
         }
@@ -135,6 +136,24 @@ struct Pipelines: Sendable {
             }
         }
         self.waits = waits
+    }
+
+    /// An application's routes stage in two, when it can be: first the nodes that stop forwarding the
+    /// application's ports and start forwarding them nowhere (its new node, which serves them itself from then
+    /// on), then the others (which forward them to its new node). So no node forwards to the new node while
+    /// that node still forwards to the old one: the mesh's DNAT rules come before Docker's publishing (see
+    /// `RouteSpec.restoreLine`), so the two at once would pass a connection back and forth, and conntrack would
+    /// keep its retransmitted SYNs on that path until the client gave up.
+    static func stopForwardingFirst(_ stage: Stage) -> [Stage] {
+        func onlyStops(_ lane: [Step]) -> Bool {
+            lane.allSatisfy { step in
+                if case .setRoutes(let add, let remove) = step.action { return add.isEmpty && !remove.isEmpty }
+                return false
+            }
+        }
+        let first = stage.lanes.filter(onlyStops), then = stage.lanes.filter { !onlyStops($0) }
+        guard !first.isEmpty, !then.isEmpty else { return [stage] }
+        return [Stage(phase: stage.phase, lanes: first), Stage(phase: stage.phase, lanes: then)]
     }
 
     /// Steps that start a container (and so bind its published ports on the node).

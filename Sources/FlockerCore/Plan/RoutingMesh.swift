@@ -102,15 +102,22 @@ public struct RouteSpec: Sendable, Hashable, Codable {
     public var tag: RouteTag
     public init(tag: RouteTag) { self.tag = tag }
 
-    /// The line for `iptables-restore --noflush` that adds this rule. NAT rules are appended (Docker's own
-    /// jump to its DOCKER chain stays first, so a container that publishes the port on this node wins);
-    /// FORWARD rules are inserted at the top, ahead of Docker's DROP policy chains.
+    /// The line for `iptables-restore --noflush` that adds this rule. The DNAT rules are inserted at the top,
+    /// ahead of Docker's jump to its DOCKER chain: while a node forwards a port, that is where its connections
+    /// go, even once a container that publishes the port there has started. So a stateless application
+    /// started (before it stops elsewhere) on a node that forwards its port gets that node's connections only
+    /// when the route step removes the forward, after it is ready; and a node it leaves sends connections to
+    /// the new node as soon as its routes switch, not to the old container while it stops. (Appended, they
+    /// lost to Docker's rule: bench/mass-move.sh saw 8 requests refused during such a start under load.) The
+    /// node that runs an application has no rule of its own for the application's ports, so Docker's
+    /// publishing serves them there. MASQUERADE is appended; FORWARD rules are inserted at the top, ahead of
+    /// Docker's DROP policy chains.
     public var restoreLine: String {
         let t = tag
         let comment = "-m comment --comment \(t.comment)"
         switch t.kind {
         case .inbound, .local:
-            return "-A \(t.chain) -p tcp -m tcp --dport \(t.port) -m addrtype --dst-type LOCAL \(comment) -j DNAT --to-destination \(t.destination):\(t.port)"
+            return "-I \(t.chain) 1 -p tcp -m tcp --dport \(t.port) -m addrtype --dst-type LOCAL \(comment) -j DNAT --to-destination \(t.destination):\(t.port)"
         case .masquerade:
             return "-A \(t.chain) -d \(t.destination)/32 -p tcp -m tcp --dport \(t.port) \(comment) -j MASQUERADE"
         case .forward:

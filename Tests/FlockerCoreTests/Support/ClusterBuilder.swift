@@ -54,6 +54,11 @@ struct Cluster {
         }
     }
 
+    /// What `iptables-save` prints after `-A CHAIN ` for a rule added by `line` (`-A CHAIN …` or `-I CHAIN 1 …`).
+    static func ruleText(_ line: String) -> String {
+        String(line.split(separator: " ", maxSplits: line.hasPrefix("-I ") ? 3 : 2).last ?? "")
+    }
+
     /// Installs exactly the routes the mesh wants given the current placement.
     mutating func converge(routesFor placement: [String: String]) {
         var addresses: [String: String] = [:]
@@ -61,7 +66,7 @@ struct Cluster {
         let apps = Dictionary(uniqueKeysWithValues: self.apps.map { ($0.name, $0) })
         for n in nodes {
             observed[n]?.routes = RoutingMesh.desiredRules(on: n, running: placement, applications: apps, addresses: addresses).map {
-                RouteRule(table: $0.tag.table, chain: $0.tag.chain, tag: $0.tag, ruleText: String($0.restoreLine.split(separator: " ", maxSplits: 2)[2]))
+                RouteRule(table: $0.tag.table, chain: $0.tag.chain, tag: $0.tag, ruleText: Self.ruleText($0.restoreLine))
             }
         }
     }
