@@ -118,14 +118,19 @@ struct ExecutorPipelineTests {
         #expect(Set(schedule.pipelines.map(\.app)) == ["", "a", "b"])
     }
 
-    @Test func aStatelessMoveStartsBeforeItStops() async throws {
+    /// web (stateless, port 8080) runs on node1 with the mesh converged, and is placed on node2.
+    func webMovesToNode2() throws -> (Cluster, Plan) {
         var c = Cluster()
         let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)])
         c.apps = [web]
         c.run(web, on: "node1")
         c.converge(routesFor: ["web": "node1"])
         c.placement = ["web": "node2"]
-        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        return (c, try Planner.plan(desired: c.desired, observed: c.observedState))
+    }
+
+    @Test func aStatelessMoveStartsBeforeItStops() async throws {
+        let (c, plan) = try webMovesToNode2()
         #expect(plan.phases.first { $0.name == .stop } == nil, "nothing stops before the start")
         let cleanup = plan.phases.first { $0.name == .cleanup }?.steps ?? []
         #expect(cleanup.contains { $0.node == "node1" && $0.action == .stopApp("web", keep: false) }, "\(plan.steps)")
@@ -146,13 +151,7 @@ struct ExecutorPipelineTests {
     /// Docker's, a connection could be passed back and forth between the two): here node2's route step is slow,
     /// and node1's starts only once it ended.
     @Test func theNewNodeStopsForwardingBeforeOthersForwardToIt() async throws {
-        var c = Cluster()
-        let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 8080, external: 8080)])
-        c.apps = [web]
-        c.run(web, on: "node1")
-        c.converge(routesFor: ["web": "node1"])
-        c.placement = ["web": "node2"]
-        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        let (c, plan) = try webMovesToNode2()
         let schedule = Pipelines(plan, applications: c.desired.applications, observed: c.observedState)
         let stages = schedule.pipelines.first { $0.app == "web" }?.stages.filter { $0.phase == .routes } ?? []
         #expect(stages.map { $0.lanes.flatMap { $0.map(\.node) } } == [["node2"], ["node1"]], "\(stages)")
