@@ -237,6 +237,7 @@ public struct ClusterRun: Sendable {
                                   hosts: [String: any RemoteHost], json: JSONReporter) async -> Locking {
         // Every lock a plan can need: each node's own and each application's on each node.
         let rounds = desired.nodes.count * (desired.applications.count + 1) + 1
+        let warn: @Sendable (String) -> Void = { [err] in err.write("warning: \($0)\n") }
         // Applications whose replica upkeep is left to the run that holds their locks (a sync in progress).
         var leftToOthers = Set<String>()
         for _ in 0..<rounds {
@@ -250,7 +251,7 @@ public struct ClusterRun: Sendable {
             for key in optional.sorted() {
                 guard let app = key.app, !leftToOthers.contains(app), let host = hosts[key.node] else { continue }
                 if let busy = await locks.acquire(keys: [(key, host)], wait: .zero, expiry: options.lockExpiry,
-                                                  leftoverWait: options.leftoverWait, stop: stopRequest, warn: { [err] in err.write("warning: \($0)\n") }) {
+                                                  leftoverWait: options.leftoverWait, stop: stopRequest, warn: warn) {
                     if !busy.failures.isEmpty { return .stopped(lockFailure(busy, json: json)) }
                     leftToOthers.insert(app)
                 }
@@ -277,7 +278,7 @@ public struct ClusterRun: Sendable {
             }
             if let busy = await locks.acquire(keys: wanted.sorted().compactMap { k in hosts[k.node].map { (k, $0) } },
                                               wait: options.lockWait, expiry: options.lockExpiry, leftoverWait: options.leftoverWait,
-                                              stop: stopRequest, warn: { [err] in err.write("warning: \($0)\n") }) {
+                                              stop: stopRequest, warn: warn) {
                 return .stopped(lockFailure(busy, json: json))
             }
             let lockedNodes = Set(locks.keys.map(\.node))

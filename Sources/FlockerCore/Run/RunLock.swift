@@ -236,7 +236,7 @@ public final class LockSet: Sendable {
         stop: StopRequest, warn: @Sendable (String) -> Void
     ) async -> Busy? {
         await acquire(keys: hosts.map { (LockKey(node: $0.node), $0) }, wait: wait, expiry: expiry,
-                          leftoverWait: leftoverWait, stop: stop, warn: warn)
+                      leftoverWait: leftoverWait, stop: stop, warn: warn)
     }
 
     /// Takes the lock on every host not yet locked. With `wait`, retries until the deadline (or a stop request).
