@@ -230,7 +230,7 @@ else
     node node1 "timeout 3 bash -c ': </dev/tcp/10.77.$OTHER.11/22'"
   check "down of instance $OTHER" SB2 down
   check_fails "instance $OTHER: bridge gone" ip link show "flbr$OTHER"
-  check "instance $OTHER: no namespace left" bash -c "! ip netns list | grep -q '^fl$OTHER-'"
+  check "instance $OTHER: no namespace left" bash -c "! grep -q '^fl$OTHER-' <<<\"\$(ip netns list)\""
   check "instance $OTHER: state folder gone" test ! -e "$OTHER_DIR"
   check "instance $ID still fine after it" node node1 zfs list flocker
   check "instance $ID: node4 still fine" node node4 docker info
@@ -239,7 +239,7 @@ fi
 
 # ---------------------------------------------------------------------------------------------------------
 section "down leaves nothing behind"
-no_netns()   { ! ip netns list | grep -q "^fl$ID-"; }
+no_netns()   { ! grep -q "^fl$ID-" <<<"$(ip netns list)"; }
 no_mounts()  { ! grep -E "/fl$ID-|$STATE" /proc/mounts; }
 no_links()   { ! ip -o link show | grep -E ": (flbr$ID|fl$ID-n[0-9]+)[:@]"; }
 no_rules()   { ! iptables-save | grep -E -- "flocker-sandbox-$ID( |\"|\$)"; }

@@ -470,7 +470,7 @@ foreign_lock node2 120
 st=$("$FLOCKER" lock status "$W/redis1.yml" 2>&1); rc=$?
 expect_eq "lock status exits 4 while a node is locked" 4 "$rc"
 expect_contains "it shows the holder" "node2  locked by alice@ci-runner-7 (pid 4242, since " "$st"
-if printf '%s\n' "$st" | grep -Eq 'node2 .*last active 1[2-9][0-9]s ago'; then pass "… and how long ago it was last active"
+if grep -Eq 'node2 .*last active 1[2-9][0-9]s ago' <<<"$st"; then pass "… and how long ago it was last active"
 else fail "… and how long ago it was last active" "$st"; fi
 expect_contains "the other nodes are not locked" "node1  not locked" "$st"
 dep webmove "solo, redis, bulk" "web" "slow"

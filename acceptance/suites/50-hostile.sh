@@ -47,7 +47,7 @@ printf 'version: 1\nnodes:\n  ghost1: [web]\n  ghost2: []\n' > "$W/ghost-web.yml
 # no_crash LABEL RC OUTPUT: the binary did not crash.
 no_crash() {
   if [ "$2" -ge 128 ] && [ "$2" != 130 ]; then fail "$1: no crash" "exit status $2" "$(printf '%s' "$3" | tail -n 5)"
-  elif printf '%s' "$3" | grep -q 'Fatal error'; then fail "$1: no crash" "$(printf '%s' "$3" | grep 'Fatal error' | head -n 3)"
+  elif grep -q 'Fatal error' <<<"$3"; then fail "$1: no crash" "$(printf '%s' "$3" | grep 'Fatal error' | head -n 3)"
   else pass "$1: no crash"; fi
 }
 
@@ -59,11 +59,11 @@ refused() {
   d=$(FLOCKER_SSH_CONFIG="$W/ghost_config" "$FLOCKER" "$dep" "$app" -v --connect-timeout 2 2>&1); rc_d=$?
   [ "$rc_v" = 2 ] || why="$why validate exited $rc_v;"
   [ "$rc_d" = 2 ] || why="$why deploy exited $rc_d;"
-  printf '%s\n' "$v" | grep -Eq '^[^ ]+\.yml:[0-9]+:[0-9]+: error: ' || why="$why validate printed no FILE:LINE:COL: error:;"
-  printf '%s\n' "$d" | grep -Eq '^[^ ]+\.yml:[0-9]+:[0-9]+: error: ' || why="$why deploy printed no FILE:LINE:COL: error:;"
-  printf '%s\n' "$d" | grep -q '^trace ' && why="$why deploy contacted a node (trace lines);"
+  grep -Eq '^[^ ]+\.yml:[0-9]+:[0-9]+: error: ' <<<"$v" || why="$why validate printed no FILE:LINE:COL: error:;"
+  grep -Eq '^[^ ]+\.yml:[0-9]+:[0-9]+: error: ' <<<"$d" || why="$why deploy printed no FILE:LINE:COL: error:;"
+  grep -q '^trace ' <<<"$d" && why="$why deploy contacted a node (trace lines);"
   [ -z "$needle" ] || case $v in *"$needle"*) ;; *) why="$why the error does not say: $needle;" ;; esac
-  if [ "$rc_v" -ge 128 ] || [ "$rc_d" -ge 128 ] || printf '%s\n%s' "$v" "$d" | grep -q 'Fatal error'; then why="$why CRASH;"; fi
+  if [ "$rc_v" -ge 128 ] || [ "$rc_d" -ge 128 ] || grep -q 'Fatal error' <<<"$v"$'\n'"$d"; then why="$why CRASH;"; fi
   local at
   at=$(printf '%s\n' "$v" | grep -F -- "${needle:-error:}" | grep -Eo '[^/]+\.yml:[0-9]+:[0-9]+' | head -n 1)
   if [ -z "$why" ]; then pass "$label: refused at $at (exit 2, nothing contacted)"
