@@ -4,7 +4,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 BIN := .build/release/flocker-deploy
 
-.PHONY: all deps build release install test unit acceptance demo compose-demo bench fuzz clean sandbox-up sandbox-down
+.PHONY: all deps build release install test unit acceptance demo compose-demo services-demo bench fuzz clean sandbox-up sandbox-down
 
 all: build
 
@@ -41,6 +41,10 @@ demo: deps release
 ## make compose-demo: a multi-service Compose stack (examples/compose-stack) deployed in the sandbox.
 compose-demo: deps release
 	examples/compose-stack/run.sh
+
+## make services-demo: Compose services reaching each other by name across nodes (examples/compose-services).
+services-demo: deps release
+	examples/compose-services/run.sh
 
 bench: deps release
 	bench/run.sh

@@ -58,7 +58,7 @@ expect_not_contains() {
 node() { local n=$1; shift; ssh -F "$SSH_CONFIG" -o BatchMode=yes -o StrictHostKeyChecking=yes "$n" "$@"; }
 
 # reset_nodes NODE...: remove everything flocker-deploy manages on these nodes (containers, datasets, routing
-# rules, lock, audit log), so a suite starts from an empty cluster. zfs-fuse may call a dataset busy for a moment after its
+# rules, service addresses and routes, lock, audit log), so a suite starts from an empty cluster. zfs-fuse may call a dataset busy for a moment after its
 # container went: the destroy is retried.
 reset_nodes() {
   local n
@@ -66,7 +66,9 @@ reset_nodes() {
     node "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; sleep 0.5
       for d in $(zfs list -H -o name -r flocker | grep "^flocker/" | sort -r); do zfs destroy -f -r "$d" || { sleep 1; zfs destroy -f -r "$d"; }; done
       rm -rf /var/lib/flocker-deploy/lock /var/lib/flocker-deploy/lock.* /var/lib/flocker-deploy/lock-app-* /var/lib/flocker-deploy/audit.log
-      for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done' >/dev/null 2>&1
+      for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done
+      for a in $(ip -4 -o addr show dev lo | awk "\$4 ~ /^10[.]233[.]/ {print \$4}"); do ip addr del "$a" dev lo; done
+      for r in $(ip -4 route show | awk "/^10[.]233[.]/ {print \$1}"); do ip route del "$r"; done' >/dev/null 2>&1
   done
 }
 

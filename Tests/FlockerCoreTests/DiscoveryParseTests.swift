@@ -169,7 +169,7 @@ struct DiscoveryParseTests {
         let text = String(decoding: data, as: UTF8.self)
         let markers = text.split(separator: "\n").filter { $0.hasPrefix(DiscoveryScript.marker) }.map { $0.dropFirst(DiscoveryScript.marker.count) }
         #expect(markers.first == "docker" && markers.last == "end")
-        #expect(Set(markers) == ["docker", "facts", "images", "zfs", "clones", "iptables", "files", "end"])
+        #expect(Set(markers) == ["docker", "facts", "images", "zfs", "clones", "iptables", "services", "files", "end"])
         let s = DiscoveryScript.parse(text, node: "n", address: "1.2.3.4")
         #expect(!s.facts.dockerAnswers)
         #expect(s.facts.problems.contains("docker is not answering (docker ps failed)"))

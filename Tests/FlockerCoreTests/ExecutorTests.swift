@@ -64,7 +64,7 @@ struct ExecutorTests {
         let order = [
             log.index(of: "zfs send", on: "node1"),            // pre-copy
             log.index(of: "flocker-start create flocker--redis", on: "node2"), // stage: created ahead, not started
-            log.index(of: "flocker-hold redis 30 6379", on: "node1"), // hold new connections
+            log.index(of: "flocker-hold redis 30 '' 6379", on: "node1"), // hold new connections
             log.index(of: "flocker-stop", on: "node1"),        // stop (kept)
             log.index(of: "readonly=on", on: "node1"),         // handoff: source read-only first
             log.index(of: "flocker:role=primary", on: "node2"),// promote target
@@ -310,8 +310,8 @@ struct ExecutorTests {
         #expect(lines.first == "*nat")
         #expect(lines[1] == "-D PREROUTING " + rule.ruleText)
         // Inserted ahead of Docker's jump to DOCKER: a forward wins over a container starting on the node.
-        #expect(lines.contains("-I PREROUTING 1 -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379"))
-        #expect(lines.contains("-I OUTPUT 1 -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat-local:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379"))
+        #expect(lines.contains("-I PREROUTING 1 ! -d 10.233.0.0/16 -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379"))
+        #expect(lines.contains("-I OUTPUT 1 ! -d 10.233.0.0/16 -p tcp -m tcp --dport 6379 -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:dnat-local:redis:6379:10.77.0.12 -j DNAT --to-destination 10.77.0.12:6379"))
         #expect(lines.contains("*filter"))
         #expect(lines.filter { $0 == "COMMIT" }.count == 2)
         #expect(NodeCommands.restoreRoutes.stages[0].last == "flocker-routes")

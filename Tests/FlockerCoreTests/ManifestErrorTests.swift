@@ -553,13 +553,6 @@ let manifestBadCases: [ManifestBadCase] = [
         app: compose("image: x\nlinks: [rediss]", extra: "  redis: {image: redis, ports: [\"6379:6379\"]}\n"),
         ("app.yml:4:13", "services.web.links[0]", "unknown service \"rediss\": did you mean \"redis\"?")),
     bad(
-        "compose link to a service without ports",
-        app: compose("image: x\nlinks: [\"db:database\"]", extra: "  db: {image: postgres}\n"),
-        (
-            "app.yml:4:13", "services.web.links[0]",
-            "service \"db\" publishes no port: a link connects to the target's external ports, so give it `ports`"
-        )),
-    bad(
         "compose link alias with a dot",
         app: compose("image: x\nlinks: [db.v2]", extra: "  db.v2: {image: postgres, ports: [\"5432:5432\"]}\n"),
         ("app.yml:4:13", "services.web.links[0]", "the service name \"db.v2\" cannot be used as a link alias")),

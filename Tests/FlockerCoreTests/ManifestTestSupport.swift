@@ -80,3 +80,12 @@ func compose(_ settings: String, name: String = "web", extra: String = "") -> St
         + settings.split(separator: "\n", omittingEmptySubsequences: false)
         .map { $0.isEmpty ? "" : "    " + $0 }.joined(separator: "\n") + "\n" + extra
 }
+
+extension Application {
+    /// The application without its part of the service network (tests of other keys compare the rest).
+    var withoutService: Application {
+        var a = self
+        a.service = nil
+        return a
+    }
+}

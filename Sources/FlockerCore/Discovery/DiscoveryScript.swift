@@ -37,6 +37,7 @@ public enum DiscoveryScript {
         zfs=$(zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,used,origin,flocker:app,flocker:volume,flocker:role,flocker:epoch,flocker:checked flocker 2>/dev/null)
         clones=$(zfs get -H -p -r -o name,property,value flocker:clone,flocker:clone-of,flocker:snapshot,flocker:ports,flocker:created,flocker:expires flocker/flocker-clones 2>/dev/null)
         rules=$(iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/')
+        svc=$({ ip -4 -o addr show dev lo; echo; ip -4 route show; } 2>/dev/null | awk '$2 == "lo" && $4 ~ /^10[.]233[.]/ { sub("/32$", "", $4); print "addr " $4 } $1 ~ /^10[.]233[.]/ && $2 == "via" { print "route " $1 " " $3 }')
         wait
         echo "${m}facts"
         echo "hostname $h"
@@ -49,6 +50,8 @@ public enum DiscoveryScript {
         [ -z "$clones" ] || printf '%s\n' "$clones"
         echo "${m}iptables"
         [ -z "$rules" ] || printf '%s\n' "$rules"
+        echo "${m}services"
+        [ -z "$svc" ] || printf '%s\n' "$svc"
         echo "${m}files"
         for a in /var/lib/flocker-deploy/files/*/; do
           [ -d "$a" ] || continue; a=${a%/}; echo "app ${a##*/}"
@@ -91,6 +94,11 @@ public enum DiscoveryScript {
             + parseRoutes(sections["table filter"] ?? [], table: "filter")
         state.holds = parseHolds(sections["table raw"] ?? [])
         state.files = parseFiles(sections["files"] ?? [])
+        for line in sections["services"] ?? [] {
+            let words = line.split(separator: " ").map(String.init)
+            if words.count == 2, words[0] == "addr", ServiceNetwork.contains(words[1]) { state.serviceAddresses.append(words[1]) }
+            if words.count == 3, words[0] == "route", ServiceNetwork.contains(words[1]) { state.serviceRoutes[words[1]] = words[2] }
+        }
         state.images = sections["images"].map { lines in
             Set(lines.map { ImageName.normalized(String($0)) }.filter { !$0.isEmpty && !$0.hasPrefix("<none>") })
         }

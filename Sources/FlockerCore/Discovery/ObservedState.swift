@@ -52,6 +52,10 @@ public struct NodeState: Sendable, Hashable {
     /// Applications with uploaded files on this node (`NodeCommands.filesDirectory`), each with the sets there by
     /// their hash (`Application.filesHash`; an interrupted upload's `.incoming-HASH` too).
     public var files: [String: Set<String>] = [:]
+    /// Service addresses (`ServiceNetwork`) on this node's `lo`.
+    public var serviceAddresses: [String] = []
+    /// Service address → the node address this node routes it to.
+    public var serviceRoutes: [String: String] = [:]
 
     public init(
         node: String, address: String, facts: NodeFacts = NodeFacts(), containers: [String: ContainerState] = [:],

@@ -306,6 +306,7 @@ public struct Executor: Sendable {
             return note
         case .startCreated(let name):
             let app = try application(name, step.node, text)
+            // (A service's address went on `lo` with the create.)
             try await check(node, RemoteCommand("docker", "start", NodeCommands.containerName(name)), step: text)
             state.withLock { $0.staged[name] = nil }
             try await waitReady(app, on: node, step: text)
@@ -313,7 +314,7 @@ public struct Executor: Sendable {
             return ""
         case .restartApp(let name):
             let app = try application(name, step.node, text)
-            try await check(node, NodeCommands.restart(name, restartPolicy: app.restartPolicy.dockerValue), step: text)
+            try await check(node, NodeCommands.restart(name, restartPolicy: app.restartPolicy.dockerValue, serviceAddress: app.service?.address), step: text)
             try await waitReady(app, on: node, step: text)
             state.withLock { $0.stoppedForMove[name] = nil }
             return ""
@@ -328,8 +329,13 @@ public struct Executor: Sendable {
             let keepRemove = remove.filter { held[$0.tag.app] == nil }
             let leftAdd = add.filter { held[$0.tag.app] != nil }
             let leftRemove = remove.filter { held[$0.tag.app] != nil }
-            if !keepAdd.isEmpty || !keepRemove.isEmpty {
-                try await check(node, NodeCommands.restoreRoutes, stdin: NodeCommands.routesInput(add: keepAdd, remove: keepRemove), step: text)
+            let rules = (add: keepAdd.filter { !$0.tag.isService }, remove: keepRemove.filter { !$0.tag.isService })
+            if !rules.add.isEmpty || !rules.remove.isEmpty {
+                try await check(node, NodeCommands.restoreRoutes, stdin: NodeCommands.routesInput(add: rules.add, remove: rules.remove), step: text)
+            }
+            let services = (add: keepAdd.map(\.tag).filter(\.isService), remove: keepRemove.map(\.tag).filter(\.isService))
+            if !services.add.isEmpty || !services.remove.isEmpty {
+                try await check(node, NodeCommands.serviceRoutes(add: services.add, remove: services.remove), step: text)
             }
             return RouteReport.detail(applied: (keepAdd, keepRemove), left: (leftAdd, leftRemove), why: held)
         case .pruneSnapshots(let v, let keep):
@@ -361,7 +367,7 @@ public struct Executor: Sendable {
             guard seconds > 0 else { return "not held (--connection-hold 0): new connections are refused while \(app) is down" }
             state.withLock { _ = $0.held[app, default: []].insert(step.node) }
             // A hold that cannot be set costs only what holds save: the move goes on, and says so.
-            let result = try await node.run(NodeCommands.hold(app, ports: ports, seconds: seconds), step: text, timeout: .seconds(30))
+            let result = try await node.run(NodeCommands.hold(app, ports: ports, seconds: seconds, serviceAddress: desired.applications[app]?.service?.address), step: text, timeout: .seconds(30))
             guard result.status.isSuccess else {
                 return "not held (iptables said: \(trim(result.stderrText))): new connections are refused while \(app) is down"
             }
@@ -657,7 +663,7 @@ public struct Executor: Sendable {
                     try await check(source, NodeCommands.setProperties(VolumeID(app: app, volume: spec.name).dataset, ["readonly=off"]), step: step)
                 }
                 let policy = observed.nodes[sourceName]?.containers[app]?.restartPolicy ?? "no"
-                try await check(source, NodeCommands.restart(app, restartPolicy: policy), step: step)
+                try await check(source, NodeCommands.restart(app, restartPolicy: policy, serviceAddress: desired.applications[app]?.service?.address), step: step)
                 message = "rollback: \(app) was restarted on \(sourceName), where its data still is"
             } catch {
                 message = "rollback FAILED: \(app) is stopped on \(sourceName) and could not be restarted (\(error.description)); its data is intact there: run flocker-deploy again"

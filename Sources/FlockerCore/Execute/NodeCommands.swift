@@ -22,6 +22,7 @@ public enum NodeCommands {
                     "--label", "flocker.restart=\(app.restartPolicy.dockerValue)"]
         if let envFile { args += ["--env-file", envFile] }
         for p in app.ports { args += ["--publish", "\(p.externalPort):\(p.internalPort)"] }
+        if let service = app.service { args += service.runArguments }
         for m in mounts {
             let readOnly = app.volumes.contains { $0.mountpoint == m.container && $0.readOnly }
             args += ["--volume", "\(m.host):\(m.container)" + (readOnly ? ":ro" : "")]
@@ -73,15 +74,31 @@ public enum NodeCommands {
     /// (Docker holds the name before the container can be inspected): the script waits for it, up to 10 s. With
     /// `envFile`, stdin is written to that file, readable only by root, for `--env-file`, and the file is removed
     /// whatever happened: values never appear on a command line.
+    /// A Compose service's address (`ServiceNetwork`; arguments `vip`, `img`, `handled`) goes on `lo` first
+    /// (Docker publishes on it only where it is local), and `$extra` gets a `--publish=ADDRESS:P:P` for each port
+    /// the image EXPOSEs that the manifest does not settle (`handled`) and that no container on the node
+    /// publishes on every address already (Docker could not bind it); each such word is checked to be a port
+    /// spec, as `$extra` is expanded unquoted.
     public static func start(
         _ app: Application, mounts: [(host: String, container: String)], envFile: String?, createOnly: Bool
     ) -> RemoteCommand {
         .script("""
-            mode=$1 name=$2 want=$3 f=$4; shift 4
+            mode=$1 name=$2 want=$3 f=$4 vip=$5 img=$6 handled=$7; shift 7
             if [ -n "$f" ]; then trap 'rm -f "$f"' EXIT; umask 077; mkdir -p "${f%/*}" && cat > "$f" || exit 125; fi
+            extra=
+            if [ -n "$vip" ]; then
+              ip addr replace "$vip/32" dev lo || exit 1
+              for p in $(docker image inspect --format '{{range $k, $v := .Config.ExposedPorts}}{{$k}} {{end}}' "$img" 2>/dev/null); do
+                case $p in *[!0-9a-z/-]*|'') continue ;; esac
+                case " $handled " in *" $p "*) continue ;; esac
+                [ -z "$(docker ps -q --filter "publish=$p")" ] || continue
+                extra="$extra --publish=$vip:${p%/*}:$p"
+              done
+            fi
+            verb=$1; shift
             i=0
             while :; do
-              err=$(docker "$@" 2>&1 >/dev/null) && exit 0
+              err=$(docker "$verb" $extra "$@" 2>&1 >/dev/null) && exit 0
               case $err in *"is already in use"*) [ $i -lt 100 ] || break ;; *) break ;; esac
               if h=$(docker inspect --format '{{index .Config.Labels "flocker.config-hash"}}' "$name" 2>/dev/null); then
                 if [ "$h" = "$want" ]; then
@@ -96,8 +113,18 @@ public enum NodeCommands {
             done
             printf '%s\\n' "$err" >&2; exit 1
             """, name: "flocker-start",
-            [createOnly ? "create" : "run", containerName(app.name), app.configHash, envFile ?? ""]
+            [createOnly ? "create" : "run", containerName(app.name), app.configHash, envFile ?? "",
+             app.service?.address ?? "", app.image, serviceHandledPorts(app)]
                 + runArguments(app, mounts: mounts, envFile: envFile, createOnly: createOnly))
+    }
+
+    /// The container ports (`PORT/PROTO`) whose reachability on the service address the manifest settles: those
+    /// it publishes on the address, and those the routing mesh publishes at their own number.
+    static func serviceHandledPorts(_ app: Application) -> String {
+        guard let service = app.service else { return "" }
+        let published = app.ports.filter { $0.internalPort == $0.externalPort }.map { "\($0.internalPort)/tcp" }
+        let named = service.portNumbers.map { "\($0.port)/\($0.proto)" }
+        return (published + named).joined(separator: " ")
     }
 
     /// The environment file's content: Docker's env-file format, one `NAME=value` per line, taken literally.
@@ -121,11 +148,13 @@ public enum NodeCommands {
             """, name: "flocker-stop", [containerName(app), keep ? "keep" : "remove"])
     }
 
-    /// Starts an existing stopped container again with `restartPolicy`.
-    public static func restart(_ app: String, restartPolicy: String) -> RemoteCommand {
+    /// Starts an existing stopped container again with `restartPolicy`; a Compose service's address goes back on
+    /// `lo` first (gone after a reboot, and Docker publishes on it only where it is local).
+    public static func restart(_ app: String, restartPolicy: String, serviceAddress: String? = nil) -> RemoteCommand {
         .script("""
+            [ -z "$3" ] || ip addr replace "$3/32" dev lo || exit 1
             docker update --restart="$2" "$1" >/dev/null && docker start "$1" >/dev/null
-            """, name: "flocker-restart", [containerName(app), restartPolicy])
+            """, name: "flocker-restart", [containerName(app), restartPolicy, serviceAddress ?? ""])
     }
 
     /// Removes a stopped container (refuses a running one: `docker rm` without `-f`). A container that is not
@@ -457,14 +486,20 @@ public enum NodeCommands {
     /// address passes). Each rule ends by itself `seconds` after now by the node's clock (`-m time --datestop`,
     /// UTC), so a hold outlives no run by more than that. The app's earlier holds are replaced, in one
     /// `iptables-restore --noflush`. (`iptables-save` prints the comment quoted: the tag is matched without
-    /// its `--comment`.)
-    public static func hold(_ app: String, ports: [Int], seconds: Int) -> RemoteCommand {
+    /// its `--comment`.) A Compose service's address (`serviceAddress`) is held too, every port of it, on every
+    /// node: connections by name wait as well.
+    public static func hold(_ app: String, ports: [Int], seconds: Int, serviceAddress: String? = nil) -> RemoteCommand {
         .script("""
-            app=$1 secs=$2; shift 2
+            app=$1 secs=$2 vip=$3; shift 3
             until=$(date -u -d "@$(( $(date +%s) + secs ))" +%Y-%m-%dT%H:%M:%S) || exit 1
             {
               echo '*raw'
               iptables-save -t raw | grep -F "flocker-deploy:hold:$app:" | sed 's/^-A /-D /'
+              if [ -n "$vip" ]; then
+                for chain in PREROUTING OUTPUT; do
+                  echo "-I $chain 1 -d $vip/32 -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m comment --comment flocker-deploy:hold:$app:name -m time --datestop $until -j DROP"
+                done
+              fi
               for p in "$@"; do
                 for chain in PREROUTING OUTPUT; do
                   echo "-I $chain 1 -p tcp -m tcp --dport $p --tcp-flags FIN,SYN,RST,ACK SYN -m addrtype --dst-type LOCAL -m comment --comment flocker-deploy:hold:$app:$p -m time --datestop $until -j DROP"
@@ -472,7 +507,7 @@ public enum NodeCommands {
               done
               echo COMMIT
             } | iptables-restore --noflush
-            """, name: "flocker-hold", [app, String(seconds)] + ports.map(String.init))
+            """, name: "flocker-hold", [app, String(seconds), serviceAddress ?? ""] + ports.map(String.init))
     }
 
     /// Removes every connection-hold rule of `app` on this node (none is fine).
@@ -482,6 +517,30 @@ public enum NodeCommands {
             [ -z "$rules" ] && exit 0
             printf '*raw\\n%s\\nCOMMIT\\n' "$rules" | iptables-restore --noflush
             """, name: "flocker-release-hold", [app])
+    }
+
+    /// Sets services' addresses and routes (`ServiceNetwork`): removals first, then additions, each idempotent
+    /// (an address or route already gone is removed; `replace` adds or changes).
+    public static func serviceRoutes(add: [RouteTag], remove: [RouteTag]) -> RemoteCommand {
+        var words: [String] = []
+        for t in remove {
+            words += t.kind == .serviceAddress ? ["del-addr", t.service.address] : ["del-route", t.service.address]
+        }
+        for t in add {
+            if t.kind == .serviceAddress { words += ["addr", t.service.address] }
+            else if let via = t.service.via { words += ["route", t.service.address, via] }
+        }
+        return .script("""
+            while [ $# -gt 0 ]; do
+              case $1 in
+                addr) ip addr replace "$2/32" dev lo || exit 1; shift 2 ;;
+                route) ip route replace "$2/32" via "$3" || exit 1; shift 3 ;;
+                del-addr) if ip -4 -o addr show dev lo | grep -qF " $2/32 "; then ip addr del "$2/32" dev lo || exit 1; fi; shift 2 ;;
+                del-route) if [ -n "$(ip -4 route show "$2/32")" ]; then ip route del "$2/32" || exit 1; fi; shift 2 ;;
+                *) exit 2 ;;
+              esac
+            done
+            """, name: "flocker-service-routes", words)
     }
 
     /// The stdin of `restoreRoutes`: deletions first, then additions, one COMMIT per table.

@@ -147,7 +147,10 @@ struct Pipelines: Sendable {
     static func stopForwardingFirst(_ stage: Stage) -> [Stage] {
         func onlyStops(_ lane: [Step]) -> Bool {
             lane.allSatisfy { step in
-                if case .setRoutes(let add, let remove) = step.action { return add.isEmpty && !remove.isEmpty }
+                // (Its own service address, on `lo`, is no forwarding: the new node serves it.)
+                if case .setRoutes(let add, let remove) = step.action {
+                    return add.allSatisfy { $0.tag.kind == .serviceAddress } && !remove.isEmpty
+                }
                 return false
             }
         }

@@ -49,6 +49,7 @@ struct ApplicationDraft {
     var entrypointArguments: [String] = []
     var dependencies: [String] = []
     var files: [AppFile] = []
+    var service: ServiceIdentity?
     /// Set when some `ports` entry had an error, so "publishes no port" is not reported on top of it.
     var portsIncomplete = false
     /// Set when some volume had an error, so "has no volumes" (for replicas) is not reported on top of it.
@@ -65,7 +66,8 @@ struct ApplicationDraft {
             name: name, image: image, ports: ports.map(\.port), volumes: volumes.map(\.volume),
             links: links.map(\.link), environment: environment, memoryLimit: memoryLimit, cpuShares: cpuShares,
             restartPolicy: restartPolicy, command: command, runOptions: runOptions,
-            entrypointArguments: entrypointArguments, dependencies: dependencies, files: files)
+            entrypointArguments: entrypointArguments, dependencies: dependencies, files: files,
+            service: service)
     }
 }
 

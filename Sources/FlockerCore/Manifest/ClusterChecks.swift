@@ -76,6 +76,20 @@ enum ClusterChecks {
                 }
             }
         }
+        // A Compose service's container ports are published on its own address (`ServiceNetwork`); Docker cannot
+        // bind one where a container publishes the same port on every address, as an external port is wherever
+        // its application runs: refused whatever the placement, since either can move.
+        for draft in drafts {
+            guard let service = draft.service else { continue }
+            for (port, proto) in service.portNumbers where proto == "tcp" {
+                guard let owner = owners[port] else { continue }
+                let who = owner.app == draft.name ? "this service's own" : "service \(quoted(owner.app))'s"
+                d.add(
+                    draft.mark, draft.path,
+                    "container port \(port) is reached by name (\(draft.name):\(port)) on the service's own address, but external port \(port) is \(who) (line \(owner.origin.externalMark.line)), published on every address of the node that runs it: Docker cannot publish both on one node; change the external port"
+                )
+            }
+        }
         guard checkLinkRemotePorts, !drafts.contains(where: \.portsIncomplete) else { return }
         for draft in drafts {
             for origin in draft.links {

@@ -103,7 +103,7 @@ enum ComposeDecoder {
         if let networks = top["networks"], top.keys["networks"] != nil {
             d.warn(
                 top.keys["networks"]!.mark, .document.key("networks"),
-                "top-level `networks` is ignored: containers use Docker's default network on their node, and services reach each other through `links` and published ports, which the routing mesh forwards from every node")
+                "top-level `networks` is ignored: containers use Docker's default network on their node, and services reach each other by name on every node (each name is a stable address that follows its service)")
             _ = networks
         }
 
@@ -149,9 +149,42 @@ enum ComposeDecoder {
             }
             ClusterChecks.checkApplication(drafts[i], &d)
         }
+        assignServiceIdentities(&drafts, links: pending)
         result.drafts = drafts
         result.names = names
         return result
+    }
+
+    /// Services by name (`ServiceNetwork`): each service's address, the names every container resolves (every
+    /// service, and a container's own link aliases), and the container ports published on the address.
+    static func assignServiceIdentities(_ drafts: inout [ApplicationDraft], links: [[PendingLink]]) {
+        let addresses = ServiceNetwork.addresses(for: drafts.map(\.name))
+        let everyone = drafts.map(\.name).sorted().compactMap { name in
+            addresses[name].map { HostEntry(name: name, address: $0) }
+        }
+        for i in drafts.indices {
+            guard let address = addresses[drafts[i].name] else { continue }
+            var hosts = everyone
+            for link in links[i] where !link.alias.isEmpty && link.alias != link.target {
+                guard let target = addresses[link.target], !hosts.contains(where: { $0.name == link.alias }) else { continue }
+                hosts.append(HostEntry(name: link.alias, address: target))
+            }
+            var ports: [String] = []
+            for option in drafts[i].runOptions where option.hasPrefix("--expose=") {
+                ports.append(String(option.dropFirst("--expose=".count)))
+            }
+            // A port published at its own number on every address answers on the service address already.
+            for origin in drafts[i].ports where origin.port.internalPort != origin.port.externalPort {
+                ports.append(String(origin.port.internalPort))
+            }
+            // Once each; none that is published at its own number on every address (the routing mesh's ports).
+            var seen = Set(drafts[i].ports.filter { $0.port.internalPort == $0.port.externalPort }.map { "\($0.port.internalPort)/tcp" })
+            ports = ports.filter { spec in
+                let (range, proto) = ServiceIdentity.split(spec)
+                return seen.insert("\(range)/\(proto ?? "tcp")").inserted
+            }
+            drafts[i].service = ServiceIdentity(address: address, hosts: hosts, ports: ports)
+        }
     }
 
     /// Whether `node` is a mapping with an `image` or a `build` key: Fig's test for "this is a service".
@@ -496,16 +529,8 @@ enum ComposeDecoder {
             d.add(link.node.mark, link.path, message)
             return
         }
-        if target.ports.isEmpty {
-            if !target.portsIncomplete {
-                d.add(
-                    link.node.mark, link.path,
-                    "service \(quoted(target.name)) publishes no port: a link connects to the target's external ports, so give it `ports`"
-                )
-            }
-            return
-        }
-        guard !link.alias.isEmpty else { return }
+        // A target without ports gets no variables; its alias still resolves to it (`ServiceNetwork`).
+        guard !target.ports.isEmpty, !link.alias.isEmpty else { return }
         for origin in target.ports {
             draft.links.append(
                 LinkOrigin(

@@ -84,7 +84,7 @@ enum ComposeKeys {
             .supported("ports", "published on every node through the routing mesh") { n, p, s, d in
                 ComposeDecoder.decodePorts(n, p, &s.draft, &d)
             },
-            .supported("expose", "`--expose` (documents container ports; publishes nothing)") { n, p, s, d in
+            .supported("expose", "`--expose`; published on the service's own address only, so other services reach `NAME:PORT` by name on every node (not from outside)") { n, p, s, d in
                 guard let items = d.list(n, p, expected: "a list of container ports like \"5432\"") else { return }
                 for (i, item) in items.enumerated() {
                     guard let text = d.text(item, p.index(i), expected: "a container port like \"5432\"") else {
@@ -105,7 +105,7 @@ enum ComposeKeys {
                 n, p, s, d in
                 ComposeDecoder.decodeEnvFiles(n, p, &s, &d)
             },
-            .supported("links", "Flocker links: `ALIAS_PORT_…` variables and a connection through the mesh") { n, p, s, d in
+            .supported("links", "Flocker links: `ALIAS_PORT_…` variables and a connection through the mesh; ALIAS is also a name of the service") { n, p, s, d in
                 s.links = ComposeDecoder.decodeLinks(n, p, &d)
             },
             .supported("depends_on", "where both run on one node, the dependency starts first and is ready (healthy) before the dependent starts; names must exist") {
@@ -210,12 +210,12 @@ enum ComposeKeys {
                 _ = d.word(n, p)
                 d.warn(
                     s.keyMark("container_name") ?? n.mark, p,
-                    "`container_name` is ignored: flocker-deploy names the container \(quoted(NodeCommands.containerName(s.draft.name))), and other services reach it through `links` and published ports")
+                    "`container_name` is ignored: flocker-deploy names the container \(quoted(NodeCommands.containerName(s.draft.name))), and other services reach it by its service name, on every node")
             },
-            .warning("networks", "ignored with a warning: containers use their node's default Docker network") { n, p, s, d in
+            .warning("networks", "ignored with a warning: containers use their node's default Docker network, and every service reaches every other by name on every node") { n, p, s, d in
                 d.warn(
                     s.keyMark("networks") ?? n.mark, p,
-                    "`networks` is ignored: containers use Docker's default network on their node, and services reach each other through `links` and published ports, which the routing mesh forwards from every node")
+                    "`networks` is ignored: containers use Docker's default network on their node, and services reach each other by name on every node (each name is a stable address that follows its service)")
             },
             .supported("profiles", "the service is left out unless one of its profiles is enabled (`--profile`, `COMPOSE_PROFILES`)") {
                 n, p, s, d in
@@ -223,7 +223,7 @@ enum ComposeKeys {
             },
         ]
         func refuse(_ names: [String], _ why: String) { keys += names.map { ComposeKey.refused($0, why) } }
-        refuse(["network_mode"], "a container's network cannot follow it to another node (`host` shares the node's own); remove it, services reach each other through `links` and published ports")
+        refuse(["network_mode"], "a container's network cannot follow it to another node (`host` shares the node's own); remove it, services reach each other by name on every node")
         refuse(["privileged"], "a privileged container owns its node, which no move can carry; grant what it needs with `cap_add`")
         refuse(["devices", "device_cgroup_rules", "gpus"], "host devices are those of one node, and the service may move to another; remove it")
         refuse(["pid", "ipc", "uts", "userns_mode", "cgroup", "cgroup_parent", "isolation", "runtime"], "sharing a namespace or cgroup of the node ties the service to that node; remove it")

@@ -34,12 +34,16 @@ public struct Application: Sendable, Hashable, Codable {
     /// Files and folders uploaded to the node that runs it and mounted read-only (Compose bind mounts of relative
     /// paths, `configs`, `secrets`). Their content is part of `configHash` (through `filesHash`).
     public var files: [AppFile] = []
+    /// Compose services only: the service's address and the names its container resolves (`ServiceNetwork`).
+    /// Part of `configHash`.
+    public var service: ServiceIdentity?
 
     public init(
         name: String, image: String, ports: [PortMapping] = [], volumes: [VolumeSpec] = [], links: [Link] = [],
         environment: [String: String] = [:], memoryLimit: UInt64? = nil, cpuShares: Int? = nil,
         restartPolicy: RestartPolicy = .never, command: [String]? = nil, runOptions: [String] = [],
-        entrypointArguments: [String] = [], dependencies: [String] = [], files: [AppFile] = []
+        entrypointArguments: [String] = [], dependencies: [String] = [], files: [AppFile] = [],
+        service: ServiceIdentity? = nil
     ) {
         self.name = name
         self.image = image
@@ -55,6 +59,7 @@ public struct Application: Sendable, Hashable, Codable {
         self.entrypointArguments = entrypointArguments
         self.dependencies = dependencies
         self.files = files
+        self.service = service
     }
 }
 

@@ -24,6 +24,11 @@ extension Application {
             fields += ["entrypoint-arguments", String(entrypointArguments.count)] + entrypointArguments
         }
         if !files.isEmpty { fields += ["files", filesHash] }
+        if let service {
+            fields += ["service", service.address, String(service.hosts.count)]
+            for h in service.hosts { fields += [h.name, h.address] }
+            fields += [String(service.ports.count)] + service.ports
+        }
         return StableHash.fieldsHex(fields)
     }
 }

@@ -27,6 +27,8 @@ public enum StepText {
         case .pruneWithRetention(let v, _, let r): return "prune old snapshots of volume \(v) (keeping \(r.description))"
         case .replicate(let v, let target): return "replicate volume \(v) to \(target)"
         case .removeReplica(let v, _): return "remove the replica of volume \(v) (no longer wanted)"
+        case .holdConnections(let app, let ports) where ports.isEmpty:
+            return "hold new connections to \(app) (by name) until it runs elsewhere"
         case .holdConnections(let app, let ports):
             return "hold new connections to \(app) (port\(ports.count == 1 ? "" : "s") \(ports.map(String.init).joined(separator: ", "))) until it runs elsewhere"
         case .releaseHold(let app): return "release the hold on \(app)'s new connections"
@@ -61,25 +63,39 @@ public enum StepText {
     /// More forwards and removals than this in one route line are counted, not listed (`-v` lists them).
     static let routeListLimit = 4
 
-    /// `6379 → 10.77.0.12 (redis); remove 6379 → 10.77.0.11 (redis)`; beyond `routeListLimit` ports, unless
+    /// `6379 → 10.77.0.12 (redis); remove 6379 → 10.77.0.11 (redis)`, and for services by name `name db →
+    /// 10.77.0.13` (its address routed there) or `name db here` (its address on this node); beyond `routeListLimit` ports, unless
     /// `full`, counts: `45 forwarded, 45 removed`.
     static func routeSummary(add: [RouteSpec], remove: [RouteRule], full: Bool = false) -> String {
         func pairs(_ tags: [RouteTag]) -> [String] {
             var seen = Set<String>()
-            return tags.filter { $0.kind == .inbound }.compactMap { t in
-                let s = "\(t.port) → \(t.destination) (\(t.app))"
+            return tags.compactMap { t in
+                let who = t.app.isEmpty ? t.service.address : t.app
+                let s: String
+                switch t.kind {
+                case .inbound: s = "\(t.port) → \(t.destination) (\(t.app))"
+                case .serviceRoute: s = "name \(who) → \(t.service.via ?? "")"
+                case .serviceAddress: s = "name \(who) here"
+                default: return nil
+                }
                 return seen.insert(s).inserted ? s : nil
             }
         }
         var parts: [String] = []
-        let added = pairs(add.map(\.tag))
-        let removed = pairs(remove.map(\.tag))
-        if !full && added.count + removed.count > routeListLimit {
-            return [added.isEmpty ? nil : "\(added.count) forwarded", removed.isEmpty ? nil : "\(removed.count) removed"]
+        let added = pairs(add.map(\.tag).filter { !$0.isService })
+        let removed = pairs(remove.map(\.tag).filter { !$0.isService })
+        let named = pairs(add.map(\.tag).filter(\.isService))
+        let unnamed = pairs(remove.map(\.tag).filter(\.isService))
+        if !full && added.count + removed.count + named.count + unnamed.count > routeListLimit {
+            return [added.isEmpty ? nil : "\(added.count) forwarded", removed.isEmpty ? nil : "\(removed.count) removed",
+                    named.isEmpty ? nil : "\(named.count) name\(named.count == 1 ? "" : "s") routed",
+                    unnamed.isEmpty ? nil : "\(unnamed.count) name route\(unnamed.count == 1 ? "" : "s") removed"]
                 .compactMap { $0 }.joined(separator: ", ")
         }
         if !added.isEmpty { parts.append("forward " + added.joined(separator: ", ")) }
         if !removed.isEmpty { parts.append("remove " + removed.joined(separator: ", ")) }
+        parts += named
+        if !unnamed.isEmpty { parts.append("drop " + unnamed.joined(separator: ", ")) }
         if parts.isEmpty, add.allSatisfy({ $0.tag == .established }), remove.allSatisfy({ $0.tag == .established }) {
             // The node-wide rule that lets the replies of forwarded connections back through.
             if !add.isEmpty { parts.append("let replies of forwarded connections through") }

@@ -506,9 +506,11 @@ public enum Planner {
                 let wantTags = Set(want.map(\.tag))
                 var seen = Set<RouteTag>()
                 var remove: [RouteRule] = []
-                for rule in state.routes where !rule.tag.isClone {
+                let services = RoutingMesh.serviceRules(
+                    addresses: state.serviceAddresses, routes: state.serviceRoutes, applications: desired.applications)
+                for rule in state.routes + services where !rule.tag.isClone {
                     if wantTags.contains(rule.tag) && rule.table == rule.tag.table && rule.chain == rule.tag.chain
-                        && !seen.contains(rule.tag)
+                        && !seen.contains(rule.tag) && !rule.isOutdated
                     {
                         seen.insert(rule.tag)
                     } else {
@@ -549,7 +551,8 @@ public enum Planner {
             for app in handoffs.keys.sorted() {
                 let ports = (desired.applications[app]?.ports.map(\.externalPort) ?? []).sorted()
                 let stops = (steps[.stop] ?? []).contains { if case .stopApp(app, true) = $0.action { return true } else { return false } }
-                guard !ports.isEmpty, stops else { continue }
+                // (Its service address too, for connections by name: `NodeCommands.hold`.)
+                guard !ports.isEmpty || desired.applications[app]?.service != nil, stops else { continue }
                 for node in desired.nodes where observed.nodes[node] != nil {
                     add(.hold, Step(node: node, .holdConnections(app, ports: ports)))
                     add(.release, Step(node: node, .releaseHold(app)))

@@ -24,7 +24,27 @@ public enum RoutingMesh {
             }
         }
         if !specs.isEmpty { specs.append(RouteSpec(tag: .established)) }
+        // Services by name (`ServiceNetwork`): the node that runs a service holds its address on `lo`, every
+        // other node routes the address to it.
+        for app in running.keys.sorted() {
+            guard let owner = running[app], let address = applications[app]?.service?.address else { continue }
+            if owner == node {
+                specs.append(RouteSpec(tag: .serviceAddress(app: app, address: address)))
+            } else if let gateway = addresses[owner] {
+                specs.append(RouteSpec(tag: .serviceRoute(app: app, address: address, via: gateway)))
+            }
+        }
         return specs
+    }
+
+    /// The service rules a node has (discovery's `addr` and `route` lines), as rules of the applications whose
+    /// addresses they are (of none, `""`, for an address no application of the file has).
+    public static func serviceRules(addresses: [String], routes: [String: String], applications: [String: Application]) -> [RouteRule] {
+        var owner: [String: String] = [:]
+        for (name, app) in applications { if let a = app.service?.address { owner[a] = name } }
+        let local = addresses.map { a in RouteTag.serviceAddress(app: owner[a] ?? "", address: a) }
+        let routed = routes.keys.sorted().map { a in RouteTag.serviceRoute(app: owner[a] ?? "", address: a, via: routes[a] ?? "") }
+        return (local + routed).map { RouteRule(table: $0.table, chain: $0.chain, tag: $0, ruleText: $0.destination) }
     }
 }
 
@@ -41,6 +61,10 @@ public struct RouteTag: Sendable, Hashable, Codable, CustomStringConvertible {
         case forward = "fwd"
         /// filter FORWARD: accept the replies of forwarded connections (one per node).
         case established = "established"
+        /// Not a rule: a service's address on `lo` of the node that runs it (`destination`: the address).
+        case serviceAddress = "svc-addr"
+        /// Not a rule: a route of a service's address to the node that runs it (`destination`: `ADDRESS@NODE`).
+        case serviceRoute = "svc-route"
     }
     public var kind: Kind
     public var app: String
@@ -56,6 +80,22 @@ public struct RouteTag: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// The one rule per node that accepts replies of forwarded connections.
     public static let established = RouteTag(kind: .established, app: "", port: 0, destination: "")
+
+    public static func serviceAddress(app: String, address: String) -> RouteTag {
+        RouteTag(kind: .serviceAddress, app: app, port: 0, destination: address)
+    }
+    public static func serviceRoute(app: String, address: String, via gateway: String) -> RouteTag {
+        RouteTag(kind: .serviceRoute, app: app, port: 0, destination: "\(address)@\(gateway)")
+    }
+
+    /// A service tag's address and (for a route) the node address it goes to.
+    public var service: (address: String, via: String?) {
+        let parts = destination.split(separator: "@", maxSplits: 1).map(String.init)
+        return (parts.first ?? "", parts.count == 2 ? parts[1] : nil)
+    }
+
+    /// Whether this is a service address or route (`ip`, not iptables).
+    public var isService: Bool { kind == .serviceAddress || kind == .serviceRoute }
 
     static let prefix = "flocker-deploy"
 
@@ -85,6 +125,7 @@ public struct RouteTag: Sendable, Hashable, Codable, CustomStringConvertible {
         switch kind {
         case .inbound, .local, .masquerade: return "nat"
         case .forward, .established: return "filter"
+        case .serviceAddress, .serviceRoute: return "ip"
         }
     }
     public var chain: String {
@@ -93,6 +134,8 @@ public struct RouteTag: Sendable, Hashable, Codable, CustomStringConvertible {
         case .local: return "OUTPUT"
         case .masquerade: return "POSTROUTING"
         case .forward, .established: return "FORWARD"
+        case .serviceAddress: return "addr"
+        case .serviceRoute: return "route"
         }
     }
 }
@@ -117,13 +160,15 @@ public struct RouteSpec: Sendable, Hashable, Codable {
         let comment = "-m comment --comment \(t.comment)"
         switch t.kind {
         case .inbound, .local:
-            return "-I \(t.chain) 1 -p tcp -m tcp --dport \(t.port) -m addrtype --dst-type LOCAL \(comment) -j DNAT --to-destination \(t.destination):\(t.port)"
+            return "-I \(t.chain) 1 ! -d \(ServiceNetwork.range) -p tcp -m tcp --dport \(t.port) -m addrtype --dst-type LOCAL \(comment) -j DNAT --to-destination \(t.destination):\(t.port)"
         case .masquerade:
             return "-A \(t.chain) -d \(t.destination)/32 -p tcp -m tcp --dport \(t.port) \(comment) -j MASQUERADE"
         case .forward:
             return "-I \(t.chain) 1 -d \(t.destination)/32 -p tcp -m tcp --dport \(t.port) \(comment) -j ACCEPT"
         case .established:
             return "-I \(t.chain) 1 -m conntrack --ctstate RELATED,ESTABLISHED \(comment) -j ACCEPT"
+        case .serviceAddress, .serviceRoute:
+            return ""  // not iptables: NodeCommands.serviceRoutes
         }
     }
 }
@@ -131,4 +176,11 @@ public struct RouteSpec: Sendable, Hashable, Codable {
 extension RouteRule {
     /// The line for `iptables-restore --noflush` that deletes exactly this rule.
     public var deleteLine: String { "-D \(chain) \(ruleText)" }
+
+    /// A DNAT rule of the mesh written before services by name: it would take connections to a service address
+    /// on the node that holds it (such an address is local there), so it is replaced by one that leaves the
+    /// service range alone.
+    public var isOutdated: Bool {
+        (tag.kind == .inbound || tag.kind == .local) && !ruleText.contains("! -d \(ServiceNetwork.range)")
+    }
 }

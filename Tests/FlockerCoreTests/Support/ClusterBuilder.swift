@@ -65,9 +65,15 @@ struct Cluster {
         for (n, s) in observed { addresses[n] = s.address }
         let apps = Dictionary(uniqueKeysWithValues: self.apps.map { ($0.name, $0) })
         for n in nodes {
-            observed[n]?.routes = RoutingMesh.desiredRules(on: n, running: placement, applications: apps, addresses: addresses).map {
+            let want = RoutingMesh.desiredRules(on: n, running: placement, applications: apps, addresses: addresses)
+            observed[n]?.routes = want.filter { !$0.tag.isService }.map {
                 RouteRule(table: $0.tag.table, chain: $0.tag.chain, tag: $0.tag, ruleText: Self.ruleText($0.restoreLine))
             }
+            // Services by name: what discovery reads from `ip addr` and `ip route`.
+            observed[n]?.serviceAddresses = want.filter { $0.tag.kind == .serviceAddress }.map(\.tag.service.address)
+            observed[n]?.serviceRoutes = Dictionary(uniqueKeysWithValues: want.filter { $0.tag.kind == .serviceRoute }.map {
+                ($0.tag.service.address, $0.tag.service.via ?? "")
+            })
         }
     }
 }

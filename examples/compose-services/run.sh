@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make services-demo: the stack of this folder in a 3-node sandbox. web (node2) counts visits in db (node1),
+# which it reaches by name; then db moves to node3 with its data, and web, not restarted, keeps counting.
+# Leaves the stack running; `sandbox/flocker-sandbox down` ends it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+FLOCKER="${FLOCKER_BIN:-$PWD/.build/release/flocker-deploy}"
+SANDBOX="$PWD/sandbox/flocker-sandbox"
+EX=examples/compose-services
+[ -x "$FLOCKER" ] || { echo "services-demo: build first (make services-demo does): swift build -c release" >&2; exit 1; }
+
+run() { printf '\n$ %s\n' "$*"; "$@"; }
+run "$SANDBOX" up --nodes 3
+eval "$("$SANDBOX" env)"
+N1=$("$SANDBOX" addr node1)
+run "$FLOCKER" "$EX/deployment.yml" "$EX/docker-compose.yml"
+run curl -s "http://$N1:8080/cgi-bin/hits"
+run curl -s "http://$N1:8080/cgi-bin/hits"
+run "$FLOCKER" "$EX/deployment-db-node3.yml" "$EX/docker-compose.yml"
+run curl -s "http://$N1:8080/cgi-bin/hits"
+run "$SANDBOX" ssh node2 docker exec flocker--web cat /etc/hosts
