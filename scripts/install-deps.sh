@@ -7,7 +7,7 @@ packages=(
   # build
   libyaml-dev libssh2-1-dev pkg-config
   # the sandbox's nodes (see docs/sandbox.md)
-  openssh-server openssh-client zfs-fuse docker.io docker-registry busybox-static redis-server redis-tools
+  openssh-server openssh-client zfs-fuse docker.io docker-registry busybox-static redis-server redis-tools socat
   iptables iproute2 util-linux procps psmisc kmod
   # tests and benchmarks
   netcat-openbsd curl jq zstd lz4 bc time python3

@@ -509,8 +509,8 @@ let manifestBadCases: [ManifestBadCase] = [
         "compose port container only", app: compose("image: x\nports: [\"80\"]"),
         ("app.yml:4:13", "services.web.ports[0]", "a container port alone is not enough: write \"HOST:80\"")),
     bad(
-        "compose port udp", app: compose("image: x\nports: [\"53:53/udp\"]"),
-        ("app.yml:4:13", "services.web.ports[0]", "UDP is not supported: the routing mesh forwards TCP only")),
+        "compose port sctp", app: compose("image: x\nports: [\"53:53/sctp\"]"),
+        ("app.yml:4:13", "services.web.ports[0]", "unsupported protocol \"sctp\": tcp and udp are supported")),
     bad(
         "compose port bound to one address", app: compose("image: x\nports: [\"127.0.0.1:8080:80\"]"),
         (

@@ -176,3 +176,52 @@ struct ServiceNetworkTests {
         #expect(Array(command.stages[0].suffix(5)) == ["del-addr", "10.233.1.2", "route", "10.233.1.2", "10.77.0.13"])
     }
 }
+
+/// UDP ports (issue 15): published, forwarded by the mesh as UDP, not held, not cloned, not linked.
+@Suite("UDP ports")
+struct UDPPortTests {
+    @Test func composeUDPPortsDecodeInBothFormsAndPublishAsUDP() throws {
+        let app = try onlyApplication(compose("image: x\nports: [\"53:53/udp\", \"53:53\", {target: 5353, published: 15353, protocol: udp}]"))
+        #expect(app.ports == [
+            PortMapping(internal: 53, external: 53, transport: .udp), PortMapping(internal: 53, external: 53),
+            PortMapping(internal: 5353, external: 15353, transport: .udp),
+        ])
+        let args = NodeCommands.runArguments(app, mounts: [], envFile: nil)
+        #expect(args.contains("53:53/udp") && args.contains("53:53") && args.contains("15353:5353/udp"))
+        #expect(app.service?.ports == ["5353/udp"], "published under another number: on the service address too")
+    }
+
+    @Test func aUDPPortClashesOnlyWithUDP() {
+        let errors = decodeErrors(app: "services:\n  a: {image: x, ports: [\"53:53/udp\"]}\n  b: {image: x, ports: [\"53:53/udp\"]}\n")
+        #expect(errors.map(\.message).contains { $0.hasPrefix("external port 53/udp is already published by application \"a\"") })
+        _ = try? decodeValid(app: "services:\n  a: {image: x, ports: [\"53:53/udp\"]}\n  b: {image: x, ports: [\"53:53\"]}\n")
+    }
+
+    @Test func theMeshForwardsUDPAsUDPAndItsCommentSaysSo() {
+        let app = Application(name: "dns", image: "x", ports: [PortMapping(internal: 53, external: 53, transport: .udp)])
+        let specs = RoutingMesh.desiredRules(on: "node1", running: ["dns": "node2"], applications: ["dns": app],
+                                             addresses: ["node1": "10.77.0.11", "node2": "10.77.0.12"])
+        let dnat = specs.first { $0.tag.kind == .inbound }
+        #expect(dnat?.restoreLine.contains("-p udp -m udp --dport 53 ") == true)
+        #expect(dnat?.tag.comment == "flocker-deploy:dnat:dns:53/udp:10.77.0.12")
+        #expect(RouteTag(comment: "flocker-deploy:dnat:dns:53/udp:10.77.0.12") == dnat?.tag)
+        #expect(RouteTag(comment: "flocker-deploy:dnat:dns:53:10.77.0.12")?.transport == .tcp)
+        #expect(StepText.routeSummary(add: specs, remove: []) == "forward 53/udp → 10.77.0.12 (dns)")
+    }
+
+    @Test func udpPortsAreNeitherHeldNorWaitedFor() throws {
+        var c = Cluster()
+        let app = Application(name: "dns", image: "busybox:latest", ports: [PortMapping(internal: 53, external: 53, transport: .udp)],
+                              volumes: [VolumeSpec(name: "data", mountpoint: "/data")])
+        c.apps = [app]
+        c.placement = ["dns": "node1"]
+        c.run(app, on: "node1")
+        c.dataset(app, on: "node1", snapshots: ["flocker-00000001"])
+        c.converge(routesFor: c.placement)
+        c.placement = ["dns": "node2"]
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.hold).isEmpty, "a hold drops TCP SYNs: nothing to hold for UDP")
+        #expect(app.configHash != Application(name: "dns", image: "busybox:latest", ports: [PortMapping(internal: 53, external: 53)],
+                                              volumes: [VolumeSpec(name: "data", mountpoint: "/data")]).configHash)
+    }
+}

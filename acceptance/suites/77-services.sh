@@ -2,8 +2,9 @@
 # Services by name across nodes (issue 15), with the example stack examples/compose-services on a real 3-node
 # sandbox: web on node2 counts visits in db on node1, which it reaches as db:6379 (db publishes nothing); each
 # container resolves every service's name to its stable address; db's port is not reachable from outside the
-# cluster; db moves to node3 with its data and web keeps reaching it without a restart; the next run changes
-# nothing; removing the services removes every address and route.
+# cluster; db moves to node3 with its data and web keeps reaching it without a restart, and a client connecting to
+# it by name through the move sees no failed connection; the next run changes nothing; removing the services
+# removes every address and route. Last, a UDP port served through every node.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -87,5 +88,43 @@ expect_rc "the run exits 0" 0 "$rc" "$out"
 left=""
 for n in "${NODES[@]}"; do left="$left$(node "$n" 'ip -4 -o addr show dev lo; ip route' | grep '10[.]233[.]')"; done
 expect_eq "no service address or route is left on any node" "" "$left"
+
+section "a UDP port served through every node"
+# socat in the sandbox's redis image answers each datagram with itself. A node that has an older redis:7 (built
+# before socat was in it) gets the new one.
+for n in "${NODES[@]}"; do node "$n" docker pull -q redis:7 >/dev/null 2>&1; done
+cat > "$W/udp.yml" <<'YAML'
+services:
+  echo:
+    image: redis:7
+    entrypoint: ["socat"]
+    command: ["-T", "2", "UDP-RECVFROM:5353,fork", "EXEC:cat"]
+    ports: ["15353:5353/udp"]
+YAML
+printf 'version: 1\nnodes:\n  node1: []\n  node2: [echo]\n  node3: []\n' > "$W/udp-dep.yml"
+out=$("$FLOCKER" "$W/udp-dep.yml" "$W/udp.yml" 2>&1); rc=$?
+expect_rc "deploy exits 0" 0 "$rc" "$out"
+expect_contains "the plan forwards the port as UDP" "forward 15353/udp → $("$SANDBOX" addr node2) (echo)" "$out"
+# udp_echo HOST: what comes back from HOST:15353/udp for one datagram (up to 5 tries, 1 s each).
+udp_echo() {
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+for _ in range(5):
+    s.sendto(b"hello over udp", (sys.argv[1], 15353))
+    try:
+        print(s.recvfrom(512)[0].decode(errors="replace"), end="")
+        break
+    except OSError:
+        pass
+PY
+}
+for n in "${NODES[@]}"; do
+  expect_eq "a datagram to $n's address comes back from echo (on node2)" "hello over udp" "$(udp_echo "$("$SANDBOX" addr "$n")")"
+done
+expect_contains "node1 forwards it as UDP" "-p udp -m udp --dport 15353" "$(node node1 iptables-save -t nat)"
+out=$("$FLOCKER" "$W/udp-dep.yml" "$W/udp.yml" 2>&1); rc=$?
+expect_contains "the next run changes nothing" "No changes" "$out"
 
 finish

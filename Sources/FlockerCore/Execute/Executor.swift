@@ -447,7 +447,7 @@ public struct Executor: Sendable {
 
     private func waitReady(_ app: Application, on node: any RemoteHost, step: String) async throws(StepFailure) {
         let seconds = Int(options.readyTimeout.components.seconds)
-        let command = NodeCommands.waitReady(app.name, ports: app.ports.map(\.internalPort), timeoutSeconds: seconds,
+        let command = NodeCommands.waitReady(app.name, ports: app.ports.filter { $0.transport == .tcp }.map(\.internalPort), timeoutSeconds: seconds,
             bash: facts(node.node).hasBash)
         let result = try await node.run(command, step: step, timeout: options.readyTimeout + .seconds(30))
         guard result.status.isSuccess else {

@@ -21,7 +21,7 @@ public enum NodeCommands {
                     "--label", "flocker.app=\(app.name)", "--label", "flocker.config-hash=\(app.configHash)",
                     "--label", "flocker.restart=\(app.restartPolicy.dockerValue)"]
         if let envFile { args += ["--env-file", envFile] }
-        for p in app.ports { args += ["--publish", "\(p.externalPort):\(p.internalPort)"] }
+        for p in app.ports { args += ["--publish", "\(p.externalPort):\(p.internalPort)\(p.suffix)"] }
         if let service = app.service { args += service.runArguments }
         for m in mounts {
             let readOnly = app.volumes.contains { $0.mountpoint == m.container && $0.readOnly }
@@ -122,7 +122,7 @@ public enum NodeCommands {
     /// it publishes on the address, and those the routing mesh publishes at their own number.
     static func serviceHandledPorts(_ app: Application) -> String {
         guard let service = app.service else { return "" }
-        let published = app.ports.filter { $0.internalPort == $0.externalPort }.map { "\($0.internalPort)/tcp" }
+        let published = app.ports.filter { $0.internalPort == $0.externalPort }.map { "\($0.internalPort)/\($0.transport.rawValue)" }
         let named = service.portNumbers.map { "\($0.port)/\($0.proto)" }
         return (published + named).joined(separator: " ")
     }

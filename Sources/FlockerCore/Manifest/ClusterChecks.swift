@@ -11,15 +11,16 @@ enum ClusterChecks {
                 "the command that starts this application on a node would be \(commandLength) bytes long (its command, ports and mountpoints, quoted for the node's shell), more than the \(NodeCommands.commandTextLimit) one SSH request carries: shorten the command, or put long values in the environment or the image"
             )
         }
-        var internalPorts: [Int: PortOrigin] = [:]
+        var internalPorts: [String: PortOrigin] = [:]  // "PORT/tcp": a TCP and a UDP port may share a number
         for origin in draft.ports {
-            if let first = internalPorts[origin.port.internalPort] {
+            let key = "\(origin.port.internalPort)/\(origin.port.transport.rawValue)"
+            if let first = internalPorts[key] {
                 d.add(
                     origin.internalMark, origin.internalPath,
                     "internal port \(origin.port.internalPort) is already published (as external port \(first.port.externalPort), line \(first.internalMark.line)): each container port can be published once"
                 )
             } else {
-                internalPorts[origin.port.internalPort] = origin
+                internalPorts[key] = origin
             }
         }
         var names: [String: VolumeOrigin] = [:]
@@ -62,15 +63,19 @@ enum ClusterChecks {
     /// external port.
     static func checkCluster(_ drafts: [ApplicationDraft], checkLinkRemotePorts: Bool, _ d: inout Diagnostics) {
         var owners: [Int: (app: String, origin: PortOrigin)] = [:]
+        var udpOwners: [Int: (app: String, origin: PortOrigin)] = [:]  // a UDP port is another port than TCP's
         for draft in drafts {
             for origin in draft.ports {
                 let port = origin.port.externalPort
-                if let first = owners[port] {
+                let udp = origin.port.transport == .udp
+                if let first = udp ? udpOwners[port] : owners[port] {
                     let owner = first.app == draft.name ? "this application" : "application \(quoted(first.app))"
                     d.add(
                         origin.externalMark, origin.externalPath,
-                        "external port \(port) is already published by \(owner) (line \(first.origin.externalMark.line)): every node publishes every external port through the routing mesh, so each belongs to one application"
+                        "external port \(port)\(origin.port.suffix) is already published by \(owner) (line \(first.origin.externalMark.line)): every node publishes every external port through the routing mesh, so each belongs to one application"
                     )
+                } else if udp {
+                    udpOwners[port] = (draft.name, origin)
                 } else {
                     owners[port] = (draft.name, origin)
                 }
@@ -81,8 +86,8 @@ enum ClusterChecks {
         // its application runs: refused whatever the placement, since either can move.
         for draft in drafts {
             guard let service = draft.service else { continue }
-            for (port, proto) in service.portNumbers where proto == "tcp" {
-                guard let owner = owners[port] else { continue }
+            for (port, proto) in service.portNumbers {
+                guard let owner = proto == "udp" ? udpOwners[port] : owners[port] else { continue }
                 let who = owner.app == draft.name ? "this service's own" : "service \(quoted(owner.app))'s"
                 d.add(
                     draft.mark, draft.path,

@@ -175,10 +175,12 @@ enum ComposeDecoder {
             }
             // A port published at its own number on every address answers on the service address already.
             for origin in drafts[i].ports where origin.port.internalPort != origin.port.externalPort {
-                ports.append(String(origin.port.internalPort))
+                ports.append(String(origin.port.internalPort) + origin.port.suffix)
             }
             // Once each; none that is published at its own number on every address (the routing mesh's ports).
-            var seen = Set(drafts[i].ports.filter { $0.port.internalPort == $0.port.externalPort }.map { "\($0.port.internalPort)/tcp" })
+            var seen = Set(drafts[i].ports.filter { $0.port.internalPort == $0.port.externalPort }.map {
+                "\($0.port.internalPort)/\($0.port.transport.rawValue)"
+            })
             ports = ports.filter { spec in
                 let (range, proto) = ServiceIdentity.split(spec)
                 return seen.insert("\(range)/\(proto ?? "tcp")").inserted
@@ -294,19 +296,18 @@ enum ComposeDecoder {
     static let meshReason =
         "the routing mesh publishes every external port on every node, on all addresses"
 
-    /// `"[IP:]HOST:CONTAINER[/tcp]"`, where HOST and CONTAINER may be ranges of equal length (`"8000-8001:80-81"`).
+    /// `"[IP:]HOST:CONTAINER[/tcp|/udp]"`, where HOST and CONTAINER may be ranges of equal length (`"8000-8001:80-81"`).
     static func parseShortPort(_ text: String) -> Result<[PortMapping], Problem> {
         let syntax = Problem(message: "expected \"HOST:CONTAINER\" like \"8080:80\", found \(quoted(text))")
         var spec = Substring(text)
+        var transport = PortTransport.tcp
         if let slash = spec.lastIndex(of: "/") {
             let proto = spec[spec.index(after: slash)...].lowercased()
             spec = spec[..<slash]
-            if proto == "udp" {
-                return .failure(Problem(message: "UDP is not supported: the routing mesh forwards TCP only"))
+            guard let t = PortTransport(rawValue: proto) else {
+                return .failure(Problem(message: "unsupported protocol \(quoted(proto)): tcp and udp are supported"))
             }
-            if proto != "tcp" {
-                return .failure(Problem(message: "unsupported protocol \(quoted(proto)): only tcp is supported"))
-            }
+            transport = t
         }
         var ip: Substring?
         var parts: [Substring]
@@ -353,7 +354,7 @@ enum ComposeDecoder {
                         "the host and container port ranges in \(quoted(text)) differ in length (\(host.count) and \(container.count)): every container port needs its own host port"
                 ))
         }
-        return .success(zip(host, container).map { PortMapping(internal: $1, external: $0) })
+        return .success(zip(host, container).map { PortMapping(internal: $1, external: $0, transport: transport) })
     }
 
     /// `"80"` or `"8000-8010"`.
@@ -399,14 +400,14 @@ enum ComposeDecoder {
                 ok = false
             }
         }
+        var transport = PortTransport.tcp
         if let n = f["protocol"] {
             let protoPath = path.key("protocol")
-            if let proto = d.text(n, protoPath, expected: "tcp") {
-                if proto.lowercased() == "udp" {
-                    d.add(n.mark, protoPath, "UDP is not supported: the routing mesh forwards TCP only")
-                    ok = false
-                } else if proto.lowercased() != "tcp" {
-                    d.add(n.mark, protoPath, "unsupported protocol \(quoted(proto)): only tcp is supported")
+            if let proto = d.text(n, protoPath, expected: "tcp or udp") {
+                if let t = PortTransport(rawValue: proto.lowercased()) {
+                    transport = t
+                } else {
+                    d.add(n.mark, protoPath, "unsupported protocol \(quoted(proto)): tcp and udp are supported")
                     ok = false
                 }
             } else {
@@ -440,7 +441,7 @@ enum ComposeDecoder {
             return nil
         }
         return PortOrigin(
-            port: PortMapping(internal: target, external: published), externalMark: publishedNode.mark,
+            port: PortMapping(internal: target, external: published, transport: transport), externalMark: publishedNode.mark,
             externalPath: publishedPath, internalMark: targetNode.mark, internalPath: path.key("target"))
     }
 
@@ -531,7 +532,7 @@ enum ComposeDecoder {
         }
         // A target without ports gets no variables; its alias still resolves to it (`ServiceNetwork`).
         guard !target.ports.isEmpty, !link.alias.isEmpty else { return }
-        for origin in target.ports {
+        for origin in target.ports where origin.port.transport == .tcp {  // link variables name TCP ports
             draft.links.append(
                 LinkOrigin(
                     link: Link(

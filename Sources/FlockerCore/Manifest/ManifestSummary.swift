@@ -43,7 +43,7 @@ public struct ManifestSummary: Sendable {
             if let request = manifests.deployment.replicas[app.name] { fields.append(("replicas", describe(request))) }
             if !app.ports.isEmpty {
                 fields.append(
-                    ("ports", app.ports.map { "\($0.externalPort) -> \($0.internalPort)" }.joined(separator: ", ")))
+                    ("ports", app.ports.map { "\($0.externalPort) -> \($0.internalPort)\($0.suffix)" }.joined(separator: ", ")))
             }
             for (i, volume) in app.volumes.enumerated() {
                 let quota = volume.maximumSize.map { "quota \(ManifestRules.humanBytes($0))" } ?? "no quota"
@@ -134,7 +134,7 @@ public struct ManifestSummary: Sendable {
                     "ports",
                     .array(
                         app.ports.map {
-                            .object([("external", .int($0.externalPort)), ("internal", .int($0.internalPort))])
+                            .object([("external", .int($0.externalPort)), ("internal", .int($0.internalPort)), ("protocol", .string($0.transport.rawValue))])
                         })
                 ),
                 (

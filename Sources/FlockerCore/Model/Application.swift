@@ -63,14 +63,25 @@ public struct Application: Sendable, Hashable, Codable {
     }
 }
 
-/// A TCP port of the container (`internal`) published as `external` on every node of the cluster.
+/// A port of the container (`internal`) published as `external` on every node of the cluster, TCP unless
+/// `transport` says UDP (Compose `53:53/udp`).
 public struct PortMapping: Sendable, Hashable, Codable {
     public var internalPort: Int
     public var externalPort: Int
-    public init(internal: Int, external: Int) {
+    public var transport: PortTransport = .tcp
+    public init(internal: Int, external: Int, transport: PortTransport = .tcp) {
         self.internalPort = `internal`
         self.externalPort = external
+        self.transport = transport
     }
+
+    /// `""` for TCP, `"/udp"` for UDP: Docker's suffix of a port spec.
+    public var suffix: String { transport == .udp ? "/udp" : "" }
+}
+
+/// The transport protocol of a published port.
+public enum PortTransport: String, Sendable, Hashable, Codable {
+    case tcp, udp
 }
 
 /// A managed volume: a ZFS dataset mounted into the container at `mountpoint`.

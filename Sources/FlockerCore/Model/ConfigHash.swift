@@ -9,7 +9,8 @@ extension Application {
     /// application restarts once after an upgrade.
     public var configHash: String {
         var fields: [String] = ["flocker-config-v1", name, image]
-        for p in ports { fields += ["port", String(p.internalPort), String(p.externalPort)] }
+        // ("udp" after a UDP port's numbers: no field of a TCP port's or of any other kind is spelled so.)
+        for p in ports { fields += ["port", String(p.internalPort), String(p.externalPort)] + (p.transport == .udp ? ["udp"] : []) }
         for v in volumes { fields += ["volume", v.name, v.mountpoint] + (v.readOnly ? ["read-only"] : []) }
         for l in links { fields += ["link", String(l.localPort), String(l.remotePort), l.alias] }
         for key in environment.keys.sorted() { fields += ["env", key, environment[key] ?? ""] }

@@ -106,7 +106,9 @@ public enum ClonePlanner {
             // Ports: the lowest free ones of the pool (free of every clone's and every application's).
             var used = Set(existing.values.flatMap { $0.clone.spec.ports.map(\.published) } + made.flatMap { $0.spec.ports.map(\.published) })
             used.formUnion(desired.applications.values.flatMap { $0.ports.map(\.externalPort) })
-            let needed = application.ports.count * wanted.count
+            // A clone publishes the application's TCP ports (its UDP ones are not published: docs/clones.md).
+            let tcpPorts = application.ports.filter { $0.transport == .tcp }
+            let needed = tcpPorts.count * wanted.count
             let free = (r.pool.lower...r.pool.upper).filter { !used.contains($0) }
             if free.count < needed {
                 let inUse = (r.pool.lower...r.pool.upper).filter(used.contains).count
@@ -118,7 +120,7 @@ public enum ClonePlanner {
             }
             var next = free.makeIterator()
             for name in wanted {
-                let ports = application.ports.sorted { $0.internalPort < $1.internalPort }.map { ClonePort(container: $0.internalPort, published: next.next()!) }
+                let ports = tcpPorts.sorted { $0.internalPort < $1.internalPort }.map { ClonePort(container: $0.internalPort, published: next.next()!) }
                 let spec = CloneSpec(name: name, app: r.app, snapshot: chosen.snapshot, ports: ports, created: r.now,
                                      expires: r.ttl.map { r.now + $0 }, volumes: volumes.map(\.volume))
                 made.append((chosen.node, spec))

@@ -73,7 +73,7 @@ public enum StepText {
                 let who = t.app.isEmpty ? t.service.address : t.app
                 let s: String
                 switch t.kind {
-                case .inbound: s = "\(t.port) → \(t.destination) (\(t.app))"
+                case .inbound: s = "\(t.portText) → \(t.destination) (\(t.app))"
                 case .serviceRoute: s = "name \(who) → \(t.service.via ?? "")"
                 case .serviceAddress: s = "name \(who) here"
                 default: return nil

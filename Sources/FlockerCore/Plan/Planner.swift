@@ -549,7 +549,8 @@ public enum Planner {
             // An application with volumes is down between its stop and its start elsewhere: every node holds new
             // connections to its ports meanwhile, so clients wait instead of being refused.
             for app in handoffs.keys.sorted() {
-                let ports = (desired.applications[app]?.ports.map(\.externalPort) ?? []).sorted()
+                // (TCP ports: a hold drops SYNs; a UDP client retries by itself, or not at all.)
+                let ports = (desired.applications[app]?.ports.filter { $0.transport == .tcp }.map(\.externalPort) ?? []).sorted()
                 let stops = (steps[.stop] ?? []).contains { if case .stopApp(app, true) = $0.action { return true } else { return false } }
                 // (Its service address too, for connections by name: `NodeCommands.hold`.)
                 guard !ports.isEmpty || desired.applications[app]?.service != nil, stops else { continue }

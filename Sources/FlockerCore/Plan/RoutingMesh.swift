@@ -17,9 +17,10 @@ public enum RoutingMesh {
             guard let owner = running[app], owner != node, let application = applications[app],
                 let destination = addresses[owner]
             else { continue }
-            for port in application.ports.map(\.externalPort).sorted() {
+            for port in application.ports.sorted(by: { ($0.externalPort, $0.transport.rawValue) < ($1.externalPort, $1.transport.rawValue) }) {
                 for kind in [RouteTag.Kind.inbound, .local, .masquerade, .forward] {
-                    specs.append(RouteSpec(tag: RouteTag(kind: kind, app: app, port: port, destination: destination)))
+                    specs.append(RouteSpec(tag: RouteTag(
+                        kind: kind, app: app, port: port.externalPort, destination: destination, transport: port.transport)))
                 }
             }
         }
@@ -70,13 +71,19 @@ public struct RouteTag: Sendable, Hashable, Codable, CustomStringConvertible {
     public var app: String
     public var port: Int
     public var destination: String
+    /// The port's protocol: written in the comment after the port for UDP (`…:53/udp:…`), not for TCP.
+    public var transport: PortTransport = .tcp
 
-    public init(kind: Kind, app: String, port: Int, destination: String) {
+    public init(kind: Kind, app: String, port: Int, destination: String, transport: PortTransport = .tcp) {
         self.kind = kind
         self.app = app
         self.port = port
         self.destination = destination
+        self.transport = transport
     }
+
+    /// `53` for TCP, `53/udp` for UDP: how the comment and the plan write the port.
+    public var portText: String { transport == .udp ? "\(port)/udp" : String(port) }
 
     /// The one rule per node that accepts replies of forwarded connections.
     public static let established = RouteTag(kind: .established, app: "", port: 0, destination: "")
@@ -102,7 +109,7 @@ public struct RouteTag: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The iptables comment, e.g. `flocker-deploy:dnat:redis:6379:10.77.0.12`.
     public var comment: String {
         kind == .established
-            ? "\(Self.prefix):established" : "\(Self.prefix):\(kind.rawValue):\(app):\(port):\(destination)"
+            ? "\(Self.prefix):established" : "\(Self.prefix):\(kind.rawValue):\(app):\(portText):\(destination)"
     }
 
     public var description: String { comment }
@@ -116,8 +123,9 @@ public struct RouteTag: Sendable, Hashable, Codable, CustomStringConvertible {
             self = .established
             return
         }
-        guard parts.count == 5, let port = Int(parts[3]) else { return nil }
-        self.init(kind: kind, app: parts[2], port: port, destination: parts[4])
+        let udp = parts.count == 5 && parts[3].hasSuffix("/udp")
+        guard parts.count == 5, let port = Int(udp ? String(parts[3].dropLast(4)) : parts[3]) else { return nil }
+        self.init(kind: kind, app: parts[2], port: port, destination: parts[4], transport: udp ? .udp : .tcp)
     }
 
     /// The iptables table and chain the rule lives in.
@@ -158,13 +166,14 @@ public struct RouteSpec: Sendable, Hashable, Codable {
     public var restoreLine: String {
         let t = tag
         let comment = "-m comment --comment \(t.comment)"
+        let p = t.transport.rawValue
         switch t.kind {
         case .inbound, .local:
-            return "-I \(t.chain) 1 ! -d \(ServiceNetwork.range) -p tcp -m tcp --dport \(t.port) -m addrtype --dst-type LOCAL \(comment) -j DNAT --to-destination \(t.destination):\(t.port)"
+            return "-I \(t.chain) 1 ! -d \(ServiceNetwork.range) -p \(p) -m \(p) --dport \(t.port) -m addrtype --dst-type LOCAL \(comment) -j DNAT --to-destination \(t.destination):\(t.port)"
         case .masquerade:
-            return "-A \(t.chain) -d \(t.destination)/32 -p tcp -m tcp --dport \(t.port) \(comment) -j MASQUERADE"
+            return "-A \(t.chain) -d \(t.destination)/32 -p \(p) -m \(p) --dport \(t.port) \(comment) -j MASQUERADE"
         case .forward:
-            return "-I \(t.chain) 1 -d \(t.destination)/32 -p tcp -m tcp --dport \(t.port) \(comment) -j ACCEPT"
+            return "-I \(t.chain) 1 -d \(t.destination)/32 -p \(p) -m \(p) --dport \(t.port) \(comment) -j ACCEPT"
         case .established:
             return "-I \(t.chain) 1 -m conntrack --ctstate RELATED,ESTABLISHED \(comment) -j ACCEPT"
         case .serviceAddress, .serviceRoute:
