@@ -8,7 +8,8 @@ let package = Package(
         .executable(name: "flocker-deploy", targets: ["flocker-deploy"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries. Only FlockerYAML imports CYAML; only FlockerSSH imports CLibSSH2.
@@ -21,7 +22,9 @@ let package = Package(
 
         // Manifests, discovery, planner, executor. Sees SSH only through the RemoteHost protocol,
         // except for the one adapter file that conforms an SSH connection to it.
-        .target(name: "FlockerCore", dependencies: ["FlockerYAML", "FlockerSSH"]),
+        .target(
+            name: "FlockerCore",
+            dependencies: ["FlockerYAML", "FlockerSSH", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The commands (argument parser) and the one-file executable.
         .target(

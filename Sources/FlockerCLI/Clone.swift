@@ -36,7 +36,7 @@ extension RunOptions {
 func nodesOnly(_ deployment: String) throws -> (DesiredState, String) {
     let file = try loadDeploymentOnly(deployment)
     let data = (try? Data(contentsOf: URL(fileURLWithPath: deployment))) ?? Data()
-    return (DesiredState(applications: [:], nodes: file.nodes.map(\.name), placement: [:]), SHA256.hex(Array(data)))
+    return (DesiredState(applications: [:], nodes: file.nodes.map(\.name), placement: [:]), StableHash.sha256Hex(bytes: Array(data)))
 }
 
 func runNodesOnly(_ operation: any ClusterOperation, hash: String, connection: ConnectionOptions, common: RunOptions) async throws {

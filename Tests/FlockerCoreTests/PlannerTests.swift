@@ -36,13 +36,7 @@ struct PlannerTests {
     }
 
     @Test func convergedClusterYieldsEmptyPlan() throws {
-        var c = Cluster()
-        let redis = Cluster.redis()
-        c.apps = [redis]
-        c.placement = ["redis": "node1"]
-        c.run(redis, on: "node1")
-        c.dataset(redis, on: "node1", snapshots: ["flocker-00000001"])
-        c.converge(routesFor: c.placement)
+        let c = Cluster.convergedRedis()
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
         #expect(plan.isEmpty, "\(StepText.render(plan))")
         #expect(StepText.render(plan).hasPrefix("No changes"))

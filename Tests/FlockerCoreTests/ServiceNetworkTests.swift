@@ -136,13 +136,7 @@ struct ServiceNetworkTests {
     @Test func theMeshLeavesServiceAddressesAloneAndOldDNATRulesAreReplaced() throws {
         let spec = RouteSpec(tag: RouteTag(kind: .inbound, app: "web", port: 80, destination: "10.77.0.12"))
         #expect(spec.restoreLine.contains("! -d \(ServiceNetwork.range) "))
-        var c = Cluster()
-        let redis = Cluster.redis()
-        c.apps = [redis]
-        c.placement = ["redis": "node1"]
-        c.run(redis, on: "node1")
-        c.dataset(redis, on: "node1", snapshots: ["flocker-00000001"])
-        c.converge(routesFor: c.placement)
+        var c = Cluster.convergedRedis()
         // The DNAT rules as an earlier release wrote them.
         let current = c.observed["node2"]?.routes ?? []
         c.observed["node2"]?.routes = current.map { rule in

@@ -33,6 +33,18 @@ struct Cluster {
                     volumes: volume ? [VolumeSpec(name: "default", mountpoint: "/data", maximumSize: quota)] : [])
     }
 
+    /// redis (with its volume and a snapshot) running on node1, every route in place: a converged cluster.
+    static func convergedRedis() -> Cluster {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.run(redis, on: "node1")
+        c.dataset(redis, on: "node1", snapshots: ["flocker-00000001"])
+        c.converge(routesFor: c.placement)
+        return c
+    }
+
     /// Marks `app` as running (or stopped) on `node` with its current configuration.
     mutating func run(_ app: Application, on node: String, running: Bool = true, hash: String? = nil) {
         observed[node]?.containers[app.name] = ContainerState(
