@@ -12,6 +12,30 @@ struct ExecutorTests {
         return hosts
     }
 
+    @Test func aStoppedContainerDockerWillNotStartIsReplacedByANewOne() async throws {
+        var c = Cluster()
+        let redis = Cluster.redis()
+        c.apps = [redis]
+        c.placement = ["redis": "node1"]
+        c.run(redis, on: "node1", running: false)
+        c.dataset(redis, on: "node1", snapshots: ["flocker-00000001"])
+        c.converge(routesFor: c.placement)
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.steps == [Step(node: "node1", .restartApp("redis"))])
+        let log = CommandLog()
+        let h = hosts(c, log: log) { _, command, _ in
+            command.stages[0].contains("flocker-restart")
+                ? CommandResult(status: .exited(1), stderr: Array("Bind for 0.0.0.0:6379 failed: port is already allocated".utf8))
+                : CommandResult(status: .exited(0))
+        }
+        let events = EventLog()
+        let report = await Executor(hosts: h, desired: c.desired, observed: c.observedState, options: ExecutionOptions(), observer: events).run(plan)
+        #expect(report.isSuccess, "\(report.failures)")
+        let order = [log.index(of: "flocker-restart", on: "node1"), log.index(of: "flocker-remove flocker--redis", on: "node1"),
+                     log.index(of: "flocker-start run flocker--redis", on: "node1")]
+        #expect(order.allSatisfy { $0 != nil } && order.compactMap { $0 } == order.compactMap { $0 }.sorted(), "\(log.all.map(\.text))")
+    }
+
     @Test func startPassesEnvironmentOnlyThroughStdinAndQuotesHostileValues() async throws {
         var c = Cluster()
         let hostile = "$(touch /tmp/pwned); `reboot` 'quoted' \"double\" | && ;"

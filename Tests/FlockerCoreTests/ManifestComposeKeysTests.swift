@@ -111,6 +111,17 @@ struct ManifestComposeKeysTests {
             ("pids_limit: 100", ["--pids-limit=100"]),
             ("oom_score_adj: -500", ["--oom-score-adj=-500"]),
             ("group_add: [mail]", ["--group-add=mail"]),
+            ("cpu_period: 100000", ["--cpu-period=100000"]),
+            ("cpu_quota: 50000", ["--cpu-quota=50000"]),
+            ("cpu_rt_period: 1000000", ["--cpu-rt-period=1000000"]),
+            ("cpu_rt_runtime: 950000", ["--cpu-rt-runtime=950000"]),
+            ("mem_swappiness: 10", ["--memory-swappiness=10"]),
+            ("oom_kill_disable: true", ["--oom-kill-disable"]),
+            ("blkio_config: {weight: 300}", ["--blkio-weight=300"]),
+            ("mac_address: \"02:42:ac:11:65:43\"", ["--mac-address=02:42:ac:11:65:43"]),
+            ("storage_opt: {size: 1G}", ["--storage-opt=size=1G"]),
+            ("pull_policy: always", ["--pull=always"]),
+            ("pull_policy: missing", []),
             ("expose: [\"5432\", \"8000-8001/udp\"]", ["--expose=5432", "--expose=8000-8001/udp"]),
             ("deploy: {resources: {limits: {cpus: \"1.5\", pids: 50}, reservations: {memory: 256m}}}",
              ["--cpus=1.5", "--pids-limit=50", "--memory-reservation=268435456"]),
@@ -411,5 +422,17 @@ struct ManifestComposeKeysTests {
         #expect(starting.0 == 1 && starting.1.contains("not ready after 1s (running=true, health starting"))
         let none = try run("none")
         #expect(none.0 == 1 && none.1.contains("health none, ports 1"), "no health check: port 1 must accept")
+    }
+}
+
+@Suite("Manifest: Compose keys added for issue 15's every-docker-run-key rule")
+struct ComposeKeysMoreTests {
+    @Test func nodeBoundOrUnbuildableValuesAreRefusedWithTheReason() {
+        let blkio = decodeErrors(app: compose("image: x\nblkio_config: {weight: 300, device_read_bps: [{path: /dev/sda, rate: 1mb}]}"))
+        #expect(blkio.map(\.message) == ["`device_read_bps` is refused: host devices are those of one node, and the service may move to another; use `weight`"])
+        let pull = decodeErrors(app: compose("image: x\npull_policy: build"))
+        #expect(pull.first?.message.hasPrefix("`build` is refused: nodes do not build images") == true)
+        let windows = decodeErrors(app: compose("image: x\ncpu_count: 2"))
+        #expect(windows.first?.message.contains("Windows containers only") == true)
     }
 }

@@ -314,10 +314,20 @@ public struct Executor: Sendable {
             return ""
         case .restartApp(let name):
             let app = try application(name, step.node, text)
-            try await check(node, NodeCommands.restart(name, restartPolicy: app.restartPolicy.dockerValue, serviceAddress: app.service?.address), step: text)
+            var note = ""
+            do {
+                try await check(node, NodeCommands.restart(name, restartPolicy: app.restartPolicy.dockerValue, serviceAddress: app.service?.address), step: text)
+            } catch {
+                // Docker can refuse to start a stopped container again ("port is already allocated", seen once
+                // after sshd died during its first start): it holds no data (volumes do), so a new container of
+                // the same configuration replaces it.
+                try await check(node, NodeCommands.remove(name), step: text)
+                _ = try await start(app, on: node, step: text)
+                note = "replaced by a new container: Docker would not start the stopped one (\(error.stderr.isEmpty ? error.message : error.stderr))"
+            }
             try await waitReady(app, on: node, step: text)
             state.withLock { $0.stoppedForMove[name] = nil }
-            return ""
+            return note
         case .removeContainer(let app):
             try await check(node, NodeCommands.remove(app), step: text)
             return ""

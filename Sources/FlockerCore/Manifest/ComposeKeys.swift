@@ -202,6 +202,53 @@ enum ComposeKeys {
                 s.option("--oom-score-adj", d.integer(n, p, in: -1000...1000).map(String.init))
             },
             .supported("group_add", "`--group-add`") { n, p, s, d in s.options("--group-add", d.words(n, p)) },
+            .supported("cpu_period", "`--cpu-period` (microseconds)") { n, p, s, d in
+                s.option("--cpu-period", d.integer(n, p, in: 1_000...1_000_000).map(String.init))
+            },
+            .supported("cpu_quota", "`--cpu-quota` (microseconds per period; -1: none)") { n, p, s, d in
+                s.option("--cpu-quota", d.integer(n, p, in: -1...Int(Int32.max)).map(String.init))
+            },
+            .supported("cpu_rt_period", "`--cpu-rt-period` (microseconds)") { n, p, s, d in
+                s.option("--cpu-rt-period", d.integer(n, p, in: 1...1_000_000).map(String.init))
+            },
+            .supported("cpu_rt_runtime", "`--cpu-rt-runtime` (microseconds)") { n, p, s, d in
+                s.option("--cpu-rt-runtime", d.integer(n, p, in: -1...1_000_000).map(String.init))
+            },
+            .supported("mem_swappiness", "`--memory-swappiness`") { n, p, s, d in
+                s.option("--memory-swappiness", d.integer(n, p, in: 0...100).map(String.init))
+            },
+            .supported("oom_kill_disable", "`--oom-kill-disable`") { n, p, s, d in s.flag("--oom-kill-disable", d.boolean(n, p)) },
+            .supported("blkio_config", "`weight` → `--blkio-weight`; the per-device settings are refused (a node's devices)") { n, p, s, d in
+                guard let pairs = d.mapping(n, p, expected: "a mapping like {weight: 300}") else { return }
+                for pair in pairs {
+                    let key = pair.key.scalar ?? ""
+                    if key == "weight" {
+                        s.option("--blkio-weight", d.integer(pair.value, p.key(key), in: 10...1000).map(String.init))
+                    } else {
+                        d.add(pair.key.mark, p.key(key), "\(code(key)) is refused: host devices are those of one node, and the service may move to another; use `weight`")
+                    }
+                }
+            },
+            .supported("mac_address", "`--mac-address`") { n, p, s, d in s.option("--mac-address", d.word(n, p)) },
+            .supported("storage_opt", "`--storage-opt KEY=VALUE` (the node's storage driver must support it)") { n, p, s, d in
+                for (key, value, mark) in d.keyValues(n, p, what: "storage option") {
+                    guard let value else {
+                        d.add(mark, p.key(key), "storage option \(quoted(key)) has no value")
+                        continue
+                    }
+                    s.draft.runOptions.append("--storage-opt=\(key)=\(value)")
+                }
+            },
+            .supported("pull_policy", "`always` → `--pull=always`, `never` → `--pull=never`; `missing` is what happens anyway") { n, p, s, d in
+                guard let policy = d.word(n, p) else { return }
+                switch policy {
+                case "always": s.option("--pull", "always")
+                case "never": s.option("--pull", "never")
+                case "missing", "if_not_present": break
+                case "build": d.add(n.mark, p, "`build` is refused: nodes do not build images; build and push the image, and name it under `image`")
+                default: d.add(n.mark, p, "expected always, never or missing, found \(found(n))")
+                }
+            },
             .supported("deploy", "`resources.limits` (`--cpus`, `--memory`, `--pids-limit`), `resources.reservations.memory` (`--memory-reservation`), `restart_policy` (`--restart`); placement and replicas are the deployment file's") {
                 n, p, s, d in
                 ComposeKeys.deploy(n, p, &s, &d)
@@ -231,10 +278,9 @@ enum ComposeKeys {
         refuse(["extends"], "write each service in full (YAML anchors and `<<` merges work)")
         refuse(["external_links"], "link to services of this file with `links`")
         refuse(["scale"], "each application runs once, on the node the deployment file names; remove it")
-        refuse(["pull_policy"], "the image is pulled on the node when it is missing; remove it")
         refuse(["label_file", "annotations"], "write the labels under `labels`")
-        refuse(["cpu_count", "cpu_percent", "cpu_rt_period", "cpu_rt_runtime", "cpu_period", "cpu_quota", "blkio_config", "mem_swappiness", "oom_kill_disable"], "not passed to `docker run` yet; use `cpus`, `cpu_shares`, `mem_limit` or `mem_reservation`")
-        refuse(["mac_address", "storage_opt", "attach", "credential_spec", "develop", "post_start", "pre_stop", "use_api_socket", "volume_driver", "models", "provider"], "flocker-deploy does not set it; remove it")
+        refuse(["cpu_count", "cpu_percent", "credential_spec"], "Windows containers only; on Linux use `cpus` or `cpu_shares`")
+        refuse(["attach", "develop", "post_start", "pre_stop", "use_api_socket", "volume_driver", "models", "provider"], "flocker-deploy does not set it; remove it")
         return keys
     }()
 
