@@ -56,7 +56,9 @@ struct Sync: AsyncParsableCommand {
             let started = ContinuousClock.now
             replicas.withLock { $0 = [] }
             code = await ClusterRun(operation: operation, connector: connector, options: options, stopRequest: stop).run()
-            guard let every, !common.dryRun, !stop.isRequested else { break }
+            guard let every, !common.dryRun else { break }
+            // Ctrl-C ends the loop with 130 even when it came too late in the pass to stop a step of it.
+            if stop.isRequested { code = .interrupted; break }
             // One line per pass; a pass that failed or was locked out does not end the loop (the next one retries).
             let sent = replicas.withLock { $0 }
             let line = "sync pass \(pass) ended \(Timestamp.iso(Timestamp.now)) with exit \(code.rawValue)"
