@@ -151,15 +151,7 @@ enum ComposeKeys {
             .supported("security_opt", "`--security-opt`") { n, p, s, d in
                 s.options("--security-opt", d.words(n, p))
             },
-            .supported("sysctls", "`--sysctl`") { n, p, s, d in
-                for (key, value, mark) in d.keyValues(n, p, what: "sysctl") {
-                    guard let value else {
-                        d.add(mark, p.key(key), "sysctl \(quoted(key)) has no value")
-                        continue
-                    }
-                    s.draft.runOptions.append("--sysctl=\(key)=\(value)")
-                }
-            },
+            .supported("sysctls", "`--sysctl`") { n, p, s, d in s.keyValueOptions("--sysctl", n, p, what: "sysctl", &d) },
             .supported("ulimits", "`--ulimit NAME=SOFT:HARD`") { n, p, s, d in
                 s.draft.runOptions += ComposeKeys.ulimits(n, p, &d)
             },
@@ -231,13 +223,7 @@ enum ComposeKeys {
             },
             .supported("mac_address", "`--mac-address`") { n, p, s, d in s.option("--mac-address", d.word(n, p)) },
             .supported("storage_opt", "`--storage-opt KEY=VALUE` (the node's storage driver must support it)") { n, p, s, d in
-                for (key, value, mark) in d.keyValues(n, p, what: "storage option") {
-                    guard let value else {
-                        d.add(mark, p.key(key), "storage option \(quoted(key)) has no value")
-                        continue
-                    }
-                    s.draft.runOptions.append("--storage-opt=\(key)=\(value)")
-                }
+                s.keyValueOptions("--storage-opt", n, p, what: "storage option", &d)
             },
             .supported("pull_policy", "`always` → `--pull=always`, `never` → `--pull=never`; `missing` is what happens anyway") { n, p, s, d in
                 guard let policy = d.word(n, p) else { return }
@@ -519,6 +505,18 @@ extension ComposeService {
 
     mutating func flag(_ flag: String, _ on: Bool?) {
         if on == true { draft.runOptions.append(flag) }
+    }
+
+    /// `FLAG=KEY=VALUE` for each entry of a mapping or `KEY=VALUE` list (`sysctls`, `storage_opt`); an entry
+    /// without a value is an error.
+    mutating func keyValueOptions(_ flag: String, _ node: YAMLNode, _ path: ManifestPath, what: String, _ d: inout Diagnostics) {
+        for (key, value, mark) in d.keyValues(node, path, what: what) {
+            guard let value else {
+                d.add(mark, path.key(key), "\(what) \(quoted(key)) has no value")
+                continue
+            }
+            draft.runOptions.append("\(flag)=\(key)=\(value)")
+        }
     }
 }
 
