@@ -84,6 +84,7 @@ extension SessionWorker {
             if directions & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 { events |= Int16(POLLOUT) }
         }
         if events == 0 { events = Int16(POLLIN) }
+        if events & Int16(POLLIN) != 0 { flocker_ack_now(socket) }
         var fds = [pollfd(fd: socket, events: events, revents: 0), pollfd(fd: wake.fd, events: Int16(POLLIN), revents: 0)]
         _ = poll(&fds, 2, Self.pollMilliseconds(deadline - now))
         if fds[1].revents != 0 { wake.drain() }

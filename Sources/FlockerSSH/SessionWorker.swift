@@ -323,7 +323,10 @@ final class SessionWorker: @unchecked Sendable {
         var fds = [pollfd(fd: wake.fd, events: Int16(POLLIN), revents: 0)]
         if directions != 0 {
             var events: Int16 = 0
-            if directions & LIBSSH2_SESSION_BLOCK_INBOUND != 0 { events |= Int16(POLLIN) }
+            if directions & LIBSSH2_SESSION_BLOCK_INBOUND != 0 {
+                events |= Int16(POLLIN)
+                flocker_ack_now(socket)   // waiting for the server: do not keep it waiting for our ACK
+            }
             if directions & LIBSSH2_SESSION_BLOCK_OUTBOUND != 0 { events |= Int16(POLLOUT) }
             fds.append(pollfd(fd: socket, events: events, revents: 0))
         }
