@@ -14,7 +14,7 @@ FLOCKER=$FLOCKER_BIN
 BENCH=${FLOCKER_BENCH_BIN:-$ROOT/.build/release/flocker-bench}
 
 # need_binary PATH: stop with a hint when the release build is missing.
-need_binary() { [ -x "$1" ] || { echo "$(basename "$0" .sh): build first: swift build -c release" >&2; exit 1; }; }
+need_binary() { [ -x "$1" ] || { echo "$(basename "$0" .sh): build first: make release" >&2; exit 1; }; }
 
 # median: the median of the numbers on standard input, one a line.
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

@@ -25,7 +25,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "ssh-stream: building flocker-bench (release)" >&2
-(cd "$root" && swift build -c release --product flocker-bench) >"$work/build.log" 2>&1 || {
+(cd "$root" && swift build -c release --static-swift-stdlib --product flocker-bench) >"$work/build.log" 2>&1 || {
   cat "$work/build.log" >&2
   exit 1
 }

@@ -13,7 +13,7 @@ bold() { if [ -t 1 ]; then printf '\n\033[1m%s\033[0m\n' "$*"; else printf '\n==
 say() { printf '   %s\n' "$*"; }
 run() { printf '   $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/     /'; }
 
-[ -x "$FLOCKER" ] || { echo "demo: build first (make demo does): swift build -c release" >&2; exit 1; }
+[ -x "$FLOCKER" ] || { echo "demo: build first: make release (make demo does)" >&2; exit 1; }
 
 bold "1. A cluster of two nodes on this machine"
 say "Each node is its own network, mount and UTS namespace running sshd, zfs-fuse (pool 'flocker') and dockerd."

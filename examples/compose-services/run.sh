@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 FLOCKER="${FLOCKER_BIN:-$PWD/.build/release/flocker-deploy}"
 SANDBOX="$PWD/sandbox/flocker-sandbox"
 EX=examples/compose-services
-[ -x "$FLOCKER" ] || { echo "services-demo: build first (make services-demo does): swift build -c release" >&2; exit 1; }
+[ -x "$FLOCKER" ] || { echo "services-demo: build first: make release (make services-demo does)" >&2; exit 1; }
 
 run() { printf '\n$ %s\n' "$*"; "$@"; }
 run "$SANDBOX" up --nodes 3
