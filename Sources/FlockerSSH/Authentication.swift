@@ -16,18 +16,38 @@ extension SessionWorker {
     }
 
     func authenticate(deadline: UInt64) throws(SSHError) {
-        guard let session else { return }
-        let user = settings.user
+        guard session != nil else { return }
         var attempts = Attempts()
+        // The keys go first, without asking the server for its methods beforehand: that question is a "none"
+        // request, which OpenSSH answers as a failed authentication, only after its minimum delay for those
+        // (measured: 9 ms of a 38 ms connect). Its answer is only needed to explain a refusal.
+        if options.useAgent {
+            if try authenticateWithAgent(deadline: deadline, attempts: &attempts) { return }
+        }
+        for path in settings.identityFiles {
+            if try authenticate(withFile: path, deadline: deadline, attempts: &attempts) { return }
+        }
+        let user = settings.user
+        guard let methods = try methodsOffered(deadline: deadline, attempts: attempts) else {
+            return  // the server accepted "none"
+        }
+        if !methods.split(separator: ",").contains("publickey") {
+            throw error(
+                .authenticationFailed,
+                "the server does not accept public-key authentication for \(user) (it offers: \(methods)); flocker-deploy only uses keys")
+        }
+        throw authenticationError(attempts)
+    }
 
-        // Asking for the methods also tries "none"; a server may accept that outright.
-        var methods: String?
+    /// The methods the server offers for the user (a "none" request), or nil when it accepted "none" outright.
+    private func methodsOffered(deadline: UInt64, attempts: Attempts) throws(SSHError) -> String? {
+        guard let session else { return nil }
+        let user = settings.user
         while true {
             if let list = libssh2_userauth_list(session, user, UInt32(user.utf8.count)) {
-                methods = String(cString: list)
-                break
+                return String(cString: list)
             }
-            if libssh2_userauth_authenticated(session) != 0 { return }
+            if libssh2_userauth_authenticated(session) != 0 { return nil }
             let rc = libssh2_session_last_errno(session)
             if rc == LIBSSH2_ERROR_EAGAIN {
                 try waitSocket(until: deadline, activity: "authentication")
@@ -35,19 +55,6 @@ extension SessionWorker {
             }
             throw authenticationLost(rc, attempts: attempts)
         }
-        if let methods, !methods.split(separator: ",").contains("publickey") {
-            throw error(
-                .authenticationFailed,
-                "the server does not accept public-key authentication for \(user) (it offers: \(methods)); flocker-deploy only uses keys")
-        }
-
-        if options.useAgent {
-            if try authenticateWithAgent(deadline: deadline, attempts: &attempts) { return }
-        }
-        for path in settings.identityFiles {
-            if try authenticate(withFile: path, deadline: deadline, attempts: &attempts) { return }
-        }
-        throw authenticationError(attempts)
     }
 
     /// Tries every identity of the agent. Returns true once one is accepted.
