@@ -122,7 +122,7 @@ public enum NodeCommands {
     /// it publishes on the address, and those the routing mesh publishes at their own number.
     static func serviceHandledPorts(_ app: Application) -> String {
         guard let service = app.service else { return "" }
-        let published = app.ports.filter { $0.internalPort == $0.externalPort }.map { "\($0.internalPort)/\($0.transport.rawValue)" }
+        let published = PortMapping.answeringOnEveryAddress(app.ports)
         let named = service.portNumbers.map { "\($0.port)/\($0.proto)" }
         return (published + named).joined(separator: " ")
     }

@@ -178,9 +178,7 @@ enum ComposeDecoder {
                 ports.append(String(origin.port.internalPort) + origin.port.suffix)
             }
             // Once each; none that is published at its own number on every address (the routing mesh's ports).
-            var seen = Set(drafts[i].ports.filter { $0.port.internalPort == $0.port.externalPort }.map {
-                "\($0.port.internalPort)/\($0.port.transport.rawValue)"
-            })
+            var seen = Set(PortMapping.answeringOnEveryAddress(drafts[i].ports.map(\.port)))
             ports = ports.filter { spec in
                 let (range, proto) = ServiceIdentity.split(spec)
                 return seen.insert("\(range)/\(proto ?? "tcp")").inserted

@@ -77,6 +77,12 @@ public struct PortMapping: Sendable, Hashable, Codable {
 
     /// `""` for TCP, `"/udp"` for UDP: Docker's suffix of a port spec.
     public var suffix: String { transport == .udp ? "/udp" : "" }
+
+    /// The container ports (`80/tcp`) that answer on every address of their node, a service address too:
+    /// those published at their own number (`80:80`). Services by name leave these to the routing mesh.
+    public static func answeringOnEveryAddress(_ ports: [PortMapping]) -> [String] {
+        ports.filter { $0.internalPort == $0.externalPort }.map { "\($0.internalPort)/\($0.transport.rawValue)" }
+    }
 }
 
 /// The transport protocol of a published port.
