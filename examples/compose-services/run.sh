@@ -2,16 +2,9 @@
 # make services-demo: the stack of this folder in a 3-node sandbox. web (node2) counts visits in db (node1),
 # which it reaches by name; then db moves to node3 with its data, and web, not restarted, keeps counting.
 # Leaves the stack running; `sandbox/flocker-sandbox down` ends it.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-FLOCKER="${FLOCKER_BIN:-$PWD/.build/release/flocker-deploy}"
-SANDBOX="$PWD/sandbox/flocker-sandbox"
+source "$(dirname "$0")/../lib.sh"
 EX=examples/compose-services
-[ -x "$FLOCKER" ] || { echo "services-demo: build first: make release (make services-demo does)" >&2; exit 1; }
-
-run() { printf '\n$ %s\n' "$*"; "$@"; }
-run "$SANDBOX" up --nodes 3
-eval "$("$SANDBOX" env)"
+example_sandbox 3 services-demo
 N1=$("$SANDBOX" addr node1)
 run "$FLOCKER" "$EX/deployment.yml" "$EX/docker-compose.yml"
 run curl -s "http://$N1:8080/cgi-bin/hits"
