@@ -26,10 +26,7 @@ source "$(dirname "$0")/../lib.sh"
 
 NODES=(node1 node2)
 KEYS=50000
-section "sandbox with 2 nodes"
-"$SANDBOX" up --nodes 2 >/dev/null || { fail "sandbox up"; finish; }
-export FLOCKER_SSH_CONFIG="$SSH_CONFIG"
-for n in "${NODES[@]}"; do "$SANDBOX" start "$n" >/dev/null; "$SANDBOX" heal "$n" >/dev/null; done
+sandbox_up "${NODES[@]}"
 N1=$("$SANDBOX" addr node1); N2=$("$SANDBOX" addr node2)
 addr() { case $1 in node1) echo "$N1" ;; node2) echo "$N2" ;; esac; }
 other() { case $1 in node1) echo node2 ;; node2) echo node1 ;; esac; }

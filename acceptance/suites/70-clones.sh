@@ -11,10 +11,7 @@ set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
 NODES=(node1 node2 node3)
-section "sandbox with 3 nodes"
-"$SANDBOX" up --nodes 3 >/dev/null || { fail "sandbox up"; finish; }
-export FLOCKER_SSH_CONFIG="$SSH_CONFIG"
-for n in "${NODES[@]}"; do "$SANDBOX" start "$n" >/dev/null; "$SANDBOX" heal "$n" >/dev/null; done
+sandbox_up "${NODES[@]}"
 N1=$("$SANDBOX" addr node1); N3=$("$SANDBOX" addr node3)
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT

@@ -7,10 +7,7 @@
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
-section "sandbox with 2 nodes"
-"$SANDBOX" up --nodes 2 >/dev/null || { fail "sandbox up"; finish; }
-export FLOCKER_SSH_CONFIG="$SSH_CONFIG"
-for n in node1 node2; do "$SANDBOX" start "$n" >/dev/null; "$SANDBOX" heal "$n" >/dev/null; done
+sandbox_up node1 node2
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 reset_nodes node1 node2

@@ -13,10 +13,7 @@ set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 
 NODES=(node1 node2)
-section "sandbox with 2 nodes"
-"$SANDBOX" up --nodes 2 >/dev/null || { fail "sandbox up"; finish; }
-export FLOCKER_SSH_CONFIG="$SSH_CONFIG"
-for n in "${NODES[@]}"; do "$SANDBOX" start "$n" >/dev/null; "$SANDBOX" heal "$n" >/dev/null; done
+sandbox_up "${NODES[@]}"
 N1=$("$SANDBOX" addr node1)
 N2=$("$SANDBOX" addr node2)
 W=$(mktemp -d)
