@@ -26,6 +26,16 @@ dep() {
 deploy() { out=$("$FLOCKER" "$W/$1.yml" "$APP" "${@:2}" 2>&1); rc=$?; }
 sync_() { out=$("$FLOCKER" sync "$W/$1.yml" "$APP" "${@:2}" 2>&1); rc=$?; }
 role() { node "$1" zfs get -H -o value flocker:role flocker/redis.default 2>/dev/null; }
+# redis_runs NAME: passes while node1's redis container runs; otherwise shows how it ended (CI once found it
+# stopped here with no step of ours having stopped it): its state, the end of its log, the kernel's OOM lines.
+redis_runs() {
+  local st
+  st=$(node node1 "docker inspect --format '{{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}} error={{.State.Error}} finished={{.State.FinishedAt}}' flocker--redis" 2>&1)
+  if [[ $st == running* ]]; then pass "$1"; else
+    fail "$1" "container: $st" "$(node node1 'docker logs --tail 15 flocker--redis' 2>&1)" \
+      "$(dmesg 2>/dev/null | grep -i -E 'out of memory|killed process' | tail -n 5)"
+  fi
+}
 # writable NODE: whether a file can be written into the volume's mountpoint there (zfs-fuse shows a read-only
 # dataset as "off temporary", so the property is not trusted).
 writable() { node "$1" 'f=/flocker/redis.default/.probe-$$; touch "$f" 2>/dev/null && rm -f "$f"'; }
@@ -74,6 +84,7 @@ expect_rc "status --max-lag 1 exits 1 three seconds after the sync" 1 "$rc" "$ou
 expect_contains "… naming the replica" "node2: replica of redis/default" "$out"
 out=$("$FLOCKER" status "$W/two.yml" --max-lag 600 2>&1); rc=$?
 expect_rc "status --max-lag 600 exits 0" 0 "$rc" "$out"
+redis_runs "redis on node1 still runs after the syncs during writes"
 
 section "a sync with nothing new sends nothing; the replicas of a volume are sent at the same time"
 rcli config set save "" >/dev/null   # no background RDB save while the volume is meant to be idle
