@@ -50,7 +50,7 @@ struct Evacuate: AsyncParsableCommand {
         do {
             result = try Evacuation.plan(node: node, deployment: manifests.deployment,
                                          applications: manifests.desired.applications,
-                                         observed: ObservedState(nodes: found.states, unreachable: found.unreachable))
+                                         observed: found.observed)
         } catch {
             err.write("error: evacuate \(node): \(error.message); nothing was written or changed\n")
             if common.json { JSONReporter(out: out).emit(["event": "error", "message": error.message, "exit_code": Int(FlockerExit.invalidInput.rawValue)]) }

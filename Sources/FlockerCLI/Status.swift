@@ -36,9 +36,10 @@ struct Status: AsyncParsableCommand {
         } else {
             nodes = try loadDeploymentOnly(deployment).nodes.map(\.name)
         }
-        let status = await ClusterStatus.gather(nodes: nodes, desired: desired, connector: try connection.connector())
+        var status = await ClusterStatus.gather(nodes: nodes, desired: desired, connector: try connection.connector())
+        if let application { status.deployCommand = "flocker-deploy \(ShellWord.quoted(deployment)) \(ShellWord.quoted(application))" }
         TextOutput.standardOutput.write(json ? status.json() : status.text())
-        if status.nodes.contains(where: { $0.state == nil }) { throw ExitCode(FlockerExit.nodeUnreachable.rawValue) }
+        if status.exitCode != .success { throw ExitCode(status.exitCode.rawValue) }
         if let maxLag {
             let behind = status.replicasBehind(max(0, maxLag))
             if !behind.isEmpty {

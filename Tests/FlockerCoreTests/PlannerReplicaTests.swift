@@ -89,6 +89,7 @@ struct PlannerReplicaTests {
         c.replicas = ["redis": .nodes(["node2", "node3"].filter { $0 != node })]
         c.dataset(redis, on: "node2", role: .copy, epoch: 3, snapshots: ["flocker-00000001"])
         c.dataset(redis, on: "node3", role: .copy, epoch: 3, snapshots: ["flocker-00000001", "flocker-00000002"])
+        for n in ["node2", "node3"] { c.observed[n]?.datasets[v]?.primaryNode = "node1" }   // last written from node1
         c.unreachable = ["node1": "no route to host"]
         return c
     }

@@ -32,6 +32,10 @@ public struct Discovery: Sendable {
         public var errors: [RemoteError] = []
         /// Node → why it could not be discovered.
         public var unreachable: [String: String] { Dictionary(errors.map { ($0.node, $0.message) }, uniquingKeysWith: { a, _ in a }) }
+        /// Nodes whose name did not resolve.
+        public var unresolved: Set<String> { Set(errors.filter { $0.kind == .nameNotResolved }.map(\.node)) }
+        /// What was seen, the nodes that did not answer included.
+        public var observed: ObservedState { ObservedState(nodes: states, unreachable: unreachable, unresolved: unresolved) }
     }
 
     /// Connects to and discovers each node; a node that fails does not stop the others.

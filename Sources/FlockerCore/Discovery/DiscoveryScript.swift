@@ -34,7 +34,7 @@ public enum DiscoveryScript {
         } &
         h=; [ -r /proc/sys/kernel/hostname ] && read -r h < /proc/sys/kernel/hostname; [ -n "$h" ] || h=$(uname -n)
         pool=$(zpool get version flocker 2>/dev/null)
-        zfs=$(zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,used,origin,flocker:app,flocker:volume,flocker:role,flocker:epoch,flocker:checked flocker 2>/dev/null)
+        zfs=$(zfs get -H -p -r -o name,property,value,source type,guid,createtxg,creation,readonly,mountpoint,referenced,refquota,available,used,origin,flocker:app,flocker:volume,flocker:role,flocker:epoch,flocker:checked,flocker:primary-node flocker 2>/dev/null)
         clones=$(zfs get -H -p -r -o name,property,value flocker:clone,flocker:clone-of,flocker:snapshot,flocker:ports,flocker:created,flocker:expires flocker/flocker-clones 2>/dev/null)
         rules=$(iptables-save 2>/dev/null | awk -v m="$m" '/^[*]/ { print m "table " substr($0, 2); next } /flocker-deploy:/')
         svc=$({ ip -4 -o addr show dev lo; echo; ip -4 route show; } 2>/dev/null | awk '$2 == "lo" && $4 ~ /^10[.]233[.]/ { sub("/32$", "", $4); print "addr " $4 } $1 ~ /^10[.]233[.]/ && $2 == "via" { print "route " $1 " " $3 }')
@@ -193,6 +193,7 @@ public enum DiscoveryScript {
                 mountpoint: p["mountpoint"] ?? "",
                 referenced: UInt64(p["referenced"] ?? "") ?? 0,
                 quota: quota == 0 ? nil : quota)
+            if let recorded = p["flocker:primary-node"], recorded != "-", !recorded.isEmpty { datasets[id]?.primaryNode = recorded }
         }
         for (id, snaps) in snapshots where datasets[id] != nil {
             datasets[id]?.snapshots = snaps.sorted { ($0.createtxg, $0.sequence ?? 0) < ($1.createtxg, $1.sequence ?? 0) }

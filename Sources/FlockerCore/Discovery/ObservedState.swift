@@ -5,9 +5,13 @@ public struct ObservedState: Sendable, Hashable {
     /// Nodes of the deployment file that could not be reached, with why (only for operations that go on
     /// without them, such as `sync`; a deploy stops instead). Never taken to be empty.
     public var unreachable: [String: String]
-    public init(nodes: [String: NodeState], unreachable: [String: String] = [:]) {
+    /// Those of `unreachable` whose name did not resolve (a typo, or a node that never existed): never taken for
+    /// a dead node (see `Outage`).
+    public var unresolved: Set<String> = []
+    public init(nodes: [String: NodeState], unreachable: [String: String] = [:], unresolved: Set<String> = []) {
         self.nodes = nodes
         self.unreachable = unreachable
+        self.unresolved = unresolved
     }
 
     /// Every dataset of `volume` across the nodes, with the node that holds it.
@@ -180,6 +184,9 @@ public struct DatasetState: Sendable, Hashable {
     /// Snapshots someone else took (any other name), oldest first. flocker-deploy never sends or prunes them,
     /// but a receive into a copy cannot go past one that is newer than the copy's last `@flocker-N`.
     public var otherSnapshots: [SnapshotState] = []
+    /// For a copy: the node (as the deployment file names it) of the primary it was last written from
+    /// (`flocker:primary-node`), nil when not recorded (copies made by older releases). See `Outage`.
+    public var primaryNode: String?
 
     public init(
         id: VolumeID, role: VolumeRole, epoch: Int, readonly: Bool, mountpoint: String = "", referenced: UInt64 = 0,

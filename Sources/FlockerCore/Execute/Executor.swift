@@ -360,10 +360,10 @@ public struct Executor: Sendable {
                 v, from: node, sourceFacts: facts(step.node), to: target, targetFacts: facts(targetName), final: true,
                 snapshot: false, step: text, progress: { observer.event(.progress(step, $0)) })
             bytes(sent)
-            // The replica carries its primary's epoch, so that a failover onto it raises the epoch above the
-            // primary's even though that node cannot be asked then.
+            // The replica carries its primary's epoch and node, so that a failover onto it raises the epoch above
+            // the primary's and knows where the primary was, even though that node cannot be asked then (`Outage`).
             if let primary = try await VolumeTransfer(options: options).query(v, on: node, step: text) {
-                try await check(target, NodeCommands.setProperties(v.dataset, ["flocker:epoch=\(primary.epoch)"]), step: text)
+                try await check(target, NodeCommands.setProperties(v.dataset, NodeCommands.copyRecord(epoch: primary.epoch, primaryNode: step.node)), step: text)
             }
             guard case .unchanged(let base, let at) = begin else { return note }
             // Nothing was written since `base`, which the replica now has: it is current as of the check, and
@@ -521,7 +521,7 @@ public struct Executor: Sendable {
         for v in volumes {
             do {
                 try await check(source, NodeCommands.setProperties(VolumeID(app: app, volume: v.volume).dataset,
-                    ["flocker:role=copy", "refquota=none"]), step: step)
+                    ["flocker:role=copy", "refquota=none"] + NodeCommands.copyRecord(epoch: v.epoch, primaryNode: target.node)), step: step)
             } catch {
                 note = "promoted; the source's copy will be relabelled by the next run (\(error.message))"
             }

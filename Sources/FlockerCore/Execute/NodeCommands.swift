@@ -249,6 +249,11 @@ public enum NodeCommands {
             """, name: "flocker-zfs-set", [dataset] + properties)
     }
 
+    /// What a copy records of the primary it was just written from: its epoch and its node (see `Outage`).
+    public static func copyRecord(epoch: Int, primaryNode: String) -> [String] {
+        ["flocker:epoch=\(epoch)", "flocker:primary-node=\(primaryNode)"]
+    }
+
     public static func quotaValue(_ quota: UInt64?) -> String { quota.map { "refquota=\($0)" } ?? "refquota=none" }
 
     /// Lists a dataset's snapshots with guid and createtxg (`zfs get` works on every ZFS, zfs-fuse's too).

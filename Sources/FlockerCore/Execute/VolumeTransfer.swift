@@ -120,8 +120,8 @@ struct VolumeTransfer: Sendable {
             if targetState == nil && index == 0 {
                 try await check(target, NodeCommands.setProperties(incoming, [
                     "readonly=on", "flocker:app=\(volume.app)", "flocker:volume=\(volume.volume)",
-                    "flocker:role=copy", "flocker:epoch=\(sourceState.epoch)",
-                ]), step: step)
+                    "flocker:role=copy",
+                ] + NodeCommands.copyRecord(epoch: sourceState.epoch, primaryNode: source.node)), step: step)
                 try await check(target, NodeCommands.rename(incoming, to: ds), step: step)
             }
         }

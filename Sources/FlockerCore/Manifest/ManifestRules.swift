@@ -414,12 +414,7 @@ extension String {
 extension ManifestRules {
     /// `s` quoted for a POSIX shell (single quotes; `'` as `'\''`), unchanged when it is plainly safe: to write
     /// a Compose exec-form health check as the shell string `--health-cmd` takes, with the same words.
-    static func shellQuoted(_ s: String) -> String {
-        let safe = !s.isEmpty && s.unicodeScalars.allSatisfy { c in
-            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "_-./:=@%+,".unicodeScalars.contains(c)
-        }
-        return safe ? s : "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
-    }
+    static func shellQuoted(_ s: String) -> String { ShellWord.quoted(s) }
 
     /// A Compose duration in seconds: one or more NUMBER UNIT parts (`1h`, `1m30s`, `1.5s`, `500ms`, `10us`,
     /// `100ns`); nil when it is not one, or is over a year.

@@ -133,6 +133,7 @@ public struct DesiredState: Sendable, Hashable {
     ///   - load: node → number of replicas (of any application) it holds; see `ReplicaPlacement.choose`.
     public func replicaNodes(of application: String, existing: [String], load: [String: Int]) -> [String] {
         guard let request = replicas[application], let primary = placement[application] else { return [] }
-        return request.resolve(primary: primary, nodes: nodes, zones: zones, existing: existing, load: load)
+        // (After a failover that left the file as it was, the primary may run on a node the list names.)
+        return request.resolve(primary: primary, nodes: nodes, zones: zones, existing: existing, load: load).filter { $0 != primary }
     }
 }

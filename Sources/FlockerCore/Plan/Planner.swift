@@ -30,19 +30,29 @@ public struct PlanRefusal: Error, Sendable, Hashable, CustomStringConvertible {
 public enum Planner {
     public static func plan(desired: DesiredState, observed: ObservedState, failover: Bool = false) throws(PlanRefusal) -> Plan {
         var observed = observed
+        var desired = desired
         var promotions: [Step] = []
         var notes: [String] = []
+        let outage = Outage.assess(desired: desired, observed: observed)
         if failover {
-            for candidate in failoverCandidates(desired: desired, observed: observed) {
+            // The file stays as it is: applications placed on a node that does not answer run on their newest
+            // replica (promoted here), or where an earlier failover put them.
+            desired.placement = outage.placement(desired, failingOver: true)
+            for candidate in outage.failovers {
                 for v in candidate.volumes {
-                    let epoch = (observed.datasets(of: v).map(\.dataset.epoch).max() ?? 0) + 1
                     observed.nodes[candidate.node]?.datasets[v]?.role = .primary
-                    observed.nodes[candidate.node]?.datasets[v]?.epoch = epoch
+                    observed.nodes[candidate.node]?.datasets[v]?.epoch = candidate.epoch
                     observed.nodes[candidate.node]?.datasets[v]?.readonly = false
-                    promotions.append(Step(node: candidate.node, .promote(v, epoch: epoch)))
+                    promotions.append(Step(node: candidate.node, .promote(v, epoch: candidate.epoch)))
                 }
-                notes.append("failover: \(candidate.app)'s newest replica, on \(candidate.node), becomes its primary; what its old primary wrote after \(candidate.snapshot ?? "its last sync")"
-                    + (candidate.created.map { " (\(Timestamp.iso($0)))" } ?? "") + " is not in it; the old primary is set aside, not destroyed, when its node answers again")
+                notes.append("failover: \(candidate.app)'s newest replica, on \(candidate.node), becomes its primary (epoch \(candidate.epoch)); what \(candidate.lastSeen) wrote after \(candidate.snapshot ?? "its last sync")"
+                    + (candidate.created.map { " (\(Timestamp.iso($0)))" } ?? "") + " is not in it; the old primary is set aside, not destroyed, when \(candidate.lastSeen) answers again")
+            }
+            for e in outage.elsewhere {
+                notes.append("\(e.app) stays on \(e.node), where it runs since a failover (epoch \(e.epoch)): the file places it on \(e.placed), which cannot be reached")
+            }
+            for s in outage.stuck {
+                notes.append("\(s.app) is not started: placed on \(s.placed), which cannot be reached, and it cannot be failed over: \(s.reason)")
             }
         }
         var b = Builder(desired: desired, observed: observed)
@@ -57,45 +67,35 @@ public enum Planner {
         return b.finish()
     }
 
-    /// An application whose volumes' primary is on no reachable node, and the reachable node holding the newest
-    /// copy of all of them (newest snapshot wins; the loss window starts when it was last known current: its
-    /// creation, or the last sync that found nothing newer, `SnapshotState.currentAsOf`).
+    /// A failover `--failover` would do (and a refused deploy suggests): an application whose volumes' primary is
+    /// on no reachable node, started on the reachable node holding the newest copy of all of them (newest
+    /// snapshot wins; the loss window starts when it was last known current: its creation, or the last sync that
+    /// found nothing newer, `SnapshotState.currentAsOf`). See `Outage` for when one is allowed.
     public struct FailoverCandidate: Sendable, Hashable {
         public var app: String
         public var node: String
         public var volumes: [VolumeID]
         public var snapshot: String?
         public var created: Int?
+        /// The node of the deployment file its primary was last seen on (which cannot be reached).
+        public var lastSeen: String
+        /// The promoted copies' epoch: above every epoch seen of its volumes.
+        public var epoch: Int
     }
 
-    /// The failovers `--failover` would do (and a refused deploy suggests): for every application placed on a
-    /// reachable node whose volumes have no primary on any reachable node while some node of the deployment
-    /// file cannot be reached, the reachable node whose copies are the newest.
+    /// The failovers `--failover` would do (see `Outage.assess`).
     public static func failoverCandidates(desired: DesiredState, observed: ObservedState) -> [FailoverCandidate] {
-        guard !observed.unreachable.isEmpty else { return [] }
-        var out: [FailoverCandidate] = []
-        for app in desired.placement.keys.sorted() {
-            guard let target = desired.placement[app], observed.nodes[target] != nil,
-                let application = desired.applications[app], !application.volumes.isEmpty
-            else { continue }
-            let ids = application.volumes.map { VolumeID(app: app, volume: $0.name) }
-            guard ids.allSatisfy({ id in !observed.datasets(of: id).contains { $0.dataset.role == .primary } }) else { continue }
-            let holders = observed.nodes.keys.sorted().filter { n in ids.allSatisfy { observed.nodes[n]?.datasets[$0]?.role == .copy } }
-            func key(_ n: String) -> (Int, UInt64, Int) {
-                let s = observed.nodes[n]?.datasets[ids[0]]?.newestSnapshot
-                return (s?.creation ?? 0, s?.createtxg ?? 0, n == target ? 1 : 0)
-            }
-            guard let best = holders.max(by: { key($0) < key($1) }) else { continue }
-            let snap = observed.nodes[best]?.datasets[ids[0]]?.newestSnapshot
-            out.append(FailoverCandidate(app: app, node: best, volumes: ids, snapshot: snap?.name, created: snap?.currentAsOf))
-        }
-        return out
+        Outage.assess(desired: desired, observed: observed).failovers
     }
 
     /// One replication pass (`flocker-deploy sync`): replicas only, each sent a new snapshot of its primary.
     /// An application whose primary is not where the deployment file places it is skipped (a deploy moves it
     /// first), and so is every replica on a node that could not be reached.
+    /// An application failed over earlier, whose file still places it on a node that does not answer, is synced
+    /// from where it runs.
     public static func syncPlan(desired: DesiredState, observed: ObservedState) throws(PlanRefusal) -> Plan {
+        var desired = desired
+        desired.placement = Outage.assess(desired: desired, observed: observed).placement(desired, failingOver: false)
         var b = Builder(desired: desired, observed: observed)
         b.sync = true
         b.planReplicas()
@@ -163,6 +163,7 @@ public enum Planner {
             for app in desired.placement.keys.sorted() {
                 guard let target = desired.placement[app], let application = desired.applications[app] else { continue }
                 guard !application.volumes.isEmpty else { continue }
+                if observed.unreachable[target] != nil { continue }   // a run without it: see `Outage`
                 if let facts = observed.nodes[target]?.facts, facts.poolVersion == nil {
                     refuse(target, app, "pool 'flocker' is missing on this node, so volumes cannot live here (create it: zpool create flocker DEVICE)", unsafe: false)
                     continue
@@ -181,10 +182,7 @@ public enum Planner {
             }
             let primaries = all.filter { $0.dataset.role == .primary }
             guard let topEpoch = primaries.map(\.dataset.epoch).max() else {
-                let holders = all.map(\.node).joined(separator: ", ")
-                refuse(target, volume.app,
-                    "volume \(volume.volume) has only read-only copies (on \(holders)) and no primary on any node of the deployment file; its primary may be on a node missing from the file: add that node, then run again",
-                    unsafe: true)
+                refuse(target, volume.app, onlyCopies(volume, all), unsafe: true)
                 return
             }
             let winners = primaries.filter { $0.dataset.epoch == topEpoch }
@@ -256,6 +254,27 @@ public enum Planner {
             }
             moving[volume.app, default: []].insert(source)
             copied[volume] = (source, target)
+        }
+
+        /// Why a volume with only read-only copies in sight is not acted on, naming where its primary was last
+        /// seen when a copy recorded it.
+        func onlyCopies(_ volume: VolumeID, _ all: [(node: String, dataset: DatasetState)]) -> String {
+            let holders = all.map(\.node).joined(separator: ", ")
+            let head = "volume \(volume.volume) has only read-only copies (on \(holders)) and no primary on any node that answers"
+            guard let newest = all.max(by: { ($0.dataset.newestSnapshot?.createtxg ?? 0) < ($1.dataset.newestSnapshot?.createtxg ?? 0) }),
+                let seen = newest.dataset.primaryNode
+            else {
+                return head + "; its primary may be on a node missing from the file: add that node, then run again"
+            }
+            let evidence = "the copy on \(newest.node) was last written from \(seen)"
+            if !desired.nodes.contains(seen) {
+                return head + "; \(evidence), which is not in the deployment file: add \(seen) to the file, then run again"
+            }
+            if let why = observed.unreachable[seen] {
+                return head + "; \(evidence), which cannot be reached (\(why))"
+                    + (observed.unresolved.contains(seen) ? " and whose name does not resolve: fix the name first" : ": see --failover")
+            }
+            return head + "; \(evidence), which answers but holds no primary of it: check it there before anything else"
         }
 
         func existingQuota(_ volume: VolumeID, on node: String) -> UInt64? {
@@ -419,6 +438,8 @@ public enum Planner {
                 }
             }
             guard let target, let application, let hash else { return }
+            // Placed on a node that cannot be reached (a run that goes on without it): noted by `Outage`.
+            if observed.unreachable[target] != nil { return }
             if let problem = observed.nodes[target]?.facts.dockerAnswers != true ? "docker is not answering on this node" : nil {
                 refuse(target, app, problem, unsafe: false)
                 return

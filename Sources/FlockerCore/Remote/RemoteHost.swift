@@ -31,8 +31,10 @@ public struct CommandResult: Sendable, Hashable {
 /// A failure to talk to a node at all (as opposed to a command that ran and failed).
 public struct RemoteError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
-        /// Could not connect: refused, unreachable, timed out, name not resolved.
+        /// Could not connect: refused, unreachable, timed out.
         case unreachable
+        /// The node's name did not resolve (not even an address to try).
+        case nameNotResolved
         /// Host key unknown or changed.
         case hostKey
         /// Authentication refused.

@@ -115,7 +115,8 @@ public final class SSHRemoteHost: RemoteHost {
     static func remoteError(_ e: SSHError, node: String) -> RemoteError {
         let kind: RemoteError.Kind
         switch e.code {
-        case .nameNotResolved, .connectionRefused, .hostUnreachable: kind = .unreachable
+        case .nameNotResolved: kind = .nameNotResolved
+        case .connectionRefused, .hostUnreachable: kind = .unreachable
         case .hostKeyUnknown, .hostKeyChanged: kind = .hostKey
         case .authenticationFailed, .rsaKeyUnsupported, .keyFileUnreadable: kind = .authentication
         case .timedOut: kind = .timedOut

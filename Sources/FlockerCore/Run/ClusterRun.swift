@@ -78,11 +78,11 @@ public struct ClusterRun: Sendable {
             for (node, why) in c.unreachable.sorted(by: { $0.key < $1.key }) {
                 err.write("warning: \(node): cannot be reached, skipped (\(why))\n")
             }
-            found = Discovery.Result(hosts: c.hosts, observed: ObservedState(nodes: c.states, unreachable: c.unreachable))
+            found = Discovery.Result(hosts: c.hosts, observed: c.observed)
         } else {
             guard c.errors.isEmpty else {
                 for host in c.hosts.values { await host.close() }
-                let hints = failoverHints(ObservedState(nodes: c.states, unreachable: c.unreachable))
+                let hints = Outage.assess(desired: desired, observed: c.observed).hints(now: Timestamp.now)
                 report(error: "cannot reach every node; nothing was changed", details: c.errors.map(\.description) + hints,
                        code: .nodeUnreachable, json: json)
                 return .nodeUnreachable
@@ -209,17 +209,6 @@ public struct ClusterRun: Sendable {
     private enum Planned {
         case plan(Plan)
         case refused(FlockerExit)
-    }
-
-    /// For a deploy stopped by unreachable nodes: what `--failover` would do, in words.
-    private func failoverHints(_ observed: ObservedState) -> [String] {
-        let down = observed.unreachable.keys.sorted()
-        let who = down.count == 1 ? "\(down[0]) is unreachable" : "\(down.joined(separator: ", ")) are unreachable"
-        let lost = down.count == 1 ? down[0] : "its old primary"
-        return Planner.failoverCandidates(desired: desired, observed: observed).map { c in
-            let when = c.created.map { "\(Timestamp.iso($0)), \(max(0, Timestamp.now - $0)) s old" } ?? "no snapshot"
-            return "\(who); \(c.app)'s newest replica is on \(c.node) (\(when)): to start \(c.app) there and lose what \(lost) wrote after it, run again with --failover"
-        }
     }
 
     private enum Locking {

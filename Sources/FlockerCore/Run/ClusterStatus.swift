@@ -17,6 +17,12 @@ public struct ClusterStatus: Sendable {
     public var refusal: PlanRefusal?
     public var desired: DesiredState?
     public var now: Int
+    /// With an application file and nodes that do not answer: what a failover would do (see `Outage`).
+    public var outage = Outage()
+    /// With nodes that do not answer: the plan `--failover` would carry out (nil when refused or not asked).
+    public var failoverPlan: Plan?
+    /// The deploy command for these files, for the advice printed (`flocker-deploy DEPLOYMENT APPLICATION`).
+    public var deployCommand = "flocker-deploy DEPLOYMENT APPLICATION"
 
     /// Gathers the status of `nodes` (unreachable nodes are reported, not fatal).
     public static func gather(nodes: [String], desired: DesiredState?, connector: any NodeConnector) async -> ClusterStatus {
@@ -25,6 +31,8 @@ public struct ClusterStatus: Sendable {
         let outcomes = await discovery.discoverEach(nodes)
         var result: [Node] = []
         var observed: [String: NodeState] = [:]
+        var unreachable: [String: String] = [:]
+        var unresolved = Set<String>()
         for name in nodes {
             switch outcomes[name] {
             case .success(let (host, state))?:
@@ -42,19 +50,62 @@ public struct ClusterStatus: Sendable {
                 await host.close()
             case .failure(let error)?:
                 result.append(Node(name: name, error: error.message))
+                unreachable[name] = error.message
+                if error.kind == .nameNotResolved { unresolved.insert(name) }
             case nil:
                 result.append(Node(name: name, error: "not discovered"))
+                unreachable[name] = "not discovered"
             }
         }
         var status = ClusterStatus(nodes: result, desired: desired, now: Timestamp.now)
-        if let desired, observed.count == nodes.count {
+        let seen = ObservedState(nodes: observed, unreachable: unreachable, unresolved: unresolved)
+        if let desired {
             do throws(PlanRefusal) {
-                status.pending = try Planner.plan(desired: desired, observed: ObservedState(nodes: observed))
+                if unreachable.isEmpty {
+                    status.pending = try Planner.plan(desired: desired, observed: seen)
+                } else {
+                    // A deploy stops at the first look; what matters now is what a failover would do.
+                    status.outage = Outage.assess(desired: desired, observed: seen)
+                    status.failoverPlan = try Planner.plan(desired: desired, observed: seen, failover: true)
+                }
             } catch {
                 status.refusal = error
             }
         }
         return status
+    }
+
+    /// The exit code `status` ends with (docs/operations.md, "Exit codes"): 3 when a node does not answer, 5
+    /// when a deploy would refuse because acting could lose data, 1 when it would refuse otherwise, else 0.
+    public var exitCode: FlockerExit {
+        if nodes.contains(where: { $0.state == nil }) { return .nodeUnreachable }
+        if let refusal { return refusal.unsafe ? .refusedUnsafe : .stepFailed }
+        return .success
+    }
+
+    /// Where the newest reachable copy of `app`'s first volume says its primary was, with that copy.
+    func lastSeen(_ app: String) -> (copyNode: String, copy: DatasetState)? {
+        guard let spec = desired?.applications[app]?.volumes.first else { return nil }
+        let id = VolumeID(app: app, volume: spec.name)
+        return reachable.compactMap { n, s in s.datasets[id].map { (n, $0) } }.filter { $0.1.role == .copy }
+            .max { ($0.1.newestSnapshot?.createtxg ?? 0, $0.1.epoch) < ($1.1.newestSnapshot?.createtxg ?? 0, $1.1.epoch) }
+    }
+
+    /// The line for an application the file places on a node that does not answer and that runs nowhere seen.
+    func outageLine(_ app: String, placed: String) -> String {
+        var line = "  \(app)  not seen running: placed on \(placed), which does not answer"
+        if let (node, copy) = lastSeen(app) {
+            let when = copy.newestSnapshot.map { "\(Timestamp.iso($0.currentAsOf)), \(age(now - $0.currentAsOf)) ago" } ?? "no snapshot"
+            line += "\n    primary last seen on \(copy.primaryNode ?? placed) (epoch \(copy.epoch), as of \(when), per the copy on \(node))"
+        }
+        if let f = outage.failovers.first(where: { $0.app == app }) {
+            let old = f.created.map { ", \(age(max(0, now - $0))) old" } ?? ""
+            line += "\n    newest replica: on \(f.node) (\(f.snapshot ?? "no snapshot")\(old))"
+            line += "\n    to fail over (start it on \(f.node) at epoch \(f.epoch), the file unchanged): \(deployCommand) --failover"
+        } else if let s = outage.stuck.first(where: { $0.app == app }) {
+            line += "\n    cannot be failed over: \(s.reason)"
+        }
+        return line + "\n"
     }
 
     var reachable: [(String, NodeState)] { nodes.compactMap { n in n.state.map { (n.name, $0) } } }
@@ -173,7 +224,9 @@ public struct ClusterStatus: Sendable {
             if let desired {
                 if let want = desired.applications[app] {
                     let there = desired.placement[app]
-                    if there == nil { line += " (not placed: a deploy stops it)" }
+                    if let e = outage.elsewhere.first(where: { $0.app == app && $0.node == node }) {
+                        line += " (runs here since a failover, epoch \(e.epoch); the file places it on \(e.placed), which does not answer)"
+                    } else if there == nil { line += " (not placed: a deploy stops it)" }
                     else if there != node { line += " (a deploy moves it to \(there ?? ""))" }
                     else if want.configHash != c.configHash { line += " (configuration changed: a deploy restarts it)" }
                     else if !c.running { line += " (configuration up to date, but not running: a deploy starts it)" }
@@ -185,8 +238,10 @@ public struct ClusterStatus: Sendable {
             out += line + "\n"
         }
         if let desired {
+            let down = Set(nodes.filter { $0.state == nil }.map(\.name))
             for app in desired.placement.keys.sorted() where !placed.contains(app) {
-                out += "  \(app)  not running (placed on \(desired.placement[app] ?? ""): a deploy starts it)\n"
+                let there = desired.placement[app] ?? ""
+                out += down.contains(there) ? outageLine(app, placed: there) : "  \(app)  not running (placed on \(there): a deploy starts it)\n"
             }
         }
         if apps.isEmpty && desired == nil { out += "  none\n" }
@@ -238,7 +293,19 @@ public struct ClusterStatus: Sendable {
             out += pending.isEmpty ? "\nUp to date: a deploy would change nothing.\n"
                 : "\nPending: a deploy would run \(pending.steps.count) step\(pending.steps.count == 1 ? "" : "s") (see them with --dry-run).\n"
         }
-        if let refusal { out += "\nA deploy would refuse to act:\n" + refusal.problems.map { "  \($0.description)\n" }.joined() }
+        let down = nodes.filter { $0.state == nil }.map(\.name)
+        if !down.isEmpty && desired != nil {
+            out += "\nA deploy stops: \(down.joined(separator: ", ")) cannot be reached."
+            if let failoverPlan {
+                out += failoverPlan.isEmpty ? " With --failover it would change nothing.\n"
+                    : " With --failover it would run \(failoverPlan.steps.count) step\(failoverPlan.steps.count == 1 ? "" : "s") (see them with --failover --dry-run).\n"
+            } else {
+                out += "\n"
+            }
+        }
+        if let refusal {
+            out += "\n\(down.isEmpty ? "A deploy" : "A deploy with --failover") would refuse to act:\n" + refusal.problems.map { "  \($0.description)\n" }.joined()
+        }
         return out
     }
 
@@ -284,6 +351,17 @@ public struct ClusterStatus: Sendable {
         }
         var root: [String: Any] = ["schema": JSONSchema.version, "nodes": nodesJSON, "volumes": volumesJSON]
         if let pending { root["pending_steps"] = pending.steps.count }
+        if let failoverPlan { root["failover_steps"] = failoverPlan.steps.count }
+        if !outage.isEmpty {
+            root["outage"] = [
+                "failovers": outage.failovers.map { f in
+                    ["app": f.app, "to": f.node, "last_seen": f.lastSeen, "epoch": f.epoch,
+                     "snapshot": f.snapshot.map { $0 as Any } ?? NSNull(), "as_of": f.created.map { $0 as Any } ?? NSNull()] as [String: Any]
+                },
+                "failed_over": outage.elsewhere.map { ["app": $0.app, "runs_on": $0.node, "placed_on": $0.placed, "epoch": $0.epoch] as [String: Any] },
+                "stuck": outage.stuck.map { ["app": $0.app, "placed_on": $0.placed, "reason": $0.reason] as [String: Any] },
+            ] as [String: Any]
+        }
         if let refusal { root["refusal"] = refusal.problems.map(\.description) }
         let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return (String(data: data, encoding: .utf8) ?? "{}") + "\n"

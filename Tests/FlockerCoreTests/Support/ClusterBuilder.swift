@@ -8,6 +8,7 @@ struct Cluster {
     var observed: [String: NodeState] = [:]
     var replicas: [String: ReplicaRequest] = [:]
     var unreachable: [String: String] = [:]
+    var unresolved: Set<String> = []
 
     init(nodes: [String] = ["node1", "node2"]) {
         self.nodes = nodes
@@ -25,7 +26,9 @@ struct Cluster {
         DesiredState(applications: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0) }), nodes: nodes, placement: placement,
                      replicas: replicas)
     }
-    var observedState: ObservedState { ObservedState(nodes: observed.filter { unreachable[$0.key] == nil }, unreachable: unreachable) }
+    var observedState: ObservedState {
+        ObservedState(nodes: observed.filter { unreachable[$0.key] == nil }, unreachable: unreachable, unresolved: unresolved)
+    }
     func address(_ node: String) -> String { observed[node]?.address ?? "" }
 
     static func redis(volume: Bool = true, quota: UInt64? = nil) -> Application {
