@@ -151,6 +151,14 @@ struct DiscoveryParseTests {
         #expect(s.clones["ci-1"]?.container == "exited")
         #expect(s.clones["ci-1"]?.spec.app == "redis" && s.clones["ci-1"]?.spec.snapshot == "flocker-named-v1")
         #expect(s.clones["ci-1"]?.spec.volumes == ["default"] && s.clones["ci-1"]?.spec.expires == nil)
+        #expect(s.containers["redis"]?.unpublished == [])
+    }
+
+    @Test func portsAServiceCouldNotPublishOnItsAddressAreRead() {
+        let line = ["abc123", "flocker--cache", "running", "redis:7", "cache", "h1", "always", "Up 5 minutes", "6379/tcp", "",
+                    "", "", "", "", "", "", "", "6379/tcp,8080/tcp"].joined(separator: "\t")
+        let s = DiscoveryScript.parse("@@flocker-discovery docker\n\(line)\n@@flocker-discovery end\n", node: "node1", address: "10.77.0.11")
+        #expect(s.containers["cache"]?.unpublished == ["6379/tcp", "8080/tcp"])
     }
 
     /// The script itself, run by a real shell with docker out of reach (PATH holds only the sbin folders the

@@ -153,3 +153,40 @@ struct OutageTests {
         #expect(c.desired.replicaNodes(of: "redis", existing: [], load: [:]) == ["node3"])
     }
 }
+
+/// A Compose service whose image's port was taken on its node when it started (finding 5 of issue 30).
+@Suite("Planner: ports a service could not publish")
+struct UnpublishedPortTests {
+    func cluster() -> (Cluster, Application) {
+        var c = Cluster()
+        var cache = Application(name: "cache", image: "redis:7", ports: [])
+        cache.service = ServiceIdentity(address: "10.233.0.5", hosts: [], ports: [])
+        c.apps = [cache]
+        c.placement = ["cache": "node2"]
+        c.run(cache, on: "node2")
+        c.observed["node2"]?.containers["cache"]?.unpublished = ["6379/tcp"]
+        c.converge(routesFor: c.placement)
+        return (c, cache)
+    }
+
+    @Test func aPortFreeNowIsPublishedByStartingTheServiceAgain() throws {
+        let (c, _) = cluster()
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.stop) == [Step(node: "node2", .stopApp("cache", keep: false))])
+        #expect(plan.phase(.start) == [Step(node: "node2", .startApp("cache"))])
+        #expect(plan.notes.contains { $0.contains("to publish 6379/tcp") })
+    }
+
+    @Test func aPortAnotherApplicationOnTheNodeKeepsIsLeftAsItIs() throws {
+        var (c, _) = cluster()
+        let web = Application(name: "web", image: "busybox:latest", ports: [PortMapping(internal: 6379, external: 6379)])
+        c.apps.append(web)
+        c.placement["web"] = "node2"
+        c.run(web, on: "node2")
+        c.converge(routesFor: c.placement)
+        #expect(c.desired.portsTaken(on: "node2", besides: "cache") == ["6379/tcp"])
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.isEmpty, "\(StepText.render(plan))")
+    }
+}
+

@@ -25,7 +25,7 @@ public enum DiscoveryScript {
         for a in "$@"; do case $a in versions) versions=1 ;; images) images=1 ;; esac; done
         {
           echo "${m}docker"
-          docker ps -a --no-trunc --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}\t{{.Ports}}\t{{.Mounts}}\t{{.Label "flocker.clone"}}\t{{.Label "flocker.clone-of"}}\t{{.Label "flocker.snapshot"}}\t{{.Label "flocker.ports"}}\t{{.Label "flocker.created"}}\t{{.Label "flocker.expires"}}\t{{.Label "flocker.volumes"}}' 2>/dev/null
+          docker ps -a --no-trunc --format '{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "flocker.app"}}\t{{.Label "flocker.config-hash"}}\t{{.Label "flocker.restart"}}\t{{.Status}}\t{{.Ports}}\t{{.Mounts}}\t{{.Label "flocker.clone"}}\t{{.Label "flocker.clone-of"}}\t{{.Label "flocker.snapshot"}}\t{{.Label "flocker.ports"}}\t{{.Label "flocker.created"}}\t{{.Label "flocker.expires"}}\t{{.Label "flocker.volumes"}}\t{{.Label "flocker.unpublished"}}' 2>/dev/null
           d=$?
           echo "${m}facts"
           if [ "$d" = 0 ]; then echo "docker answers"; else echo "problem docker is not answering (docker ps failed)"; fi
@@ -125,8 +125,8 @@ public enum DiscoveryScript {
         return facts
     }
 
-    /// Splits the lines of the one `docker ps` (every container, 17 fields) into those of the applications'
-    /// containers (label `flocker.app`: the 10 fields `parseContainers` reads) and those of the clones'
+    /// Splits the lines of the one `docker ps` (every container, 18 fields) into those of the applications'
+    /// containers (label `flocker.app`: the 10 fields `parseContainers` reads, and `flocker.unpublished`) and those of the clones'
     /// (label `flocker.clone`: the 8 fields of `parseClones`). Containers with neither label are not ours.
     static func splitDocker(_ lines: [Substring]) -> (containers: [Substring], clones: [Substring]) {
         var containers: [Substring] = []
@@ -134,7 +134,7 @@ public enum DiscoveryScript {
         for line in lines {
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count >= 17 else { continue }
-            if !f[4].isEmpty { containers.append(Substring(f[0..<10].joined(separator: "\t"))) }
+            if !f[4].isEmpty { containers.append(Substring((f[0..<10] + [f.count > 17 ? f[17] : ""]).joined(separator: "\t"))) }
             if !f[10].isEmpty { clones.append(Substring(([f[10], f[2]] + f[11..<17]).joined(separator: "\t"))) }
         }
         return (containers, clones)
@@ -153,6 +153,7 @@ public enum DiscoveryScript {
                 app: f[4], id: f[0], configHash: f[5], running: f[2] == "running", status: f[2], image: f[3],
                 restartPolicy: f[6].isEmpty ? "no" : f[6], startedAt: f[7],
                 ports: f.count > 8 ? f[8] : "", mounts: f.count > 9 ? f[9] : "")
+            if f.count > 10, !f[10].isEmpty { result[f[4]]?.unpublished = f[10].split(separator: ",").map(String.init) }
         }
         return result
     }

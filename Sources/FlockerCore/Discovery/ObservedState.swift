@@ -116,6 +116,9 @@ public struct ContainerState: Sendable, Hashable {
     public var ports: String
     /// Mount sources as Docker lists them (e.g. `/flocker/redis.default`).
     public var mounts: String
+    /// Container ports (`PORT/PROTO`) its image EXPOSEs that could not be published on its service address when
+    /// it started (label `flocker.unpublished`, see `NodeCommands.start`).
+    public var unpublished: [String] = []
     public init(
         app: String, id: String, configHash: String, running: Bool, status: String = "", image: String = "",
         restartPolicy: String = "no", startedAt: String = "", ports: String = "", mounts: String = ""

@@ -446,7 +446,8 @@ public struct Executor: Sendable {
         }
         let environment = LinkEnvironment.environment(of: app, nodeAddress: node.address)
         let file = environment.isEmpty ? nil : "\(NodeCommands.stateDirectory)/env/\(app.name).env"
-        let command = NodeCommands.start(app, mounts: mounts, envFile: file, createOnly: createOnly)
+        let command = NodeCommands.start(app, mounts: mounts, envFile: file, createOnly: createOnly,
+                                         taken: desired.portsTaken(on: node.node, besides: app.name))
         let result = try await node.run(command, stdin: file == nil ? [] : NodeCommands.environmentFile(environment), step: step,
                                         timeout: options.commandTimeout)
         guard result.status.isSuccess else {

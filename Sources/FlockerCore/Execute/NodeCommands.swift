@@ -74,26 +74,34 @@ public enum NodeCommands {
     /// (Docker holds the name before the container can be inspected): the script waits for it, up to 10 s. With
     /// `envFile`, stdin is written to that file, readable only by root, for `--env-file`, and the file is removed
     /// whatever happened: values never appear on a command line.
-    /// A Compose service's address (`ServiceNetwork`; arguments `vip`, `img`, `handled`) goes on `lo` first
-    /// (Docker publishes on it only where it is local), and `$extra` gets a `--publish=ADDRESS:P:P` for each port
-    /// the image EXPOSEs that the manifest does not settle (`handled`) and that no container on the node
-    /// publishes on every address already (Docker could not bind it); each such word is checked to be a port
-    /// spec, as `$extra` is expanded unquoted.
+    /// A Compose service's address (`ServiceNetwork`; arguments `vip`, `img`, `handled`, `taken`) goes on `lo`
+    /// first (Docker publishes on it only where it is local), and `$extra` gets a `--publish=ADDRESS:P:P` for each
+    /// port the image EXPOSEs that the manifest does not settle (`handled`). A port that another application placed
+    /// on this node publishes on every address (`taken`: Docker could not bind it) is left out; one that some other
+    /// container publishes (an application moving away, stopped by another pipeline of this run) is waited for, up
+    /// to 20 s. What is left out is named in the label `flocker.unpublished` (`PORT/PROTO,…`), which discovery reads:
+    /// once nothing takes such a port, the planner starts the container again to publish it. Each word is checked
+    /// to be a port spec, as `$extra` is expanded unquoted.
     public static func start(
-        _ app: Application, mounts: [(host: String, container: String)], envFile: String?, createOnly: Bool
+        _ app: Application, mounts: [(host: String, container: String)], envFile: String?, createOnly: Bool,
+        taken: [String] = []
     ) -> RemoteCommand {
         .script("""
-            mode=$1 name=$2 want=$3 f=$4 vip=$5 img=$6 handled=$7; shift 7
+            mode=$1 name=$2 want=$3 f=$4 vip=$5 img=$6 handled=$7 taken=$8; shift 8
             if [ -n "$f" ]; then trap 'rm -f "$f"' EXIT; umask 077; mkdir -p "${f%/*}" && cat > "$f" || exit 125; fi
-            extra=
+            extra= unpublished=
             if [ -n "$vip" ]; then
               ip addr replace "$vip/32" dev lo || exit 1
               for p in $(docker image inspect --format '{{range $k, $v := .Config.ExposedPorts}}{{$k}} {{end}}' "$img" 2>/dev/null); do
                 case $p in *[!0-9a-z/-]*|'') continue ;; esac
                 case " $handled " in *" $p "*) continue ;; esac
-                [ -z "$(docker ps -q --filter "publish=$p")" ] || continue
+                case " $taken " in *" $p "*) unpublished="$unpublished${unpublished:+,}$p"; continue ;; esac
+                i=0
+                while [ -n "$(docker ps -q --filter "publish=$p")" ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+                if [ -n "$(docker ps -q --filter "publish=$p")" ]; then unpublished="$unpublished${unpublished:+,}$p"; continue; fi
                 extra="$extra --publish=$vip:${p%/*}:$p"
               done
+              [ -z "$unpublished" ] || extra="$extra --label=flocker.unpublished=$unpublished"
             fi
             verb=$1; shift
             i=0
@@ -114,7 +122,7 @@ public enum NodeCommands {
             printf '%s\\n' "$err" >&2; exit 1
             """, name: "flocker-start",
             [createOnly ? "create" : "run", containerName(app.name), app.configHash, envFile ?? "",
-             app.service?.address ?? "", app.image, serviceHandledPorts(app)]
+             app.service?.address ?? "", app.image, serviceHandledPorts(app), taken.joined(separator: " ")]
                 + runArguments(app, mounts: mounts, envFile: envFile, createOnly: createOnly))
     }
 

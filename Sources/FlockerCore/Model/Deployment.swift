@@ -131,6 +131,13 @@ public struct DesiredState: Sendable, Hashable {
     /// - Parameters:
     ///   - existing: nodes that hold a copy of the application's volumes now, most preferred first.
     ///   - load: node → number of replicas (of any application) it holds; see `ReplicaPlacement.choose`.
+    /// The container ports (`PORT/PROTO`) that the applications placed on `node`, `app` aside, publish on every
+    /// address of it: a Compose service's address cannot have them too (`NodeCommands.start`).
+    public func portsTaken(on node: String, besides app: String) -> [String] {
+        placement.filter { $0.value == node && $0.key != app }.keys.sorted()
+            .flatMap { PortMapping.answeringOnEveryAddress(applications[$0]?.ports ?? []) }
+    }
+
     public func replicaNodes(of application: String, existing: [String], load: [String: Int]) -> [String] {
         guard let request = replicas[application], let primary = placement[application] else { return [] }
         // (After a failover that left the file as it was, the primary may run on a node the list names.)

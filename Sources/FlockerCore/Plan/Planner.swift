@@ -448,6 +448,12 @@ public enum Planner {
                 if existing.configHash != hash {
                     add(.stop, Step(node: target, .stopApp(app, keep: false)))
                     startOnTarget = true
+                } else if existing.running, !moves, Set(existing.unpublished).subtracting(desired.portsTaken(on: target, besides: app)).count > 0 {
+                    // A port of its image that something else held when it started is free now: started again
+                    // to publish it on its service address.
+                    add(.stop, Step(node: target, .stopApp(app, keep: false)))
+                    startOnTarget = true
+                    notes.append("\(app): started again on \(target) to publish \(existing.unpublished.joined(separator: ", ")) on its service address (taken when it last started)")
                 } else if !existing.running && existing.status != "restarting" {
                     add(.start, Step(node: target, .restartApp(app)))
                 } else if moves {
