@@ -39,7 +39,7 @@ struct OutageTests {
         }
         #expect(routes.contains { $0.tag.app == "redis" && $0.restoreLine.contains(c.address("node2")) }, "\(StepText.render(plan))")
         // Without --failover a deploy does not get that far (it stops at the first look), and the hint says it.
-        #expect(outage.hints(now: 1_700_000_100).first?.contains("run again with --failover to start redis there (epoch 5)") == true)
+        #expect(outage.hints(c.desired, now: 1_700_000_100).first?.contains("run again with --failover to start redis there at epoch 5 (the file stays as it is)") == true)
     }
 
     @Test func theTyposCaseNeverPromotesACopyWhosePrimaryIsOnANodeMissingFromTheFile() throws {
@@ -121,7 +121,7 @@ struct OutageTests {
         c.converge(routesFor: ["redis": "node2"])
         let outage = Outage.assess(desired: c.desired, observed: c.observedState)
         #expect(outage.elsewhere.map(\.node) == ["node2"])
-        #expect(outage.hints(now: 0).first?.contains("runs on node2 since a failover") == true)
+        #expect(outage.hints(c.desired, now: 0).first?.contains("runs on node2 since a failover") == true)
         let plan = try Planner.plan(desired: c.desired, observed: c.observedState, failover: true)
         #expect(!plan.steps.contains { step in
             if case .promote = step.action { return true }
@@ -132,6 +132,26 @@ struct OutageTests {
         // A sync keeps node3's replica from the primary on node2.
         let sync = try Planner.syncPlan(desired: c.desired, observed: c.observedState)
         #expect(sync.phase(.replicate) == [Step(node: "node2", .replicate(v, to: "node3"))], "\(StepText.render(sync)) \(sync.notes)")
+    }
+
+    @Test func whenTheNodeTheFilePlacesItOnReturnsItIsSetAsideThenMovedBackOnto() throws {
+        // Failed over to node2 (epoch 5); node1 is back with its outdated primary (epoch 4) and its redis running.
+        var c = cluster(down: [])
+        let redis = Cluster.redis()
+        c.dataset(redis, on: "node2", role: .primary, epoch: 5, snapshots: ["flocker-00000001", "flocker-00000002", "flocker-00000003"])
+        c.dataset(redis, on: "node1", role: .primary, epoch: 4, readonly: false, snapshots: ["flocker-00000001", "flocker-00000002", "flocker-00000009"])
+        c.observed["node1"]?.datasets[v]?.snapshots[2].guid = "only-on-node1"
+        c.run(redis, on: "node2")
+        c.run(redis, on: "node1")
+        c.converge(routesFor: ["redis": "node2"])
+        let plan = try Planner.plan(desired: c.desired, observed: c.observedState)
+        #expect(plan.phase(.prepare) == [
+            Step(node: "node1", .stopApp("redis", keep: false)),
+            Step(node: "node1", .rejoin(v, common: "flocker-00000002", keepAs: "redis.default-diverged-epoch4", epoch: 5)),
+        ], "\(StepText.render(plan))")
+        #expect(plan.phase(.finalCopy) == [Step(node: "node2", .copyVolume(v, to: "node1", final: true))])
+        #expect(plan.phase(.handoff) == [Step(node: "node2", .handoff("redis", to: "node1", volumes: [VolumeHandoff(volume: "default", epoch: 6)]))])
+        #expect(plan.phase(.start) == [Step(node: "node1", .startApp("redis"))])
     }
 
     @Test func anApplicationWithoutVolumesOnTheNodeThatIsDownIsNotStartedElsewhere() throws {

@@ -127,11 +127,13 @@ public struct Outage: Sendable, Hashable {
     }
 
     /// For a deploy stopped by unreachable nodes: what `--failover` would do, or why it would not, in words.
-    public func hints(now: Int) -> [String] {
+    public func hints(_ desired: DesiredState, now: Int) -> [String] {
         var out: [String] = []
         for c in failovers {
             let when = c.created.map { "\(Timestamp.iso($0)), \(max(0, now - $0)) s old" } ?? "no snapshot"
-            out.append("\(c.app) is placed on \(c.lastSeen), which cannot be reached; its newest replica is on \(c.node) (\(c.snapshot ?? "no snapshot"), \(when)): run again with --failover to start \(c.app) there (epoch \(c.epoch)) with the file unchanged; what \(c.lastSeen) wrote after that snapshot is not in it")
+            let placed = desired.placement[c.app] ?? c.node
+            let then = away.contains(placed) || placed == c.node ? " (the file stays as it is)" : " and move it to \(placed) as the file says"
+            out.append("\(c.app)'s primary was last seen on \(c.lastSeen), which cannot be reached; \(c.app)'s newest replica is on \(c.node) (\(c.snapshot ?? "no snapshot"), \(when)): run again with --failover to start \(c.app) there at epoch \(c.epoch)\(then); what \(c.lastSeen) wrote after that snapshot is not in it")
         }
         for e in elsewhere {
             out.append("\(e.app) runs on \(e.node) since a failover (epoch \(e.epoch)); the file places it on \(e.placed), which cannot be reached: --failover goes on without \(e.placed) and leaves \(e.app) on \(e.node)")

@@ -145,6 +145,10 @@ public enum Planner {
         var sync = false
         /// Application → nodes whose outdated primary this plan sets aside and makes a copy again.
         var rejoined: [String: Set<String>] = [:]
+        /// Volumes set aside on the node the application moves back to (before the move), and the applications
+        /// whose container there goes first.
+        var rejoinedTarget = Set<VolumeID>()
+        var clearedTargets = Set<String>()
 
         init(desired: DesiredState, observed: ObservedState) {
             self.desired = desired
@@ -210,7 +214,19 @@ public enum Planner {
                 let shared = Set(primary.snapshots.map(\.guid))
                 let common = stale.dataset.snapshots.last { shared.contains($0.guid) }?.name
                 let keepAs = "\(volume.app).\(volume.volume)-diverged-epoch\(stale.dataset.epoch)"
-                add(.handoff, Step(node: stale.node, .rejoin(volume, common: common, keepAs: keepAs, epoch: topEpoch)))
+                if stale.node == target {
+                    // The node the file places it on came back after a failover: its own container goes, what it
+                    // holds is set aside first, and the application moves back from where it ran meanwhile onto
+                    // the copy left at the common snapshot (sent only what came after).
+                    if observed.nodes[target]?.containers[volume.app] != nil && clearedTargets.insert(volume.app).inserted {
+                        add(.prepare, Step(node: target, .stopApp(volume.app, keep: false)))
+                    }
+                    clearedTargets.insert(volume.app)
+                    rejoinedTarget.insert(volume)
+                    add(.prepare, Step(node: target, .rejoin(volume, common: common, keepAs: keepAs, epoch: topEpoch)))
+                } else {
+                    add(.handoff, Step(node: stale.node, .rejoin(volume, common: common, keepAs: keepAs, epoch: topEpoch)))
+                }
                 rejoined[volume.app, default: []].insert(stale.node)
                 notes.append("\(stale.node): volume \(volume) is an outdated primary (epoch \(stale.dataset.epoch) < \(topEpoch) on \(source)): what it holds is kept as flocker/\(keepAs) (listed by status, never removed by flocker-deploy), "
                     + (common.map { "and it becomes a replica again from \($0)" } ?? "and, with no snapshot in common, a replica there is sent in full"))
@@ -224,8 +240,9 @@ public enum Planner {
                 return
             }
 
-            // A move: the target's existing copy, if any, must be an ancestor of the source.
-            if let existing = all.first(where: { $0.node == target })?.dataset {
+            // A move: the target's existing copy, if any, must be an ancestor of the source (one set aside above
+            // is: what is left of it is the common snapshot).
+            if !rejoinedTarget.contains(volume), let existing = all.first(where: { $0.node == target })?.dataset {
                 if let problem = divergence(of: existing, from: primary) {
                     refuse(target, volume.app,
                         "the copy of volume \(volume.volume) here \(problem); receiving over it could lose that data. Inspect it (zfs list -t snapshot -r \(volume.dataset)); if it holds nothing you need, destroy it (zfs destroy -r \(volume.dataset)) and run again",
@@ -233,7 +250,7 @@ public enum Planner {
                     return
                 }
             }
-            if observed.nodes[target]?.containers[volume.app]?.running == true {
+            if observed.nodes[target]?.containers[volume.app]?.running == true && !clearedTargets.contains(volume.app) {
                 refuse(target, volume.app,
                     "the application runs here but volume \(volume.volume)'s primary is on \(source); stop the container here by hand (docker rm -f flocker--\(volume.app)) and run again",
                     unsafe: true)
@@ -444,7 +461,7 @@ public enum Planner {
                 refuse(target, app, problem, unsafe: false)
                 return
             }
-            if let existing = observed.nodes[target]?.containers[app] {
+            if let existing = observed.nodes[target]?.containers[app], !clearedTargets.contains(app) {
                 if existing.configHash != hash {
                     add(.stop, Step(node: target, .stopApp(app, keep: false)))
                     startOnTarget = true

@@ -82,7 +82,7 @@ public struct ClusterRun: Sendable {
         } else {
             guard c.errors.isEmpty else {
                 for host in c.hosts.values { await host.close() }
-                let hints = Outage.assess(desired: desired, observed: c.observed).hints(now: Timestamp.now)
+                let hints = Outage.assess(desired: desired, observed: c.observed).hints(desired, now: Timestamp.now)
                 report(error: "cannot reach every node; nothing was changed", details: c.errors.map(\.description) + hints,
                        code: .nodeUnreachable, json: json)
                 return .nodeUnreachable
