@@ -154,6 +154,24 @@ struct DiscoveryParseTests {
         #expect(s.containers["redis"]?.unpublished == [])
     }
 
+    @Test func runLocksHeldOnTheNodeAreRead() {
+        let info = #"{"token":"t1","user":"ci","host":"runner","pid":42,"started":1700000000,"manifests":"abc","command":"flocker-deploy d.yml a.yml"}"#
+        let out = """
+            @@flocker-discovery locks
+            lock lock 3 \(info)
+            lock lock-app-redis 700
+            lock other 1 x
+            lock lock-app-web notanumber
+            @@flocker-discovery end
+
+            """
+        let s = DiscoveryScript.parse(out, node: "node1", address: "10.77.0.11")
+        #expect(s.locks.count == 2)
+        #expect(s.locks.first == LockSeen(app: nil, idleSeconds: 3, holder: RunLock.decode(info)))
+        #expect(s.locks.first?.holder?.user == "ci" && s.locks.first?.holder?.isSync == false)
+        #expect(s.locks.last == LockSeen(app: "redis", idleSeconds: 700, holder: nil))
+    }
+
     @Test func portsAServiceCouldNotPublishOnItsAddressAreRead() {
         let line = ["abc123", "flocker--cache", "running", "redis:7", "cache", "h1", "always", "Up 5 minutes", "6379/tcp", "",
                     "", "", "", "", "", "", "", "6379/tcp,8080/tcp"].joined(separator: "\t")
@@ -177,7 +195,7 @@ struct DiscoveryParseTests {
         let text = String(decoding: data, as: UTF8.self)
         let markers = text.split(separator: "\n").filter { $0.hasPrefix(DiscoveryScript.marker) }.map { $0.dropFirst(DiscoveryScript.marker.count) }
         #expect(markers.first == "docker" && markers.last == "end")
-        #expect(Set(markers) == ["docker", "facts", "images", "zfs", "clones", "iptables", "services", "files", "end"])
+        #expect(Set(markers) == ["docker", "facts", "images", "zfs", "clones", "iptables", "services", "files", "locks", "end"])
         let s = DiscoveryScript.parse(text, node: "n", address: "1.2.3.4")
         #expect(!s.facts.dockerAnswers)
         #expect(s.facts.problems.contains("docker is not answering (docker ps failed)"))

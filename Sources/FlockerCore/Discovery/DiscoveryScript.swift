@@ -57,6 +57,12 @@ public enum DiscoveryScript {
           [ -d "$a" ] || continue; a=${a%/}; echo "app ${a##*/}"
           for f in "$a"/*/ "$a"/.incoming-*/; do [ -d "$f" ] && { f=${f%/}; echo "set ${a##*/} ${f##*/}"; }; done
         done
+        echo "${m}locks"
+        for l in /var/lib/flocker-deploy/lock /var/lib/flocker-deploy/lock-app-*; do
+          [ -d "$l" ] || continue
+          now=$(date +%s); hb=$(stat -c %Y "$l/heartbeat" 2>/dev/null || stat -c %Y "$l" 2>/dev/null || echo "$now")
+          i=$(head -n 1 "$l/info" 2>/dev/null); printf 'lock %s %s %s\n' "${l##*/}" "$((now - hb))" "$i"
+        done
         echo "${m}end"
         """
 
@@ -94,6 +100,7 @@ public enum DiscoveryScript {
             + parseRoutes(sections["table filter"] ?? [], table: "filter")
         state.holds = parseHolds(sections["table raw"] ?? [])
         state.files = parseFiles(sections["files"] ?? [])
+        state.locks = parseLocks(sections["locks"] ?? [])
         for line in sections["services"] ?? [] {
             let words = line.split(separator: " ").map(String.init)
             if words.count == 2, words[0] == "addr", ServiceNetwork.contains(words[1]) { state.serviceAddresses.append(words[1]) }
@@ -103,6 +110,17 @@ public enum DiscoveryScript {
             Set(lines.map { ImageName.normalized(String($0)) }.filter { !$0.isEmpty && !$0.hasPrefix("<none>") })
         }
         return state
+    }
+
+    /// `lock NAME IDLE INFO`: a run lock on the node (the node's own `lock`, or `lock-app-APP`), seconds since its
+    /// holder's heartbeat, and the holder's record (one line of JSON, possibly empty).
+    static func parseLocks(_ lines: [Substring]) -> [LockSeen] {
+        lines.compactMap { line in
+            let f = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+            guard f.count >= 3, f[0] == "lock", f[1] == "lock" || f[1].hasPrefix("lock-app-"), let idle = Int(f[2]) else { return nil }
+            let app = f[1].hasPrefix("lock-app-") ? String(f[1].dropFirst("lock-app-".count)) : nil
+            return LockSeen(app: app, idleSeconds: max(0, idle), holder: f.count > 3 ? RunLock.decode(String(f[3])) : nil)
+        }
     }
 
     static func parseFacts(_ lines: [Substring]) -> NodeFacts {

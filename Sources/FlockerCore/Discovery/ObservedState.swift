@@ -60,6 +60,8 @@ public struct NodeState: Sendable, Hashable {
     public var serviceAddresses: [String] = []
     /// Service address → the node address this node routes it to.
     public var serviceRoutes: [String: String] = [:]
+    /// Run locks held on this node when it was looked at (see `RunLock`).
+    public var locks: [LockSeen] = []
 
     public init(
         node: String, address: String, facts: NodeFacts = NodeFacts(), containers: [String: ContainerState] = [:],
@@ -254,5 +256,18 @@ public struct RouteRule: Sendable, Hashable, Codable {
         self.chain = chain
         self.tag = tag
         self.ruleText = ruleText
+    }
+}
+
+/// A run lock found on a node by discovery: the node's own (`app` nil) or an application's.
+public struct LockSeen: Sendable, Hashable {
+    public var app: String?
+    /// Seconds since its holder's last heartbeat, by the node's clock.
+    public var idleSeconds: Int
+    public var holder: LockHolder?
+    public init(app: String?, idleSeconds: Int, holder: LockHolder?) {
+        self.app = app
+        self.idleSeconds = idleSeconds
+        self.holder = holder
     }
 }

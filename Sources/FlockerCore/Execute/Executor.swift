@@ -677,7 +677,7 @@ public struct Executor: Sendable {
                 try await check(source, NodeCommands.restart(app, restartPolicy: policy, serviceAddress: desired.applications[app]?.service?.address), step: step)
                 message = "rollback: \(app) was restarted on \(sourceName), where its data still is"
             } catch {
-                message = "rollback FAILED: \(app) is stopped on \(sourceName) and could not be restarted (\(error.description)); its data is intact there: run flocker-deploy again"
+                message = RunReport.failedRollbackPrefix + "\(app) is stopped on \(sourceName) and could not be restarted (\(error.description)); its data is intact there: run flocker-deploy again"
             }
             state.withLock { $0.rollbacks.append(message) }
             observer.event(.note(message))

@@ -97,5 +97,9 @@ public struct RunReport: Sendable {
     }
     public var succeeded: Int { results.filter { $0.outcome == .succeeded }.count }
     public var skipped: Int { results.filter { if case .skipped = $0.outcome { return true } else { return false } }.count }
-    public var isSuccess: Bool { failures.isEmpty && !interrupted }
+    /// Rollbacks that could not be done: an application left stopped. The run failed, whatever its steps did.
+    public var failedRollbacks: [String] { rollbacks.filter { $0.hasPrefix(Self.failedRollbackPrefix) } }
+    public static let failedRollbackPrefix = "rollback FAILED: "
+    /// Every step done and nothing left to undo: the one outcome that exits 0.
+    public var isSuccess: Bool { failures.isEmpty && failedRollbacks.isEmpty && !interrupted }
 }

@@ -210,6 +210,10 @@ enum JSONRecords {
         var rollbacks: [String]
         var seconds: Double
         var exitCode: Int
+        /// A dry run (`--dry-run`): the plan was printed and nothing was changed.
+        var dryRun: Bool
+        /// The plan had steps (for a dry run: a real run would change something).
+        var changes: Bool
     }
 
     /// `record` as one line of JSON (no newline): keys sorted and in snake_case, slashes as they are.

@@ -61,10 +61,11 @@ public final class JSONReporter: RunObserver, Sendable {
         write(JSONRecords.PlanEvent(changes: !plan.isEmpty, steps: steps, nodes: plan.nodes.sorted(), notes: plan.notes))
     }
 
-    public func summary(_ report: RunReport, elapsed: Duration, exitCode: Int32) {
+    public func summary(_ report: RunReport, elapsed: Duration, exitCode: Int32, dryRun: Bool = false, changes: Bool? = nil) {
         write(JSONRecords.Summary(succeeded: report.succeeded, failed: report.failures.count, skipped: report.skipped,
                                   interrupted: report.interrupted, rollbacks: report.rollbacks,
-                                  seconds: Seconds.value(elapsed), exitCode: Int(exitCode)))
+                                  seconds: Seconds.value(elapsed), exitCode: Int(exitCode), dryRun: dryRun,
+                                  changes: changes ?? !report.results.isEmpty))
     }
 
     private func write(_ record: some Encodable) { out.write(JSONRecords.line(record) + "\n") }

@@ -102,8 +102,10 @@ public final class TextReporter: RunObserver, Sendable {
             text += "Interrupted: \(report.succeeded) step\(report.succeeded == 1 ? "" : "s") done, \(report.skipped) not started"
             if failed > 0 { text += ", \(failed) failed" }
             text += " (\(Seconds.text(elapsed))). Run flocker-deploy again to finish.\n"
-        } else if failed == 0 {
+        } else if failed == 0 && report.failedRollbacks.isEmpty {
             text += "Done: \(report.succeeded) step\(report.succeeded == 1 ? "" : "s") in \(Seconds.text(elapsed)).\n"
+        } else if failed == 0 {
+            text += "Failed: every step succeeded (\(report.succeeded), \(Seconds.text(elapsed))), but an application could not be restarted where it was stopped:\n"
         } else {
             text += "Failed: \(failed) step\(failed == 1 ? "" : "s") failed, \(report.skipped) skipped, \(report.succeeded) succeeded (\(Seconds.text(elapsed))).\n"
             for f in report.failures { text += "  \(f.node): \(f.step): \(f.message)\n" }

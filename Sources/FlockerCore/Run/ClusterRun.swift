@@ -117,14 +117,24 @@ public struct ClusterRun: Sendable {
 
         // 2. Plan.
         var plan: Plan
-        switch makePlan(found.observed, json: json) {
+        var firstLook = found.observed
+        switch makePlan(firstLook, json: json) {
         case .plan(let p): plan = p
         case .refused(let code): return code
+        }
+        // Nothing to do, as far as this look shows: unless another run is half-way through changing these nodes
+        // (a move between its stop and its start looks converged from the old placement). Waited for with
+        // --lock-wait, else reported: "no changes" would be read as converged.
+        if plan.isEmpty {
+            switch await waitForRunsInFlight(&plan, observed: &firstLook, hosts: found.hosts, json: json) {
+            case .locked: break
+            case .stopped(let code): return code
+            }
         }
         if !plan.isEmpty && options.dryRun {
             // The first look did not list images: look again at the nodes the plan touches, with them, so the
             // dry run shows the pull steps a real run would take.
-            var observed = found.observed
+            var observed = firstLook
             if let code = await lookAgain(at: plan.nodes, hosts: found.hosts, into: &observed, json: json) { return code }
             switch makePlan(observed, json: json) {
             case .plan(let p): plan = p
@@ -133,15 +143,17 @@ public struct ClusterRun: Sendable {
         }
         if plan.isEmpty || options.dryRun {
             if options.json { json.plan(plan) } else { text.plan(plan) }
-            if options.json { json.summary(RunReport(results: [], rollbacks: [], interrupted: false), elapsed: clock.now - start, exitCode: 0) }
-            else if options.dryRun && !plan.isEmpty { out.write("Dry run: nothing was changed.\n") }
+            if options.json {
+                json.summary(RunReport(results: [], rollbacks: [], interrupted: false), elapsed: clock.now - start, exitCode: 0,
+                             dryRun: options.dryRun, changes: !plan.isEmpty)
+            } else if options.dryRun && !plan.isEmpty { out.write("Dry run: nothing was changed.\n") }
             return .success
         }
 
         // 3. Lock every node the plan touches, then look again: another run may have changed things while
         //    this one waited. Plan anew under the lock, and take more locks while the new plan needs them.
         let locks = LockSet(holder: holder)
-        var observed = found.observed
+        var observed = firstLook
         switch await lockPlannedNodes(&plan, observed: &observed, locks: locks, hosts: found.hosts, json: json) {
         case .locked: break
         case .stopped(let code):
@@ -169,7 +181,7 @@ public struct ClusterRun: Sendable {
         let report = await executor.run(plan)
         heartbeat.cancel()
         options.onReport?(report)
-        let code: FlockerExit = report.interrupted ? .interrupted : (report.failures.isEmpty ? .success : .stepFailed)
+        let code: FlockerExit = report.interrupted ? .interrupted : (report.isSuccess ? .success : .stepFailed)
 
         // 5. An audit record on every node the run changed, then release the locks.
         await audit(report, code: code, hosts: found.hosts, elapsed: clock.now - start, holder: locks.holder)
@@ -185,7 +197,7 @@ public struct ClusterRun: Sendable {
             if case .skipped = r.outcome { continue }
             for node in r.step.nodes { changes[node, default: []].append(StepText.describe(r.step)) }
         }
-        let result = report.interrupted ? "interrupted" : (report.failures.isEmpty ? "succeeded" : "failed")
+        let result = report.interrupted ? "interrupted" : (report.isSuccess ? "succeeded" : "failed")
         for (node, list) in changes.sorted(by: { $0.key < $1.key }) {
             guard let host = hosts[node] else { continue }
             let record = AuditRecord(time: Timestamp.now, user: holder.user, host: holder.host, manifests: holder.manifests,
@@ -283,6 +295,45 @@ public struct ClusterRun: Sendable {
         report(error: "the plan kept needing locks this run had not taken (\(uncovered.sorted().map(\.description).joined(separator: ", "))) after \(rounds) rounds: other runs keep changing the cluster; nothing was changed",
                details: ["run again when the other runs are done (see `flocker-deploy lock status`)"], code: .locked, json: json)
         return .stopped(.locked)
+    }
+
+    /// The locks other runs hold on the nodes seen, and are alive (heartbeat within the expiry), as lines. A
+    /// sync's are left out: it only keeps replicas, which changes nothing a plan with nothing to do compares.
+    private func runsInFlight(_ observed: ObservedState) -> [String] {
+        let expiry = Int(options.lockExpiry.components.seconds)
+        return observed.nodes.sorted { $0.key < $1.key }.flatMap { node, state in
+            state.locks.filter { $0.idleSeconds <= expiry && $0.holder?.isSync != true }.map { lock in
+                "\(node): \(lock.app.map { "\($0)'s lock" } ?? "the node's lock") held by \(lock.holder?.description ?? "a run") (\(lock.holder?.command ?? "?")), active \(lock.idleSeconds)s ago"
+            }
+        }
+    }
+
+    /// For a plan with nothing to do: while other runs hold locks on the nodes, looks again every second (up to
+    /// --lock-wait) and plans anew; with no wait left, reports them (exit 4).
+    private func waitForRunsInFlight(_ plan: inout Plan, observed: inout ObservedState, hosts: [String: any RemoteHost],
+                                     json: JSONReporter) async -> Locking {
+        let clock = ContinuousClock()
+        let deadline = clock.now + options.lockWait
+        while plan.isEmpty {
+            let busy = runsInFlight(observed)
+            if busy.isEmpty { return .locked }
+            if stopRequest.isRequested {
+                report(error: "interrupted while waiting for another run; nothing was changed", details: busy, code: .interrupted, json: json)
+                return .stopped(.interrupted)
+            }
+            if clock.now >= deadline {
+                report(error: "another run is changing these nodes, so this look may be half-way through its changes; nothing was changed (wait for it with --lock-wait SECONDS, or see `flocker-deploy lock status`)",
+                       details: busy, code: .locked, json: json)
+                return .stopped(.locked)
+            }
+            try? await Task.sleep(for: .seconds(1))
+            if let code = await lookAgain(at: Set(hosts.keys), hosts: hosts, into: &observed, json: json) { return .stopped(code) }
+            switch makePlan(observed, json: json) {
+            case .plan(let p): plan = p
+            case .refused(let code): return .stopped(code)
+            }
+        }
+        return .locked
     }
 
     /// Reports why the locks could not be taken; returns the exit code.

@@ -20,6 +20,9 @@ public struct LockHolder: Sendable, Hashable, Codable, CustomStringConvertible {
     public var description: String {
         "\(user)@\(host) (pid \(pid), since \(Timestamp.iso(started)), manifests \(manifests.prefix(12)))"
     }
+
+    /// Whether the holder is a `flocker-deploy sync` (its command line's first argument).
+    public var isSync: Bool { command.split(separator: " ").dropFirst().first == "sync" }
 }
 
 /// A lock found on a node.
