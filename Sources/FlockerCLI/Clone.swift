@@ -167,11 +167,11 @@ struct CloneList: AsyncParsableCommand {
         abstract: "List the clones on the nodes: name, application, snapshot, node, ports, state, created, expires.")
 
     @Argument(help: "The deployment file (its nodes are asked).") var deployment: String
-    @Flag(help: "Print one JSON array of objects (name, app, snapshot, node, ports, created, expires, running, complete, volumes).") var json = false
+    @Flag(help: "Print one JSON object: `schema` and `clones`, an array of objects (name, app, snapshot, node, ports, created, expires, running, complete, volumes).") var json = false
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        let nodes = try loadDeploymentOnly(deployment).nodes.map(\.name).sorted()
+        let nodes = try loadDeploymentOnly(deployment, json: json).nodes.map(\.name).sorted()
         let outcomes = await Discovery(connector: try connection.connector()).discoverEach(nodes)
         var states: [String: NodeState] = [:]
         var unreachable = false

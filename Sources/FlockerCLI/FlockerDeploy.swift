@@ -42,6 +42,10 @@ public struct FlockerDeploy: AsyncParsableCommand {
             let code = exitCode(for: error)
             if code == .validationFailure {
                 TextOutput.standardError.write(fullMessage(for: error) + "\n")
+                // JSON on stdout whatever happens, a command line it could not read included.
+                if CommandLine.arguments.dropFirst().contains("--json") {
+                    JSONReporter(out: .standardOutput).error(message(for: error), details: [], exitCode: .invalidInput)
+                }
                 Foundation.exit(FlockerExit.invalidInput.rawValue)
             }
             exit(withError: error)

@@ -113,18 +113,18 @@ struct SnapshotList: AsyncParsableCommand {
     @Argument(help: "The deployment file (its nodes are asked).") var deployment: String
     @Argument(help: "The application file (optional): list its applications only.") var application: String?
     @Option(help: "List this application's snapshots only.") var app: String?
-    @Flag(help: "Print one JSON array of objects (name, app, created, kind, nodes, space, clones, volumes, snapshot).") var json = false
+    @Flag(help: "Print one JSON object: `schema` and `snapshots`, an array of objects (name, app, created, kind, nodes, space, clones, volumes, snapshot).") var json = false
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         var nodes: [String]
         var apps: Set<String>? = app.map { [$0] }
         if let application {
-            let manifests = try loadManifests(deployment: deployment, application: application, json: false)
+            let manifests = try loadManifests(deployment: deployment, application: application, json: json)
             nodes = manifests.desired.nodes
             if let app { try requireApplication(app, in: manifests) } else { apps = Set(manifests.desired.applications.keys) }
         } else {
-            nodes = try loadDeploymentOnly(deployment).nodes.map(\.name)
+            nodes = try loadDeploymentOnly(deployment, json: json).nodes.map(\.name)
         }
         nodes.sort()
         let outcomes = await Discovery(connector: try connection.connector()).discoverEach(nodes)

@@ -30,11 +30,11 @@ struct Status: AsyncParsableCommand {
         let nodes: [String]
         var desired: DesiredState?
         if let application {
-            let manifests = try loadManifests(deployment: deployment, application: application, json: false)
+            let manifests = try loadManifests(deployment: deployment, application: application, json: json)
             nodes = manifests.desired.nodes
             desired = manifests.desired
         } else {
-            nodes = try loadDeploymentOnly(deployment).nodes.map(\.name)
+            nodes = try loadDeploymentOnly(deployment, json: json).nodes.map(\.name)
         }
         var status = await ClusterStatus.gather(nodes: nodes, desired: desired, connector: try connection.connector())
         if let application { status.deployCommand = "flocker-deploy \(ShellWord.quoted(deployment)) \(ShellWord.quoted(application))" }
@@ -99,12 +99,13 @@ struct LockRelease: AsyncParsableCommand {
 }
 
 /// Loads just the deployment file, printing its errors (exit code 2).
-func loadDeploymentOnly(_ path: String) throws -> Deployment {
+func loadDeploymentOnly(_ path: String, json: Bool = false) throws -> Deployment {
     do {
         return try Manifests.loadDeployment(path)
     } catch {
         for e in error.errors { TextOutput.standardError.write(e.description + "\n") }
         TextOutput.standardError.write(ManifestErrors.countLine(error.errors.count) + "\n")
+        if json { JSONReporter().invalidManifests(error) }
         throw ExitCode(FlockerExit.invalidInput.rawValue)
     }
 }

@@ -96,13 +96,19 @@ struct ClonePlannerTests {
         let deploy = try Planner.plan(desired: c.desired, observed: c.observedState)
         #expect(deploy.isEmpty, "\(deploy.steps)")
         // Destroy: routes first, then container and datasets; the TTL sweep picks expired clones only.
-        let destroy = ClonePlanner.destroyPlan(desired: c.desired, observed: c.observedState, names: ["ci-1"])
+        let destroy = try ClonePlanner.destroyPlan(desired: c.desired, observed: c.observedState, names: ["ci-1"])
         #expect(destroy.phase(.routes).map(\.node) == ["node1", "node3"])
         #expect(destroy.phase(.cleanup) == [Step(node: "node2", .destroyClone(specs[0]))])
         #expect(ClonePlanner.expired(c.observedState, now: now + 3599).isEmpty)
         #expect(ClonePlanner.expired(c.observedState, now: now + 3600) == ["ci-1", "ci-2"])
-        let twice = ClonePlanner.destroyPlan(desired: c.desired, observed: cluster().observedState, names: ["ci-1"])
+        let twice = try ClonePlanner.destroyPlan(desired: c.desired, observed: cluster().observedState, names: ["ci-1"])
         #expect(twice.isEmpty && twice.notes.count == 1)
+        // The name given to create (`ci`) is no clone's: refused, naming the clones it made, none destroyed.
+        #expect {
+            try ClonePlanner.destroyPlan(desired: c.desired, observed: c.observedState, names: ["ci"])
+        } throws: { error in
+            (error as? PlanRefusal)?.description.contains("no clone is named ci; did you mean ci-1, ci-2?") == true
+        }
     }
 
     @Test func resetKeepsNameNodeAndPortsAndTakesTheSnapshotAsked() throws {

@@ -236,6 +236,14 @@ struct PlannerTests {
         } catch {
             #expect(error.unsafe)
             #expect(error.description.contains("two primaries with the same epoch 2"))
+            // The advice runs on the node's own ZFS: zfs-fuse (pool v23) takes one property per `zfs set`.
+            #expect(error.description.contains("zfs set flocker:role=copy flocker/redis.default && zfs set readonly=on flocker/redis.default"))
+        }
+        c.observed["node2"]?.facts.poolVersion = "5000"
+        #expect {
+            try Planner.plan(desired: c.desired, observed: c.observedState)
+        } throws: { error in
+            (error as? PlanRefusal)?.description.contains("(on its node: zfs set flocker:role=copy readonly=on flocker/redis.default)") == true
         }
     }
 

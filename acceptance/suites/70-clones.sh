@@ -58,7 +58,7 @@ run snapshot list "$W/dep.yml" --json
 expect_rc "snapshot list --json exits 0" 0 "$rc" "$out"
 expect_eq "the list has v1: named, both nodes, created in UTC" "named node1,node2 Z" "$(printf '%s' "$out" | python3 -c '
 import json, sys
-e = [x for x in json.load(sys.stdin) if x["name"] == "v1" and x["app"] == "redis"][0]
+e = [x for x in json.load(sys.stdin)["snapshots"] if x["name"] == "v1" and x["app"] == "redis"][0]
 print(e["kind"], ",".join(e["nodes"]), e["created"][-1])')"
 run snapshot list "$W/dep.yml" "$APP" --app redis
 expect_contains "the text list has a line for v1" "redis  v1" "$out"
@@ -82,7 +82,7 @@ run clone list "$W/dep.yml" --json
 expect_eq "clone list --json from the nodes alone: 10 clones of v1 on node2, ports from 30000" "10 v1 node2 30000 True" \
   "$(printf '%s' "$out" | python3 -c '
 import json, sys
-a = json.load(sys.stdin)
+a = json.load(sys.stdin)["clones"]
 print(len(a), a[0]["snapshot"], a[0]["node"], a[0]["ports"]["6379"], all(c["expires"] and c["created"] for c in a))')"
 used=$(node node2 "zfs get -H -p -o value used flocker/flocker-clones")
 echo "  info  pool space used by the 10 clones: $used bytes"
@@ -124,7 +124,7 @@ expect_contains "… destroying the expired clone" "destroy clone ttl-1" "$out"
 expect_not_contains "… and no other" "destroy clone ci-" "$out"
 
 section "clone reset: fresh data, same name, ports and node"
-created=$("$FLOCKER" clone list "$W/dep.yml" --json | python3 -c 'import json,sys; print([c["created"] for c in json.load(sys.stdin) if c["name"] == "ci-3"][0])')
+created=$("$FLOCKER" clone list "$W/dep.yml" --json | python3 -c 'import json,sys; print([c["created"] for c in json.load(sys.stdin)["clones"] if c["name"] == "ci-3"][0])')
 run clone reset "$W/dep.yml" ci-3 --dry-run
 expect_rc "clone reset ci-3 --dry-run exits 0" 0 "$rc" "$out"
 expect_eq "… and changes nothing (ci-3 still has its write)" "clone-3" "$(rcli "$N3" 30002 get k)"
@@ -138,7 +138,7 @@ expect_eq "the write is gone: ci-3 serves v1's data, through node1" "before" "$(
 expect_eq "same name, node, port, creation time and snapshot in clone list" "node2 30002 $created v1 True" \
   "$("$FLOCKER" clone list "$W/dep.yml" --json | python3 -c '
 import json, sys
-c = [c for c in json.load(sys.stdin) if c["name"] == "ci-3"][0]
+c = [c for c in json.load(sys.stdin)["clones"] if c["name"] == "ci-3"][0]
 print(c["node"], c["ports"]["6379"], c["created"], c["snapshot"], c["complete"])')"
 expect_eq "… and its routing rules on node1 are the ones it had" 4 "$(node node1 "iptables-save | grep -c 'clone=ci-3'")"
 run clone reset "$W/dep.yml" ci-4 --from latest
@@ -238,7 +238,7 @@ expect_rc "a bad snapshots: entry: exit 2" 2 "$rc" "$out"
 expect_contains "… with a positioned error" "bad.yml:6:19: error: snapshots.redis.hourly: expected a number of snapshots to keep (0 or more), found -2" "$out"
 
 section "clean up"
-names=$("$FLOCKER" clone list "$W/dep.yml" --json | python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)))')
+names=$("$FLOCKER" clone list "$W/dep.yml" --json | python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)["clones"]))')
 run clone destroy "$W/dep.yml" $names
 expect_rc "clone destroy of every clone exits 0" 0 "$rc" "$out"
 

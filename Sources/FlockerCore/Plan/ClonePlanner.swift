@@ -154,7 +154,7 @@ public enum ClonePlanner {
 
     /// `clone destroy`: each named clone's routes on every node, then its container and datasets. A name
     /// nothing is left of is a note (destroying twice succeeds).
-    public static func destroyPlan(desired: DesiredState, observed: ObservedState, names: [String]) -> Plan {
+    public static func destroyPlan(desired: DesiredState, observed: ObservedState, names: [String]) throws(PlanRefusal) -> Plan {
         let existing = clones(observed)
         var routes: [Step] = []
         var destroys: [Step] = []
@@ -163,8 +163,16 @@ public enum ClonePlanner {
             let remove = (observed.nodes[node]?.routes ?? []).filter { rule in names.contains { CloneNames.routeApp($0) == rule.tag.app } }
             if !remove.isEmpty { routes.append(Step(node: node, .setRoutes(add: [], remove: remove))) }
         }
+        var unknown: [PlanRefusal.Problem] = []
         for name in names {
             guard let (node, clone) = existing[name] else {
+                // `clone create --name ci` makes ci-1, ci-2 …: a destroy of `ci` that leaves them running would
+                // leak them, so it is refused, naming them.
+                let meant = existing.keys.filter { $0.hasPrefix(name + "-") && Int($0.dropFirst(name.count + 1)) != nil }.sorted()
+                if !meant.isEmpty {
+                    unknown.append(.init(node: "", app: "", message: "no clone is named \(name); did you mean \(meant.joined(separator: ", "))? (clone create --name \(name) names its clones \(name)-1, \(name)-2 …)", unsafe: false))
+                    continue
+                }
                 if !routes.contains(where: { step in
                     if case .setRoutes(_, let remove) = step.action { return remove.contains { $0.tag.app == CloneNames.routeApp(name) } }
                     return false
@@ -175,6 +183,7 @@ public enum ClonePlanner {
             spec.volumes = Array(Set(spec.volumes).union(clone.datasets.keys)).sorted()
             destroys.append(Step(node: node, .destroyClone(spec)))
         }
+        if !unknown.isEmpty { throw PlanRefusal(problems: unknown) }
         return Plan(phases: [Phase(.routes, routes), Phase(.cleanup, destroys)], notes: notes)
     }
 
@@ -245,7 +254,8 @@ public enum ClonePlanner {
              "created": Timestamp.iso(c.spec.created), "expires": c.spec.expires.map { Timestamp.iso($0) as Any } ?? NSNull(),
              "running": c.running, "complete": c.complete, "volumes": c.spec.volumes]
         }
-        let data = (try? JSONSerialization.data(withJSONObject: array, options: [.sortedKeys])) ?? Data("[]".utf8)
+        let root: [String: Any] = ["schema": JSONSchema.version, "clones": array]
+        let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

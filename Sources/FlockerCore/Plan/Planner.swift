@@ -192,7 +192,7 @@ public enum Planner {
             let winners = primaries.filter { $0.dataset.epoch == topEpoch }
             if winners.count > 1 {
                 refuse(target, volume.app,
-                    "volume \(volume.volume) has two primaries with the same epoch \(topEpoch) (on \(winners.map(\.node).joined(separator: " and "))): they may hold different data; keep the right one and make the other a copy (zfs set flocker:role=copy readonly=on \(volume.dataset)), then run again",
+                    "volume \(volume.volume) has two primaries with the same epoch \(topEpoch) (on \(winners.map(\.node).joined(separator: " and "))): they may hold different data; keep the right one and make the other a copy (on its node: \(ShellWord.zfsSet(["flocker:role=copy", "readonly=on"], volume.dataset, poolVersion: observed.nodes[winners[1].node]?.facts.poolVersion))), then run again",
                     unsafe: true)
                 return
             }

@@ -187,7 +187,8 @@ public enum SnapshotPlanner {
             ["app": e.app, "name": e.name, "snapshot": e.snapshot, "kind": e.kind.rawValue, "created": Timestamp.iso(e.created),
              "space": e.space, "clones": e.clones, "nodes": e.nodes, "volumes": e.volumes]
         }
-        let data = (try? JSONSerialization.data(withJSONObject: array, options: [.sortedKeys])) ?? Data("[]".utf8)
+        let root: [String: Any] = ["schema": JSONSchema.version, "snapshots": array]
+        let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

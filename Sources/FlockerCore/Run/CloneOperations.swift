@@ -27,7 +27,7 @@ public struct CloneDestroyOperation: ClusterOperation {
     }
     public func plan(_ observed: ObservedState) throws(PlanRefusal) -> Plan {
         let names = self.names ?? ClonePlanner.expired(observed, now: now)
-        var plan = ClonePlanner.destroyPlan(desired: desired, observed: observed, names: names)
+        var plan = try ClonePlanner.destroyPlan(desired: desired, observed: observed, names: names)
         if self.names == nil && names.isEmpty { plan.notes.append("no clone is past its TTL") }
         return plan
     }

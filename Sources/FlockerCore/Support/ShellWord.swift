@@ -8,4 +8,13 @@ public enum ShellWord {
         }
         return safe ? s : "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
+
+    /// A `zfs set` of `properties` for people to run on a node with pool version `poolVersion`: one command where
+    /// it takes several properties (OpenZFS, feature-flag pools: version `-` or 5000), one per property joined by
+    /// `&&` on older pools (zfs-fuse's v23 takes one property per `zfs set`).
+    public static func zfsSet(_ properties: [String], _ dataset: String, poolVersion: String?) -> String {
+        let legacy = poolVersion.flatMap { Int($0) }.map { $0 < 5000 } ?? false
+        if !legacy { return "zfs set " + properties.map(quoted).joined(separator: " ") + " " + quoted(dataset) }
+        return properties.map { "zfs set \(quoted($0)) \(quoted(dataset))" }.joined(separator: " && ")
+    }
 }
