@@ -17,36 +17,11 @@ struct Clone: AsyncParsableCommand {
         subcommands: [CloneCreate.self, CloneList.self, CloneReset.self, CloneDestroy.self, CloneSweep.self])
 }
 
-extension RunOptions {
-    /// The run's options for a command that reads only the deployment file.
-    func runOptions(deploymentHash: String) -> ClusterRun.Options {
-        var options = ClusterRun.Options()
-        options.dryRun = dryRun
-        options.json = json
-        options.lockWait = .seconds(max(0, lockWait))
-        options.lockExpiry = .seconds(max(30, lockExpiry))
-        options.manifestsHash = deploymentHash
-        options.commandLine = CommandLine.arguments.joined(separator: " ")
-        options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
-        return options
-    }
-}
-
 /// The desired state of a command that needs only the nodes (no application is deployed or changed).
 func nodesOnly(_ deployment: String) throws -> (DesiredState, String) {
     let file = try loadDeploymentOnly(deployment)
     let data = (try? Data(contentsOf: URL(fileURLWithPath: deployment))) ?? Data()
     return (DesiredState(applications: [:], nodes: file.nodes.map(\.name), placement: [:]), StableHash.sha256Hex(bytes: Array(data)))
-}
-
-func runNodesOnly(_ operation: any ClusterOperation, hash: String, connection: ConnectionOptions, common: RunOptions) async throws {
-    let connector = try connection.connector()
-    let stop = StopRequest()
-    let signals = SignalWatcher(stop)
-    defer { signals.cancel() }
-    let code = await ClusterRun(operation: operation, connector: connector, options: common.runOptions(deploymentHash: hash),
-                                stopRequest: stop).run()
-    if code != .success { throw ExitCode(code.rawValue) }
 }
 
 struct CloneCreate: AsyncParsableCommand {
@@ -73,6 +48,7 @@ struct CloneCreate: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The port pool to publish clones on.", valueName: "from-to")) var ports: String = "30000-32767"
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var common: RunOptions
+    @OptionGroup var start: StartOptions
 
     func validate() throws {
         if count < 1 || count > 1000 { throw ValidationError("--count takes a number from 1 to 1000") }
@@ -87,7 +63,7 @@ struct CloneCreate: AsyncParsableCommand {
         let request = ClonePlanner.Request(app: app, prefix: name, from: from == "latest" ? nil : from, count: count, on: on,
                                            ttl: ttl.flatMap(CloneNames.duration), pool: PortPool(ports) ?? .default, now: Timestamp.now)
         try await runOperation(CloneCreateOperation(manifests.desired, request: request), manifests: manifests,
-                               connection: connection, common: common)
+                               connection: connection, common: common, start: start)
     }
 }
 
@@ -95,7 +71,7 @@ struct CloneDestroy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "destroy",
         abstract: "Destroy clones: their routes on every node, container and datasets.",
-        discussion: "Never destroys anything but the clones' own datasets (no -r, no -R). A clone that is gone already is reported, not an error.")
+        discussion: "Never destroys anything but the clones' own datasets (no -r, no -R). A clone that is gone already is reported, not an error; a NAME that is no clone's while NAME-1 … exist (the names `clone create --name NAME` gives) is refused, naming them (exit 1).")
 
     @Argument(help: "The deployment file.") var deployment: String
     @Argument(help: "The clones, by name.") var names: [String]
@@ -109,7 +85,7 @@ struct CloneDestroy: AsyncParsableCommand {
 
     func run() async throws {
         let (desired, hash) = try nodesOnly(deployment)
-        try await runNodesOnly(CloneDestroyOperation(desired, names: names, now: Timestamp.now), hash: hash,
+        try await runOperation(CloneDestroyOperation(desired, names: names, now: Timestamp.now), hash: hash,
                                connection: connection, common: common)
     }
 }
@@ -132,6 +108,7 @@ struct CloneReset: AsyncParsableCommand {
     var from: String?
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var common: RunOptions
+    @OptionGroup var start: StartOptions
 
     func validate() throws {
         if names.isEmpty { throw ValidationError("name at least one clone to reset") }
@@ -140,8 +117,8 @@ struct CloneReset: AsyncParsableCommand {
 
     func run() async throws {
         let (desired, hash) = try nodesOnly(deployment)
-        try await runNodesOnly(CloneResetOperation(desired, names: names, from: from), hash: hash,
-                               connection: connection, common: common)
+        try await runOperation(CloneResetOperation(desired, names: names, from: from), hash: hash,
+                               connection: connection, common: common, start: start)
     }
 }
 
@@ -156,7 +133,7 @@ struct CloneSweep: AsyncParsableCommand {
 
     func run() async throws {
         let (desired, hash) = try nodesOnly(deployment)
-        try await runNodesOnly(CloneDestroyOperation(desired, names: nil, now: Timestamp.now), hash: hash,
+        try await runOperation(CloneDestroyOperation(desired, names: nil, now: Timestamp.now), hash: hash,
                                connection: connection, common: common)
     }
 }

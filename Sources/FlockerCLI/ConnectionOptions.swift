@@ -119,7 +119,11 @@ struct RunOptions: ParsableArguments {
     }
 
     /// The run's options from these, with the manifests' hash and the command line for locks and audit records.
-    func runOptions(_ manifests: Manifests) -> ClusterRun.Options {
+    func runOptions(_ manifests: Manifests) -> ClusterRun.Options { runOptions(hash: manifests.hash) }
+
+    /// The one builder of a run's options: `hash` is the manifests' (or, for a command that reads only the
+    /// deployment file, that file's) SHA-256, recorded in locks and audit records.
+    func runOptions(hash: String) -> ClusterRun.Options {
         var options = ClusterRun.Options()
         options.dryRun = dryRun
         options.json = json
@@ -131,8 +135,37 @@ struct RunOptions: ParsableArguments {
         options.execution.parallel = parallel
         options.lockWait = .seconds(max(0, lockWait))
         options.lockExpiry = .seconds(lockExpiry)
-        options.manifestsHash = manifests.hash
+        options.manifestsHash = hash
         options.commandLine = CommandLine.arguments.joined(separator: " ")
+        options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
         return options
     }
+}
+
+/// For the commands that start containers (deploy, evacuate, rollback, clone create and reset): how long one
+/// may take to be ready.
+struct StartOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Seconds a started application may take to run and accept connections on its ports.", valueName: "seconds"))
+    var readyTimeout: Int = 60
+
+    func validate() throws {
+        if readyTimeout < 1 { throw ValidationError("--ready-timeout must be at least 1 second (got \(readyTimeout))") }
+    }
+
+    func apply(to options: inout ClusterRun.Options) { options.execution.readyTimeout = .seconds(readyTimeout) }
+}
+
+/// Runs `operation` through the one flow with the options of the command line, and exits with its code.
+func runOperation(_ operation: any ClusterOperation, hash: String, connection: ConnectionOptions, common: RunOptions,
+                  start: StartOptions? = nil, adjust: (inout ClusterRun.Options) -> Void = { _ in }) async throws {
+    let connector = try connection.connector()
+    var options = common.runOptions(hash: hash)
+    options.verbose = connection.verbose
+    start?.apply(to: &options)
+    adjust(&options)
+    let stop = StopRequest()
+    let signals = SignalWatcher(stop)
+    defer { signals.cancel() }
+    let code = await ClusterRun(operation: operation, connector: connector, options: options, stopRequest: stop).run()
+    if code != .success { throw ExitCode(code.rawValue) }
 }

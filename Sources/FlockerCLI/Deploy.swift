@@ -27,8 +27,7 @@ struct Deploy: AsyncParsableCommand {
 
     @OptionGroup var common: RunOptions
 
-    @Option(help: ArgumentHelp("Seconds a started application may take to run and accept connections on its ports.", valueName: "seconds"))
-    var readyTimeout: Int = 60
+    @OptionGroup var start: StartOptions
 
     @Option(help: ArgumentHelp("Pre-copy a moving volume while its application runs, repeating while the last round sent more than 8 MiB, at most this many times (0: stop first and copy everything while it is down).", valueName: "n"))
     var preCopyRounds: Int = 4
@@ -39,8 +38,9 @@ struct Deploy: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The user for --direct-transfer.", valueName: "user"))
     var directUser = "root"
 
-    @Flag(help: "Go on when the application file renamed or dropped a volume whose data would then be left unused while its application runs (the data is kept either way; without --yes such a deploy refuses, exit 5).")
-    var yes = false
+    @Flag(name: [.customLong("accept-unused"), .customLong("yes")],
+          help: "Go on when the application file renamed or dropped a volume whose data would then be left unused while its application runs (the data is kept either way; without it such a deploy refuses, exit 5). --yes is its older name.")
+    var acceptUnused = false
 
     @Flag(help: "Go on without the nodes that cannot be reached: an application whose primary is on one of them starts on its newest reachable replica, losing what was written after that replica's last sync.")
     var failover = false
@@ -48,19 +48,12 @@ struct Deploy: AsyncParsableCommand {
     func run() async throws {
         let manifests = try loadManifests(
             deployment: deployment, application: application, json: common.json, profiles: common.profile)
-        let connector = try connection.connector()
-        var options = common.runOptions(manifests)
-        options.verbose = connection.verbose
-        options.execution.readyTimeout = .seconds(max(1, readyTimeout))
-        options.execution.maxPreCopyRounds = max(0, preCopyRounds)
-        options.execution.directTransfer = directTransfer
-        options.execution.directUser = directUser
-        options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
-        let stop = StopRequest()
-        let signals = SignalWatcher(stop)
-        let code = await ClusterRun(operation: DeployOperation(manifests.desired, failover: failover, acceptLeavingUnused: yes), connector: connector, options: options, stopRequest: stop).run()
-        signals.cancel()
-        if code != .success { throw ExitCode(code.rawValue) }
+        try await runOperation(DeployOperation(manifests.desired, failover: failover, acceptLeavingUnused: acceptUnused),
+                               hash: manifests.hash, connection: connection, common: common, start: start) { options in
+            options.execution.maxPreCopyRounds = max(0, preCopyRounds)
+            options.execution.directTransfer = directTransfer
+            options.execution.directUser = directUser
+        }
     }
 }
 

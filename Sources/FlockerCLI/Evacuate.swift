@@ -2,7 +2,8 @@ import ArgumentParser
 import FlockerCore
 import Foundation
 
-/// `flocker-deploy evacuate NODE DEPLOYMENT APPLICATION --write NEW_DEPLOYMENT`: shed a node.
+/// `flocker-deploy evacuate DEPLOYMENT APPLICATION NODE --write NEW_DEPLOYMENT`: shed a node. (The order of
+/// earlier releases, NODE first, is still read, with a warning.)
 struct Evacuate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evacuate",
@@ -21,14 +22,14 @@ struct Evacuate: AsyncParsableCommand {
             application; 3 a node unreachable; 4 locked by another run; 5 refused as unsafe; 130 interrupted.
             """)
 
-    @Argument(help: "The node to empty, as named in the deployment file.")
-    var node: String
-
     @Argument(help: "The deployment file.")
     var deployment: String
 
     @Argument(help: "The application file.")
     var application: String
+
+    @Argument(help: "The node to empty, as named in the deployment file.")
+    var node: String
 
     @Option(help: ArgumentHelp("Where to write the new deployment file (may be DEPLOYMENT itself).", valueName: "path"))
     var write: String
@@ -37,7 +38,20 @@ struct Evacuate: AsyncParsableCommand {
 
     @OptionGroup var common: RunOptions
 
+    @OptionGroup var start: StartOptions
+
     func run() async throws {
+        var command = self
+        // `evacuate NODE DEPLOYMENT APPLICATION`, as earlier releases took it: the files are where they exist.
+        let exists = { (path: String) in FileManager.default.fileExists(atPath: path) }
+        if !exists(deployment) && exists(node) && exists(application) {
+            (command.node, command.deployment, command.application) = (deployment, application, node)
+            TextOutput.standardError.write("warning: the order is now `evacuate DEPLOYMENT APPLICATION NODE`; read as that\n")
+        }
+        try await command.evacuate()
+    }
+
+    func evacuate() async throws {
         let manifests = try loadManifests(deployment: deployment, application: application, json: common.json, profiles: common.profile)
         let connector = try connection.connector()
         let out = TextOutput.standardOutput
@@ -94,14 +108,6 @@ struct Evacuate: AsyncParsableCommand {
         if !common.dryRun && !common.json { out.write("Wrote \(write).\n") }
         let written = try loadManifests(deployment: path, application: application, json: common.json, profiles: common.profile)
 
-        var options = common.runOptions(written)
-        options.verbose = connection.verbose
-        options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
-        let stop = StopRequest()
-        let signals = SignalWatcher(stop)
-        let code = await ClusterRun(operation: DeployOperation(written.desired), connector: connector, options: options,
-                                    stopRequest: stop).run()
-        signals.cancel()
-        if code != .success { throw ExitCode(code.rawValue) }
+        try await runOperation(DeployOperation(written.desired), manifests: written, connection: connection, common: common, start: start)
     }
 }

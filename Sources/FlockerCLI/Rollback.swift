@@ -23,6 +23,7 @@ struct Rollback: AsyncParsableCommand {
     @Flag(help: "Do it (without: print what would be done).") var yes = false
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var common: RunOptions
+    @OptionGroup var start: StartOptions
 
     func run() async throws {
         let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
@@ -30,7 +31,7 @@ struct Rollback: AsyncParsableCommand {
         var common = self.common
         if !yes { common.dryRun = true }
         try await runOperation(RollbackOperation(manifests.desired, app: app, to: to, now: Timestamp.now),
-                               manifests: manifests, connection: connection, common: common)
+                               manifests: manifests, connection: connection, common: common, start: start)
         if !yes && !self.common.dryRun && !common.json {
             TextOutput.standardOutput.write("Nothing was changed: run again with --yes to roll back.\n")
         }

@@ -25,15 +25,8 @@ func requireApplication(_ app: String, in manifests: Manifests) throws {
 
 /// Runs `operation` through the one flow and exits with its code.
 func runOperation(_ operation: any ClusterOperation, manifests: Manifests, connection: ConnectionOptions,
-                  common: RunOptions) async throws {
-    let connector = try connection.connector()
-    var options = common.runOptions(manifests)
-    options.execution.holdAfter = ProcessInfo.processInfo.environment["FLOCKER_TEST_HOLD"]
-    let stop = StopRequest()
-    let signals = SignalWatcher(stop)
-    defer { signals.cancel() }
-    let code = await ClusterRun(operation: operation, connector: connector, options: options, stopRequest: stop).run()
-    if code != .success { throw ExitCode(code.rawValue) }
+                  common: RunOptions, start: StartOptions? = nil) async throws {
+    try await runOperation(operation, hash: manifests.hash, connection: connection, common: common, start: start)
 }
 
 struct SnapshotCreate: AsyncParsableCommand {

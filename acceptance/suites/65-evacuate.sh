@@ -45,13 +45,14 @@ redis-cli -h "$N1" -p 6379 set after-sync yes >/dev/null
 section "evacuate --dry-run prints the placement and the plan, writes and changes nothing"
 out=$("$FLOCKER" evacuate node1 "$W/dep.yml" "$W/app.yml" --write "$W/new.yml" --dry-run 2>&1); rc=$?
 expect_rc "--dry-run exits 0" 0 "$rc" "$out"
+expect_contains "the order of earlier releases (NODE first) is read, with a warning" "the order is now \`evacuate DEPLOYMENT APPLICATION NODE\`" "$out"
 expect_contains "redis goes to node3, which holds its replica" "redis  -> node3  (holds its replica" "$out"
 expect_contains "the plan is printed" "Plan:" "$out"
 check_fails "no file is written" test -e "$W/new.yml"
 expect_eq "node1 still runs all six" "6" "$(node node1 docker ps -q --filter label=flocker.app | wc -l)"
 
 section "evacuate node1"
-out=$("$FLOCKER" evacuate node1 "$W/dep.yml" "$W/app.yml" --write "$W/new.yml" 2>&1); rc=$?
+out=$("$FLOCKER" evacuate "$W/dep.yml" "$W/app.yml" node1 --write "$W/new.yml" 2>&1); rc=$?
 expect_rc "evacuate exits 0" 0 "$rc" "$out"
 expect_contains "it prints the placement" "Evacuating node1: 6 applications" "$out"
 expect_contains "kv (with a volume) goes to node2, the least loaded" "kv     -> node2  (least loaded" "$out"
@@ -75,11 +76,11 @@ expect_rc "deploying the written file exits 0" 0 "$rc" "$out"
 expect_contains "… and changes nothing" "No changes" "$out"
 
 section "impossible evacuations are refused, nothing written or changed"
-out=$("$FLOCKER" evacuate node9 "$W/new.yml" "$W/app.yml" --write "$W/x.yml" 2>&1); rc=$?
+out=$("$FLOCKER" evacuate "$W/new.yml" "$W/app.yml" node9 --write "$W/x.yml" 2>&1); rc=$?
 expect_rc "an unknown node: exit 2" 2 "$rc" "$out"
 expect_contains "… saying so" "node9 is not a node of the deployment file" "$out"
 printf 'version: 1\nnodes:\n  node1: [redis, kv, web1, web2, web3, web4]\n' > "$W/one.yml"
-out=$("$FLOCKER" evacuate node1 "$W/one.yml" "$W/app.yml" --write "$W/x.yml" 2>&1); rc=$?
+out=$("$FLOCKER" evacuate "$W/one.yml" "$W/app.yml" node1 --write "$W/x.yml" 2>&1); rc=$?
 expect_rc "a single-node file: exit 2" 2 "$rc" "$out"
 expect_contains "… nowhere to go" "there is nowhere to move its applications" "$out"
 check_fails "no file was written" test -e "$W/x.yml"
