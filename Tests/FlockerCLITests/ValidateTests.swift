@@ -91,6 +91,7 @@ struct ValidateTests {
                   ports:   6379 -> 6379
                   volumes: default at /data, no quota
                   restart: never
+                  command: redis-server --appendonly yes
 
                 nodes
                   node1: redis

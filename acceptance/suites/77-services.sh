@@ -77,6 +77,46 @@ expect_rc "the run exits 0" 0 "$rc" "$out"
 expect_contains "node2 routes db to node3 again" "$DB via $N3" "$(node node2 ip route)"
 expect_eq "web counts on" 4 "$(hits_once_up)"
 
+section "a service's image port that something else holds when it starts is published once free"
+# cache (redis: its image EXPOSEs 6379, a volume, no ports) is reached by name on its service address. kv, which
+# publishes 6379 on every address of node2, moves away from node2 in the same deploy that moves cache there: cache's
+# start waits for the port (issue 30: it used to skip it for good, and every later run said No changes).
+cat > "$W/kv.yml" <<'YAML'
+services:
+  kv:
+    image: redis:7
+    ports: ["6379:6379"]
+  cache:
+    image: redis:7
+    volumes: [cache-data:/data]
+volumes:
+  cache-data:
+YAML
+printf 'version: 1\nnodes:\n  node1: []\n  node2: [kv]\n  node3: [cache]\n' > "$W/kv1.yml"
+printf 'version: 1\nnodes:\n  node1: [kv]\n  node2: [cache]\n  node3: []\n' > "$W/kv2.yml"
+out=$("$FLOCKER" "$W/kv1.yml" "$W/kv.yml" 2>&1); rc=$?
+expect_rc "kv on node2, cache on node3" 0 "$rc" "$out"
+out=$("$FLOCKER" "$W/kv2.yml" "$W/kv.yml" 2>&1); rc=$?
+expect_rc "kv moves to node1 while cache moves to node2" 0 "$rc" "$out"
+CACHE=$(node node1 "docker exec flocker--kv awk '\$2 == \"cache\" {print \$1}' /etc/hosts" 2>&1)
+expect_contains "cache's container publishes 6379 on its service address" "$CACHE:6379->6379/tcp" \
+  "$(node node2 "docker ps --filter name=flocker--cache --format '{{.Ports}}'")"
+expect_eq "kv's container reaches cache by name" "+PONG" "$(node node1 "docker exec flocker--kv sh -c 'printf \"PING\\r\\nQUIT\\r\\n\" | nc -w 5 cache 6379 | head -n 1'" 2>&1 | tr -d '\r')"
+# Now something that is not ours holds 6379 on node2 while cache starts again: left out, labelled, and published
+# by the next run once it is gone.
+node node2 "docker rm -f flocker--cache >/dev/null; docker run -d --name squatter -p 6379:6379 redis:7 >/dev/null"
+out=$("$FLOCKER" "$W/kv2.yml" "$W/kv.yml" 2>&1); rc=$?
+expect_rc "cache is started again while the port is held (exit 0)" 0 "$rc" "$out"
+expect_eq "… the port it could not publish is labelled" "6379/tcp" \
+  "$(node node2 "docker inspect --format '{{index .Config.Labels \"flocker.unpublished\"}}' flocker--cache")"
+node node2 "docker rm -f squatter >/dev/null"
+out=$("$FLOCKER" "$W/kv2.yml" "$W/kv.yml" 2>&1); rc=$?
+expect_rc "the next run exits 0" 0 "$rc" "$out"
+expect_contains "… starting cache again to publish it" "to publish 6379/tcp on its service address" "$out"
+expect_contains "… which it now does" "$CACHE:6379->6379/tcp" "$(node node2 "docker ps --filter name=flocker--cache --format '{{.Ports}}'")"
+out=$("$FLOCKER" "$W/kv2.yml" "$W/kv.yml" 2>&1)
+expect_contains "then nothing to do" "No changes" "$out"
+
 section "removing the services removes their addresses and routes"
 printf 'version: 1\nnodes:\n  node1: []\n  node2: []\n  node3: []\n' > "$W/empty.yml"
 printf 'services: {}\n' > "$W/none.yml"

@@ -8,7 +8,7 @@ public struct PlanRefusal: Error, Sendable, Hashable, CustomStringConvertible {
         /// True when acting could lose data or leave two writers (exit code 5), false when a node is simply
         /// not able to do it (exit code 1).
         public var unsafe: Bool
-        public var description: String { "\(node): \(app.isEmpty ? "" : "\(app): ")\(message)" }
+        public var description: String { (node.isEmpty ? "" : "\(node): ") + (app.isEmpty ? "" : "\(app): ") + message }
     }
     public var problems: [Problem]
     public var unsafe: Bool { problems.contains(where: \.unsafe) }
