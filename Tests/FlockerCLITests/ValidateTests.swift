@@ -77,6 +77,28 @@ struct ValidateTests {
         #expect(r.stdout.hasSuffix("\n\(okLine)\n"))
     }
 
+    @Test(
+        "With --json, a command line that cannot be read still prints its JSON error on stdout (exit 2)",
+        arguments: [["status", "--json"], ["clone", "destroy", "--json", "--bogus", "d.yml"], ["--json", "only-one.yml"],
+                    ["sync", "d.yml", "a.yml", "--json", "--lock-wait", "-1"]])
+    func usageErrorsInJSON(_ arguments: [String]) throws {
+        let r = try Self.run(arguments)
+        #expect(r.status == 2, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        #expect(object["event"] as? String == "error")
+        #expect(object["exit_code"] as? Int == 2)
+        #expect(object["schema"] as? Int == 1)
+        #expect(!(object["message"] as? String ?? "").isEmpty)
+        #expect(!r.stderr.isEmpty, "the error is on stderr as text too")
+    }
+
+    @Test("Without --json a usage error prints nothing on stdout")
+    func usageErrorsInText() throws {
+        let r = try Self.run(["status"])
+        #expect(r.status == 2)
+        #expect(r.stdout.isEmpty)
+    }
+
     @Test("The redis example's summary, exactly")
     func redisSummary() throws {
         let r = try Self.run(["validate", "examples/redis/deployment-node1.yml", "examples/redis/application.yml"])

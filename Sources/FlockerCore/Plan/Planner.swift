@@ -46,7 +46,7 @@ public enum Planner {
                     promotions.append(Step(node: candidate.node, .promote(v, epoch: candidate.epoch)))
                 }
                 notes.append("failover: \(candidate.app)'s newest replica, on \(candidate.node), becomes its primary (epoch \(candidate.epoch)); what \(candidate.lastSeen) wrote after \(candidate.snapshot ?? "its last sync")"
-                    + (candidate.created.map { " (\(Timestamp.iso($0)))" } ?? "") + " is not in it; the old primary is set aside, not destroyed, when \(candidate.lastSeen) answers again")
+                    + (candidate.created.map { " (\(Timestamp.iso($0)))" } ?? "") + " is not in it, nor what \(candidate.app) had not written to its files by then (docs/operations.md, \"What a replica holds\"); the old primary is set aside, not destroyed, when \(candidate.lastSeen) answers again")
             }
             for e in outage.elsewhere {
                 notes.append("\(e.app) stays on \(e.node), where it runs since a failover (epoch \(e.epoch)): the file places it on \(e.placed), which cannot be reached")
