@@ -58,7 +58,7 @@ struct CloneCreate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
+        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json, profiles: common.profile)
         try requireApplication(app, in: manifests)
         let request = ClonePlanner.Request(app: app, prefix: name, from: from == "latest" ? nil : from, count: count, on: on,
                                            ttl: ttl.flatMap(CloneNames.duration), pool: PortPool(ports) ?? .default, now: Timestamp.now)

@@ -26,7 +26,7 @@ struct Rollback: AsyncParsableCommand {
     @OptionGroup var start: StartOptions
 
     func run() async throws {
-        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
+        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json, profiles: common.profile)
         try requireApplication(app, in: manifests)
         var common = self.common
         if !yes { common.dryRun = true }

@@ -54,7 +54,7 @@ struct SnapshotCreate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
+        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json, profiles: common.profile)
         try requireApplication(app, in: manifests)
         let label = name ?? SnapshotNames.compactUTC(Timestamp.now)
         try await runOperation(SnapshotCreateOperation(manifests.desired, app: app, label: label, stop: stop),
@@ -85,7 +85,7 @@ struct SnapshotDestroy: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json)
+        let manifests = try loadManifests(deployment: deployment, application: application, json: common.json, profiles: common.profile)
         try requireApplication(app, in: manifests)
         try await runOperation(SnapshotDestroyOperation(manifests.desired, app: app, snapshots: snapshots),
                                manifests: manifests, connection: connection, common: common)
