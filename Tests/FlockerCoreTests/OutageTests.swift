@@ -74,6 +74,16 @@ struct OutageTests {
         #expect(outage.stuck.first?.reason.contains("does not record where its primary was") == true)
     }
 
+    @Test func theLatestRecordWinsWhereverItIs() {
+        // node2's copy is the newest (it is promoted), but node3's records a later primary: node5, missing from the file.
+        var c = cluster()
+        c.observed["node3"]?.datasets[v]?.primaryNode = "node5"
+        c.observed["node3"]?.datasets[v]?.epoch = 6
+        let outage = Outage.assess(desired: c.desired, observed: c.observedState)
+        #expect(outage.failovers.isEmpty)
+        #expect(outage.stuck.first?.reason.contains("last seen on node5 (the copy on node3 was last written from it)") == true, "\(outage)")
+    }
+
     @Test func aNodeWhoseNameDoesNotResolveIsNeverTakenForADeadPrimary() {
         var c = cluster()
         c.unresolved = ["node1"]

@@ -90,6 +90,18 @@ public struct Outage: Sendable, Hashable {
 
     struct Refusal: Error { var reason: String }
 
+    /// The latest record of where the primary of `ids` was, among the reachable copies: the highest epoch wins
+    /// (every promotion raises it, and a copy takes its primary's when written), then the newest snapshot.
+    static func lastRecord(_ ids: [VolumeID], _ observed: ObservedState) -> (node: String, primary: String)? {
+        let records = ids.flatMap { id in
+            observed.datasets(of: id).filter { $0.dataset.role == .copy }.compactMap { held in
+                held.dataset.primaryNode.map { (node: held.node, primary: $0, epoch: held.dataset.epoch,
+                                                 at: held.dataset.newestSnapshot?.creation ?? 0) }
+            }
+        }
+        return records.max { ($0.epoch, $0.at) < ($1.epoch, $1.at) }.map { ($0.node, $0.primary) }
+    }
+
     static func candidate(_ app: String, _ ids: [VolumeID], placed: String, observed: ObservedState,
                           nodes: [String]) -> Result<Planner.FailoverCandidate, Refusal> {
         let holders = observed.nodes.keys.sorted().filter { n in
@@ -103,10 +115,12 @@ public struct Outage: Sendable, Hashable {
             let away = observed.unreachable.keys.sorted().joined(separator: ", ")
             return .failure(Refusal(reason: "no node that answers holds a copy of all its volumes (\(away) cannot be reached)"))
         }
-        // Where its primary was last seen: recorded by the copy when it was last written from it.
-        let recorded = copy.primaryNode
+        // Where its primary was last seen: what the copies recorded when they were last written from it, the
+        // latest record (the highest epoch: every promotion raises it, and a copy takes its primary's) winning.
+        let latest = lastRecord(ids, observed)
+        let recorded = latest?.primary
         let lastSeen = recorded ?? (observed.unreachable[placed] != nil ? placed : nil)
-        let evidence = recorded != nil ? "the copy on \(best) was last written from it" : "the deployment file places it there"
+        let evidence = latest.map { "the copy on \($0.node) was last written from it" } ?? "the deployment file places it there"
         guard let lastSeen else {
             return .failure(Refusal(reason: "the copy on \(best) does not record where its primary was, and the deployment file places \(app) on \(placed), which answers: no failover; run a deploy once every node answers"))
         }

@@ -278,12 +278,10 @@ public enum Planner {
         func onlyCopies(_ volume: VolumeID, _ all: [(node: String, dataset: DatasetState)]) -> String {
             let holders = all.map(\.node).joined(separator: ", ")
             let head = "volume \(volume.volume) has only read-only copies (on \(holders)) and no primary on any node that answers"
-            guard let newest = all.max(by: { ($0.dataset.newestSnapshot?.createtxg ?? 0) < ($1.dataset.newestSnapshot?.createtxg ?? 0) }),
-                let seen = newest.dataset.primaryNode
-            else {
+            guard let (copyNode, seen) = Outage.lastRecord([volume], observed) else {
                 return head + "; its primary may be on a node missing from the file: add that node, then run again"
             }
-            let evidence = "the copy on \(newest.node) was last written from \(seen)"
+            let evidence = "the copy on \(copyNode) was last written from \(seen)"
             if !desired.nodes.contains(seen) {
                 return head + "; \(evidence), which is not in the deployment file: add \(seen) to the file, then run again"
             }
