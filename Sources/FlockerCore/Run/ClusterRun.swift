@@ -297,12 +297,15 @@ public struct ClusterRun: Sendable {
         return .stopped(.locked)
     }
 
-    /// The locks other runs hold on the nodes seen, and are alive (heartbeat within the expiry), as lines. A
-    /// sync's are left out: it only keeps replicas, which changes nothing a plan with nothing to do compares.
+    /// The locks other runs hold on the nodes seen, and are alive (heartbeat within the expiry, and not a process
+    /// of this machine that is gone), as lines. A sync's are left out: it only keeps replicas, which changes
+    /// nothing a plan with nothing to do compares. A dead run's lock stays for the next run that changes something.
     private func runsInFlight(_ observed: ObservedState) -> [String] {
         let expiry = Int(options.lockExpiry.components.seconds)
         return observed.nodes.sorted { $0.key < $1.key }.flatMap { node, state in
-            state.locks.filter { $0.idleSeconds <= expiry && $0.holder?.isSync != true }.map { lock in
+            state.locks.filter {
+                $0.idleSeconds <= expiry && $0.holder?.isSync != true && !RunLock.isDeadLocalHolder($0.holder)
+            }.map { lock in
                 "\(node): \(lock.app.map { "\($0)'s lock" } ?? "the node's lock") held by \(lock.holder?.description ?? "a run") (\(lock.holder?.command ?? "?")), active \(lock.idleSeconds)s ago"
             }
         }
