@@ -91,7 +91,7 @@ struct NewUserTests {
         return c
     }
 
-    @Test func aDeployThatWouldLeaveDataUnusedRefusesWithoutYes() throws {
+    @Test func aDeployThatWouldLeaveDataUnusedRefusesWithoutAcceptUnused() throws {
         let c = renamedVolume()
         let op = DeployOperation(c.desired)
         #expect(throws: PlanRefusal.self) { try op.plan(c.observedState) }
@@ -100,7 +100,7 @@ struct NewUserTests {
         } catch {
             #expect(error.unsafe)
             #expect(error.description.contains("node1: redis: its volume \"default\" (1.0 MiB) would be left unused"), "\(error.description)")
-            #expect(error.description.contains("--yes"))
+            #expect(error.description.contains("--accept-unused"))
         }
     }
 

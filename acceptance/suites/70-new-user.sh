@@ -97,7 +97,7 @@ before=$(node node2 docker inspect --format '{{.Id}}' flocker--redis 2>/dev/null
 out=$("$FLOCKER" "$EX/deployment-node2.yml" "$W/renamed.yml" 2>&1); rc=$?
 expect_rc "a deploy that would leave redis/default's data unused refuses (exit 5)" 5 "$rc" "$out"
 expect_contains "it says which data, and how to go on" 'redis: its volume "default"' "$out"
-expect_contains "and names --yes" "run again with --yes" "$out"
+expect_contains "and names --accept-unused" "run again with --accept-unused" "$out"
 expect_eq "nothing changed: the same redis container runs" "$before true" \
   "$(node node2 "docker inspect --format '{{.Id}} {{.State.Running}}' flocker--redis" 2>/dev/null)"
 out=$("$FLOCKER" "$EX/deployment-node2.yml" "$W/renamed.yml" --dry-run --yes 2>&1); rc=$?

@@ -54,7 +54,7 @@ public enum UnusedVolumes {
                 node: l.node, app: l.volume.app,
                 message: "its volume \"\(l.volume.volume)\" (\(Bytes.human(l.bytes))) would be left unused while \(l.volume.app) starts \(now): "
                     + "the data is kept either way; name the volume \"\(l.volume.volume)\" again in the application file to keep using it, "
-                    + "or run again with --yes to go on without it",
+                    + "or run again with --accept-unused to go on without it",
                 unsafe: true)
         })
     }
