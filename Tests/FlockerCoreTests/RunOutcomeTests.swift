@@ -43,4 +43,17 @@ struct RunOutcomeTests {
         #expect(o["changes"] as? Bool == true)
         #expect(o["event"] as? String == "summary")
     }
+
+    @Test func statusExitsAsADeployWouldEnd() {
+        let up = ClusterStatus.Node(name: "node1", state: NodeState(node: "node1", address: "10.77.0.11"))
+        let down = ClusterStatus.Node(name: "node2", error: "connection timed out")
+        var status = ClusterStatus(nodes: [up], desired: nil, now: 0)
+        #expect(status.exitCode == .success)
+        status.refusal = PlanRefusal(problems: [.init(node: "node1", app: "redis", message: "two primaries", unsafe: true)])
+        #expect(status.exitCode == .refusedUnsafe, "a state a deploy would refuse as unsafe: 5")
+        status.refusal = PlanRefusal(problems: [.init(node: "node1", app: "redis", message: "no pool", unsafe: false)])
+        #expect(status.exitCode == .stepFailed)
+        status.nodes.append(down)
+        #expect(status.exitCode == .nodeUnreachable, "a node that does not answer comes first: 3")
+    }
 }
