@@ -173,6 +173,21 @@ check "node2 kept running through the cut (its container is still up)" \
   node node2 "docker ps --format '{{.Names}}' | grep -qx sbx-web"
 
 # ---------------------------------------------------------------------------------------------------------
+section "partition: a one-sided cut"
+check "partition node2 --from host" SB partition node2 --from host
+check_fails "this machine cannot reach node2's sshd" timeout 3 bash -c ": </dev/tcp/$N2/22"
+check "node1 still reaches node2's sshd" node node1 "timeout 3 bash -c ': </dev/tcp/$N2/22'"
+expect_contains "status shows node2 partitioned" "partitioned" "$(SB status | grep '^node2 ')"
+check "partition node2 --from node1 too" SB partition node2 --from node1
+check_fails "node1 cannot reach node2 now" node node1 "timeout 3 bash -c ': </dev/tcp/$N2/22'"
+check "… while node3 still can" node node3 "timeout 3 bash -c ': </dev/tcp/$N2/22'"
+check_fails "a node is never partitioned from itself" SB partition node2 --from node2
+check "heal node2 lifts the partitions" SB heal node2
+check "this machine reaches node2 again" retry 15 ssh_to node2 true
+check "… and node1 too" node node1 "timeout 3 bash -c ': </dev/tcp/$N2/22'"
+expect_eq "no partition rule is left in node2's namespace" 0 "$(node node2 "iptables-save -t raw | grep -c flocker-sandbox:partition")"
+
+# ---------------------------------------------------------------------------------------------------------
 section "stop and start keep the disk"
 check "write a file into a dataset on node3" \
   node node3 "zfs create flocker/keep && echo survives-power-loss > /flocker/keep/data"
