@@ -88,7 +88,12 @@ public struct Discovery: Sendable {
             throw RemoteError(.other, node: host.node,
                 message: "discovery failed (\(result.status)): \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        return DiscoveryScript.parse(result.stdoutText, node: host.node, address: host.address)
+        return try Self.state(from: result.stdoutText, node: host.node, address: host.address)
+    }
+
+    /// The node's state from the discovery script's output (what the planner is given).
+    package static func state(from output: String, node: String, address: String) throws(RemoteError) -> NodeState {
+        DiscoveryScript.parse(output, node: node, address: address)
     }
 
     /// `rediscover` as a value. Task closures take their result from here rather than from a `do/catch`

@@ -157,7 +157,7 @@ public enum RunLock {
         """, name: "flocker-lock-status", [directory])
 
     /// Parses the output of the acquire and read commands.
-    static func parse(_ output: String) -> (status: String, idle: Int, holder: LockHolder?, expired: LockHolder?) {
+    package static func parse(_ output: String) -> (status: String, idle: Int, holder: LockHolder?, expired: LockHolder?) {
         var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var expired: LockHolder?
         if let first = lines.first, first.hasPrefix("expired ") {
@@ -172,11 +172,11 @@ public enum RunLock {
         return (status, idle, holder, expired)
     }
 
-    static func decode(_ line: String) -> LockHolder? {
+    package static func decode(_ line: String) -> LockHolder? {
         try? JSONDecoder().decode(LockHolder.self, from: Data(line.utf8))
     }
 
-    static func encode(_ holder: LockHolder) -> [UInt8] {
+    package static func encode(_ holder: LockHolder) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array((try? encoder.encode(holder)) ?? Data()) + [10]
