@@ -8,13 +8,14 @@
 import FlockerCore
 
 enum DiscoveryChecks {
-    /// Two nodes; redis (a volume, a port, one replica) and web (linked to redis) on node1, db (a volume) on node2.
+    /// What the sandbox ran when the seeds fuzz/discovery/seeds/sandbox-* were taken: redis (a volume, a port, one
+    /// replica) on node1, web (a port, linked to redis) on node2.
     static let desired: DesiredState? = {
         let deployment = """
             version: 1
             nodes:
-              node1: [redis, web]
-              node2: [db]
+              node1: [redis]
+              node2: [web]
             replicas:
               redis: 1
             """
@@ -25,11 +26,9 @@ enum DiscoveryChecks {
                 image: redis:7
                 volume: {mountpoint: /data}
                 ports: [{internal: 6379, external: 6379}]
-              db:
-                image: postgres
-                volumes: [{name: data, mountpoint: /var/lib/postgresql/data}]
               web:
-                image: nginx
+                image: busybox:latest
+                command: [httpd, -f, -p, "80"]
                 ports: [{internal: 80, external: 8080}]
                 links: [{local_port: 6379, remote_port: 6379, alias: redis}]
             """
