@@ -42,7 +42,7 @@ build() {
     FLOCKER_FUZZ=1 "$SWIFT" build --scratch-path "$SCRATCH" -c release --product flocker-fuzz \
         -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table \
         -Xlinker "${runtime[0]}" -Xlinker -lstdc++ >fuzz/out/build.log 2>&1 || {
-        grep -v "Cannot export local symbol" fuzz/out/build.log >&2
+        grep -vE "Cannot export local symbol|^\[[0-9]+/[0-9]+\] (Compiling|Write)" fuzz/out/build.log >&2
         die "building flocker-fuzz failed"
     }
     echo "fuzz/run.sh: built in $((EPOCHSECONDS - started))s" >&2
@@ -70,8 +70,8 @@ show() {
     for file in "${@:3}"; do
         echo "fuzz/run.sh: reproducer $file ($(wc -c <"$file") bytes); as base64:" >&2
         base64 -w 100 "$file" >&2
-        echo "fuzz/run.sh: as hex (first 4 KiB):" >&2
-        od -A d -t x1z -v "$file" | head -n 256 >&2
+        echo "fuzz/run.sh: as hex (first 1 KiB):" >&2
+        od -A d -t x1z -v "$file" | head -n 64 >&2
         echo "fuzz/run.sh: to reproduce: base64 -d > input <<<'...'; $DRIVER $target input" >&2
         echo "fuzz/run.sh: keep it as a regression: cp it to fuzz/$target/regressions/ (FuzzRegressionTests replays it)" >&2
     done

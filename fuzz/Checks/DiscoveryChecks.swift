@@ -63,7 +63,8 @@ enum DiscoveryChecks {
     /// discovery refuses the answer.
     static func checkAnswer(_ answer: String, node: String, address: String) throws(FuzzFailure) -> NodeState? {
         let state = DiscoveryScript.parse(answer, node: node, address: address)
-        try check(state == DiscoveryScript.parse(answer, node: node, address: address), "two parses of one answer differ")
+        let again = DiscoveryScript.parse(answer, node: node, address: address)
+        try check(state == again, "two parses of one answer differ: \(difference(state, again))")
         let lines = answer.split(separator: "\n", omittingEmptySubsequences: false)
         let complete = lines.contains { $0 == DiscoveryScript.marker + "end" }
         let cutShort = state.facts.problems.contains("discovery output was cut short")
@@ -76,9 +77,29 @@ enum DiscoveryChecks {
             given = nil
         }
         try check(given == nil || complete, "an answer without its end marker is given to the planner")
-        try check(given == nil || given == state, "discovery gives the planner another state than parse")
+        try check(given == nil || given == state, "discovery gives the planner another state than parse: \(difference(state, given!))")
         try checkState(state, node: node, address: address)
         return given
+    }
+
+    /// The parts of two states of one node that differ, with both values.
+    static func difference(_ a: NodeState, _ b: NodeState) -> String {
+        var parts: [String] = []
+        func compare<T: Equatable>(_ name: String, _ x: T, _ y: T) {
+            if x != y { parts.append("\(name): \(x) vs \(y)") }
+        }
+        compare("facts", a.facts, b.facts)
+        compare("containers", a.containers, b.containers)
+        compare("datasets", a.datasets, b.datasets)
+        compare("routes", a.routes, b.routes)
+        compare("images", a.images, b.images)
+        compare("holds", a.holds, b.holds)
+        compare("dependents", a.dependents, b.dependents)
+        compare("clones", a.clones, b.clones)
+        compare("files", a.files, b.files)
+        compare("serviceAddresses", a.serviceAddresses, b.serviceAddresses)
+        compare("serviceRoutes", a.serviceRoutes, b.serviceRoutes)
+        return parts.isEmpty ? "no part differs" : parts.joined(separator: "; ")
     }
 
     /// What each part of a parsed state must look like, whatever the answer said.

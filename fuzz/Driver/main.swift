@@ -24,7 +24,7 @@ if arguments.count == 2 && arguments[1] == "--list" {
 }
 guard arguments.count >= 2, let chosen = FuzzTargets.checks(arguments[1]) else {
     let usage = "usage: flocker-fuzz TARGET [libFuzzer options] [corpus folders] | --list; targets: \(FuzzTargets.names.joined(separator: ", "))\n"
-    fputs(usage, stderr)
+    _ = usage.withCString { write(2, $0, strlen($0)) }
     exit(2)
 }
 checks = chosen
