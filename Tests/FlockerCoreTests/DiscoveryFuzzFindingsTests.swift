@@ -1,10 +1,10 @@
 import Testing
 @testable import FlockerCore
 
-/// An answer to the discovery script without its end marker is refused, naming where it ends, rather than planned
-/// from (found by the `discovery` fuzz target's first property; see fuzz/discovery/regressions/).
-@Suite("Discovery answers cut short")
-struct DiscoveryCutShortTests {
+/// What the `discovery` fuzz target found (its inputs are in fuzz/discovery/regressions/, replayed by
+/// FuzzRegressionTests; these tests pin each down without depending on the process's hash seed).
+@Suite("Discovery: fuzz findings")
+struct DiscoveryFuzzFindingsTests {
     static let complete = """
         @@flocker-discovery facts
         hostname node1
@@ -30,6 +30,23 @@ struct DiscoveryCutShortTests {
         #expect(throws: RemoteError.self, "no marker at all") { try Discovery.state(from: "held 3\n", node: "node1", address: "") }
         #expect(throws: RemoteError.self, "an end marker cut in its middle") {
             try Discovery.state(from: cut + "@@flocker-discovery en", node: "node1", address: "")
+        }
+    }
+
+    /// Our snapshots are ordered by createtxg, then number, then name: two that tie on the first two (a missing
+    /// createtxg, `flocker-1` beside `flocker-01`) were in the order of a Dictionary's iteration, which differs
+    /// from process to process, and the last one is the base of the next sync.
+    @Test func snapshotsThatTieAreOrderedByName() {
+        let lines: [Substring] = [
+            "flocker/redis.default\ttype\tfilesystem",
+            "flocker/redis.default@flocker-0000!001\ttype\tsnapshot",
+            "flocker/redis.default@flocker-00000000\ttype\tsnapshot",
+            "flocker/redis.default@flocker-1\tcreatetxg\t9",
+            "flocker/redis.default@flocker-01\tcreatetxg\t9",
+        ]
+        for order in [lines, [lines[0]] + lines.dropFirst().reversed()] {
+            let snapshots = DiscoveryScript.parseZFS(order).0[VolumeID(app: "redis", volume: "default")]?.snapshots
+            #expect(snapshots?.map(\.name) == ["flocker-0000!001", "flocker-00000000", "flocker-01", "flocker-1"])
         }
     }
 }
