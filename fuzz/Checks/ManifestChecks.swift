@@ -88,8 +88,12 @@ enum ManifestChecks {
                 try check(isName(l.alias, extra: "_-", maximum: Int.max) && aliasStart, "alias \(l.alias.debugDescription)")
             }
             for (key, value) in app.environment {
-                let keyStart = key.unicodeScalars.first.map { !($0 >= "0" && $0 <= "9") } ?? false
-                try check(isName(key, extra: "_", maximum: Int.max) && keyStart, "variable \(key.debugDescription)")
+                // Docker's rule (ManifestRules.environmentNamePattern): no `=`, white space or control character, and
+                // no leading `#`.
+                let allowed = key.unicodeScalars.allSatisfy { c in
+                    c != "=" && c.value > 0x20 && c.value != 0x7F && !c.properties.isWhitespace
+                }
+                try check(!key.isEmpty && !key.hasPrefix("#") && allowed, "variable \(key.debugDescription)")
                 try check(!value.utf8.contains(0) && !value.utf8.contains(10) && !value.utf8.contains(13), "value of \(key)")
             }
             if let command = app.command {
@@ -144,7 +148,7 @@ enum ManifestChecks {
         }
     }
 
-    /// ASCII letters and digits, plus `extra`; the first character a letter or digit (or `_` for variables).
+    /// ASCII letters and digits, plus `extra`.
     private static func isName(_ s: String, extra: String, maximum: Int) -> Bool {
         guard !s.isEmpty, s.utf8.count <= maximum else { return false }
         return s.unicodeScalars.allSatisfy { c in
