@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import FlockerCore
 
@@ -48,5 +49,17 @@ struct DiscoveryFuzzFindingsTests {
             let snapshots = DiscoveryScript.parseZFS(order).0[VolumeID(app: "redis", volume: "default")]?.snapshots
             #expect(snapshots?.map(\.name) == ["flocker-0000!001", "flocker-00000000", "flocker-01", "flocker-1"])
         }
+    }
+
+    /// A lock's info names the run's machine and pid; `lock status` and taking a lock look at that process when the
+    /// machine is this one. A pid beyond pid_t (from a node's file) trapped in `pid_t(_:)`; it is now no process
+    /// to look at (found with an input written for the discovery target's lock-holder property).
+    @Test func aLockHolderWithAPidBeyondPidTIsNotLookedAt() throws {
+        let here = ProcessInfo.processInfo.hostName
+        let info = #"{"command":"x","host":"\#(here)","manifests":"m","pid":4294967296,"started":1,"token":"t","user":"u"}"#
+        let holder = try #require(RunLock.parse("held 1\n" + info + "\n").holder)
+        #expect(holder.pid == 4_294_967_296)
+        #expect(LockCommands.Held(idleSeconds: 1, holder: holder).holderAlive == nil)
+        #expect(!RunLock.isDeadLocalHolder(holder))
     }
 }

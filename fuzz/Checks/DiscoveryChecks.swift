@@ -6,6 +6,9 @@
 // Without 0xFF, node2 did not answer (it is unreachable, so the failover paths run too). The whole input is also
 // read as the output of the lock read, the application-lock listing and the audit log's tail.
 import FlockerCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 enum DiscoveryChecks {
     /// What the sandbox ran when the seeds fuzz/discovery/seeds/sandbox-* were taken: redis (a volume, a port, one
@@ -194,7 +197,9 @@ enum DiscoveryChecks {
         try check(RunLock.decode(line) == holder, "lock holder does not round-trip: \(line)")
         try check(!holder.description.isEmpty, "empty holder description")
         let local = LockCommands.Held(idleSeconds: 0, holder: holder, localHost: holder.host)
-        try check(local.holderAlive != nil || holder.pid <= 0, "a local holder's process not looked at: pid \(holder.pid)")
+        try check(
+            local.holderAlive != nil || holder.pid <= 0 || pid_t(exactly: holder.pid) == nil,
+            "a local holder's process not looked at: pid \(holder.pid)")
         _ = local.text
     }
 

@@ -53,9 +53,10 @@ public enum LockCommands {
 
         /// Whether `holder`'s process is alive, when it ran on `localHost`.
         static func alive(_ holder: LockHolder, localHost: String) -> Bool? {
-            guard holder.host == localHost, holder.pid > 0 else { return nil }
+            // The pid comes from a file on the node: one beyond pid_t is no process to look at (pid_t(_:) would trap).
+            guard holder.host == localHost, holder.pid > 0, let pid = pid_t(exactly: holder.pid) else { return nil }
             // kill(pid, 0) checks existence only; EPERM means it exists but belongs to someone else.
-            return kill(pid_t(holder.pid), 0) == 0 || errno == EPERM
+            return kill(pid, 0) == 0 || errno == EPERM
         }
 
         /// `redis locked by … , last active 3s ago` or the same with `(its process 123 on this machine is gone: …)`.

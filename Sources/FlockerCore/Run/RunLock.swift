@@ -92,8 +92,11 @@ public enum RunLock {
     /// Whether `holder` was a process of this machine that no longer exists (a run killed here): its lock can be
     /// taken over at once rather than after the expiry.
     static func isDeadLocalHolder(_ holder: LockHolder?) -> Bool {
-        guard let holder, holder.host == ProcessInfo.processInfo.hostName, holder.pid > 0 else { return false }
-        return kill(pid_t(holder.pid), 0) != 0 && errno == ESRCH
+        // The pid comes from a file on the node: one beyond pid_t is not known to be dead (pid_t(_:) would trap).
+        guard let holder, holder.host == ProcessInfo.processInfo.hostName, holder.pid > 0,
+            let pid = pid_t(exactly: holder.pid)
+        else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
     }
 
     /// The environment variable every remote command of a run carries (its lock token): see
