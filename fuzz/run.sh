@@ -13,7 +13,7 @@ shopt -s nullglob
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SWIFT="${SWIFT:-swift}"
-SCRATCH=.build-fuzz
+SCRATCH=${FUZZ_SCRATCH:-.build-fuzz}  # where the driver is built (FUZZ_SCRATCH: another folder, e.g. to time a clean build)
 DRIVER=$SCRATCH/release/flocker-fuzz
 
 die() { echo "fuzz/run.sh: $*" >&2; exit 2; }
