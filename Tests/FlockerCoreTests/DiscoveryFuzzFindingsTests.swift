@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import FlockerCore
 
 /// What the `discovery` fuzz target found (its inputs are in fuzz/discovery/regressions/, replayed by
@@ -25,10 +26,18 @@ struct DiscoveryFuzzFindingsTests {
 
     @Test func anAnswerCutShortIsRefusedWithWhereItEnds() {
         let cut = String(Self.complete.dropLast("@@flocker-discovery end\n\n".count))
-        #expect(throws: RemoteError(.other, node: "node1", message: "discovery output was cut short: it ends at line 6 (in section zfs) without the script's end marker; nothing was planned from it")) {
+        #expect(
+            throws: RemoteError(
+                .other, node: "node1",
+                message:
+                    "discovery output was cut short: it ends at line 6 (in section zfs) without the script's end marker; nothing was planned from it"
+            )
+        ) {
             try Discovery.state(from: cut, node: "node1", address: "10.77.0.11")
         }
-        #expect(throws: RemoteError.self, "no marker at all") { try Discovery.state(from: "held 3\n", node: "node1", address: "") }
+        #expect(throws: RemoteError.self, "no marker at all") {
+            try Discovery.state(from: "held 3\n", node: "node1", address: "")
+        }
         #expect(throws: RemoteError.self, "an end marker cut in its middle") {
             try Discovery.state(from: cut + "@@flocker-discovery en", node: "node1", address: "")
         }
@@ -56,7 +65,8 @@ struct DiscoveryFuzzFindingsTests {
     /// to look at (found with an input written for the discovery target's lock-holder property).
     @Test func aLockHolderWithAPidBeyondPidTIsNotLookedAt() throws {
         let here = ProcessInfo.processInfo.hostName
-        let info = #"{"command":"x","host":"\#(here)","manifests":"m","pid":4294967296,"started":1,"token":"t","user":"u"}"#
+        let info =
+            #"{"command":"x","host":"\#(here)","manifests":"m","pid":4294967296,"started":1,"token":"t","user":"u"}"#
         let holder = try #require(RunLock.parse("held 1\n" + info + "\n").holder)
         #expect(holder.pid == 4_294_967_296)
         #expect(LockCommands.Held(idleSeconds: 1, holder: holder).holderAlive == nil)

@@ -1,6 +1,6 @@
+import FlockerFuzzChecks
 import Foundation
 import Testing
-import FlockerFuzzChecks
 
 /// Replays the inputs the fuzzers found something with (fuzz/TARGET/regressions/), and the seeds the fuzzers start
 /// from (fuzz/TARGET/seeds/), through the fuzz targets' own checks, so a fixed crash or broken property stays fixed

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import FlockerCore
 
 /// What the `manifest` fuzz target found (its inputs are in fuzz/manifest/regressions/, replayed by
@@ -12,7 +13,9 @@ struct ManifestFuzzFindingsTests {
     @Test func theSSHUserHintNeedsAHostPartThatIsANodeName() {
         let tabbed = decodeErrors(app: Self.app, deployment: "version: 1\nnodes:\n  \"root@no\\tde\": [web]\n")
         #expect(tabbed.count == 1)
-        #expect(tabbed.allSatisfy { !$0.description.unicodeScalars.contains { $0.value < 0x20 } }, "\(tabbed.map(\.description))")
+        #expect(
+            tabbed.allSatisfy { !$0.description.unicodeScalars.contains { $0.value < 0x20 } },
+            "\(tabbed.map(\.description))")
         #expect(tabbed.allSatisfy { !$0.message.contains("ssh config") })
         let plain = decodeErrors(app: Self.app, deployment: "version: 1\nnodes:\n  root@node1: [web]\n")
         #expect(plain.contains { $0.message.contains("set `User root` under `Host node1`") })

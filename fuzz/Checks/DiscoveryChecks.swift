@@ -6,8 +6,9 @@
 // Without 0xFF, node2 did not answer (it is unreachable, so the failover paths run too). The whole input is also
 // read as the output of the lock read, the application-lock listing and the audit log's tail.
 import FlockerCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 enum DiscoveryChecks {
@@ -36,7 +37,8 @@ enum DiscoveryChecks {
                 links: [{local_port: 6379, remote_port: 6379, alias: redis}]
             """
         return try? Manifests.decode(
-            deploymentBytes: Array(deployment.utf8), deploymentFile: "dep.yml", applicationBytes: Array(applications.utf8),
+            deploymentBytes: Array(deployment.utf8), deploymentFile: "dep.yml",
+            applicationBytes: Array(applications.utf8),
             applicationFile: "app.yml"
         ).desired
     }()
@@ -71,7 +73,8 @@ enum DiscoveryChecks {
         let lines = answer.split(separator: "\n", omittingEmptySubsequences: false)
         let complete = lines.contains { $0 == DiscoveryScript.marker + "end" }
         let cutShort = state.facts.problems.contains("discovery output was cut short")
-        try check(complete != cutShort, "end marker \(complete ? "present" : "missing") but cut-short problem \(cutShort)")
+        try check(
+            complete != cutShort, "end marker \(complete ? "present" : "missing") but cut-short problem \(cutShort)")
         let given: NodeState?
         do {
             given = try Discovery.state(from: answer, node: node, address: address)
@@ -80,7 +83,9 @@ enum DiscoveryChecks {
             given = nil
         }
         try check(given == nil || complete, "an answer without its end marker is given to the planner")
-        try check(given == nil || given == state, "discovery gives the planner another state than parse: \(difference(state, given!))")
+        try check(
+            given == nil || given == state,
+            "discovery gives the planner another state than parse: \(given.map { difference(state, $0) } ?? "")")
         try checkState(state, node: node, address: address)
         return given
     }
@@ -109,17 +114,22 @@ enum DiscoveryChecks {
     static func checkState(_ s: NodeState, node: String, address: String) throws(FuzzFailure) {
         try check(s.node == node && s.address == address, "node \(s.node) at \(s.address)")
         for (app, c) in s.containers {
-            try check(c.app == app && !app.isEmpty, "container of \(app.debugDescription) says \(c.app.debugDescription)")
+            try check(
+                c.app == app && !app.isEmpty, "container of \(app.debugDescription) says \(c.app.debugDescription)")
             try check(c.running == (c.status == "running"), "\(app): running \(c.running) with state \(c.status)")
             try check(!c.restartPolicy.isEmpty, "\(app): empty restart policy")
         }
         for (id, d) in s.datasets {
             try check(d.id == id, "dataset \(id) holds \(d.id)")
             try check(VolumeID(dataset: id.dataset) == id, "volume \(id) does not round-trip through \(id.dataset)")
-            try check(d.snapshots.allSatisfy { $0.name.hasPrefix("flocker-") }, "\(id): someone else's snapshot among ours")
-            try check(!d.otherSnapshots.contains { $0.name.hasPrefix("flocker-") }, "\(id): one of ours among the others")
+            try check(
+                d.snapshots.allSatisfy { $0.name.hasPrefix("flocker-") }, "\(id): someone else's snapshot among ours")
+            try check(
+                !d.otherSnapshots.contains { $0.name.hasPrefix("flocker-") }, "\(id): one of ours among the others")
             for list in [d.snapshots, d.otherSnapshots] {
-                try check(zip(list, list.dropFirst()).allSatisfy { $0.createtxg <= $1.createtxg }, "\(id): snapshots out of order")
+                try check(
+                    zip(list, list.dropFirst()).allSatisfy { $0.createtxg <= $1.createtxg },
+                    "\(id): snapshots out of order")
             }
             try check(d.quota != 0, "\(id): a zero quota (none is nil)")
         }
@@ -144,8 +154,12 @@ enum DiscoveryChecks {
         guard let desired else { throw FuzzFailure(message: "the target's own manifests do not decode") }
         guard !observed.nodes.isEmpty else { return }
         for failover in [false, true] {
-            let plan = Result { () throws(PlanRefusal) in try Planner.plan(desired: desired, observed: observed, failover: failover) }
-            let again = Result { () throws(PlanRefusal) in try Planner.plan(desired: desired, observed: observed, failover: failover) }
+            let plan = Result { () throws(PlanRefusal) in
+                try Planner.plan(desired: desired, observed: observed, failover: failover)
+            }
+            let again = Result { () throws(PlanRefusal) in
+                try Planner.plan(desired: desired, observed: observed, failover: failover)
+            }
             try check(plan == again, "two plans from one state differ (failover \(failover))")
             try checkPlan(plan)
         }
@@ -172,19 +186,23 @@ enum DiscoveryChecks {
         try check(
             parsed.status == again.status && parsed.idle == again.idle && parsed.holder == again.holder
                 && parsed.expired == again.expired, "two parses of one lock read differ")
-        try check(!parsed.status.isEmpty && !parsed.status.contains(" "), "lock status \(parsed.status.debugDescription)")
+        try check(
+            !parsed.status.isEmpty && !parsed.status.contains(" "), "lock status \(parsed.status.debugDescription)")
         for holder in [parsed.holder, parsed.expired].compactMap({ $0 }) {
             try checkHolder(holder)
         }
         if parsed.status == "held" {
-            try check(!LockCommands.Held(idleSeconds: parsed.idle, holder: parsed.holder).text.isEmpty, "empty lock text")
+            try check(
+                !LockCommands.Held(idleSeconds: parsed.idle, holder: parsed.holder).text.isEmpty, "empty lock text")
         }
     }
 
     /// The application locks listed on a node (`lock status`, `lock release`).
     static func checkApplicationLocks(_ text: String) throws(FuzzFailure) {
         for lock in LockCommands.parseApplicationLocks(text) {
-            try check(!lock.app.isEmpty && !lock.app.contains(" ") && !lock.app.contains("\n"), "lock of \(lock.app.debugDescription)")
+            try check(
+                !lock.app.isEmpty && !lock.app.contains(" ") && !lock.app.contains("\n"),
+                "lock of \(lock.app.debugDescription)")
             if let holder = lock.holder { try checkHolder(holder) }
             _ = LockCommands.Held(app: lock.app, idleSeconds: lock.idle, holder: lock.holder).text
         }

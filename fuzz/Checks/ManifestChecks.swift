@@ -41,7 +41,8 @@ enum ManifestChecks {
             try check(e.description.hasPrefix("\(e.file):\(e.line):\(e.column): error: "), "description: \(e)")
             try check(!e.description.contains("\n"), "line break in an error line: \(e.description.debugDescription)")
             try check(
-                !e.message.unicodeScalars.contains { $0.value < 0x20 }, "control character in \(e.message.debugDescription)"
+                !e.message.unicodeScalars.contains { $0.value < 0x20 },
+                "control character in \(e.message.debugDescription)"
             )
             if e.file == "app.yml" { seenApplicationFile = true }
             try check(!(seenApplicationFile && e.file == "dep.yml"), "a deployment error after an application error")
@@ -59,7 +60,8 @@ enum ManifestChecks {
         for app in m.applications {
             try check(names.insert(app.name).inserted, "application twice: \(app.name)")
             try check(isName(app.name, extra: "_.-", maximum: 63), "application name \(app.name.debugDescription)")
-            try check(app.name.first.map { $0 != "_" && $0 != "." && $0 != "-" } ?? false, "application name \(app.name)")
+            try check(
+                app.name.first.map { $0 != "_" && $0 != "." && $0 != "-" } ?? false, "application name \(app.name)")
             try check(!app.image.isEmpty && !app.image.hasPrefix("-"), "image \(app.image.debugDescription)")
             try check(
                 !app.image.unicodeScalars.contains { $0.value <= 0x20 || $0.value >= 0x7F },
@@ -68,24 +70,31 @@ enum ManifestChecks {
             for p in app.ports {
                 try check((1...65535).contains(p.internalPort) && (1...65535).contains(p.externalPort), "port \(p)")
                 try check(external.insert(p.externalPort).inserted, "external port \(p.externalPort) twice")
-                try check(internalPorts.insert(p.internalPort).inserted, "internal port \(p.internalPort) twice in \(app.name)")
+                try check(
+                    internalPorts.insert(p.internalPort).inserted,
+                    "internal port \(p.internalPort) twice in \(app.name)")
             }
             var volumeNames = Set<String>()
             var mountpoints = Set<String>()
             for v in app.volumes {
                 try check(isName(v.name, extra: "_-", maximum: 63), "volume name \(v.name.debugDescription)")
                 try check(
-                    volumeNames.insert(v.name).inserted && mountpoints.insert(v.mountpoint).inserted, "volume twice: \(v)")
-                try check(v.mountpoint.hasPrefix("/") && v.mountpoint != "/" && !v.mountpoint.hasSuffix("/"), "mountpoint \(v)")
+                    volumeNames.insert(v.name).inserted && mountpoints.insert(v.mountpoint).inserted,
+                    "volume twice: \(v)")
+                try check(
+                    v.mountpoint.hasPrefix("/") && v.mountpoint != "/" && !v.mountpoint.hasSuffix("/"),
+                    "mountpoint \(v)")
                 try check(!v.mountpoint.split(separator: "/").contains { $0 == ".." || $0 == "." }, "mountpoint \(v)")
                 try check(
-                    !v.mountpoint.unicodeScalars.contains { $0.value < 0x20 || $0 == ":" || $0 == "," }, "mountpoint \(v)")
+                    !v.mountpoint.unicodeScalars.contains { $0.value < 0x20 || $0 == ":" || $0 == "," },
+                    "mountpoint \(v)")
                 try check(v.maximumSize.map { $0 >= 1 } ?? true, "quota \(v)")
             }
             for l in app.links {
                 try check((1...65535).contains(l.localPort) && (1...65535).contains(l.remotePort), "link \(l)")
                 let aliasStart = l.alias.unicodeScalars.first.map { !($0 >= "0" && $0 <= "9") && $0 != "-" } ?? false
-                try check(isName(l.alias, extra: "_-", maximum: Int.max) && aliasStart, "alias \(l.alias.debugDescription)")
+                try check(
+                    isName(l.alias, extra: "_-", maximum: Int.max) && aliasStart, "alias \(l.alias.debugDescription)")
             }
             for (key, value) in app.environment {
                 // Docker's rule (ManifestRules.environmentNamePattern): no `=`, white space or control character, and
@@ -94,12 +103,15 @@ enum ManifestChecks {
                     c != "=" && c.value > 0x20 && c.value != 0x7F && !c.properties.isWhitespace
                 }
                 try check(!key.isEmpty && !key.hasPrefix("#") && allowed, "variable \(key.debugDescription)")
-                try check(!value.utf8.contains(0) && !value.utf8.contains(10) && !value.utf8.contains(13), "value of \(key)")
+                try check(
+                    !value.utf8.contains(0) && !value.utf8.contains(10) && !value.utf8.contains(13), "value of \(key)")
             }
             if let command = app.command {
                 try check(!command.isEmpty && !command.contains { $0.utf8.contains(0) }, "command \(command)")
             }
-            if let memory = app.memoryLimit { try check(memory >= 6 << 20 && memory <= UInt64(Int64.max), "memory \(memory)") }
+            if let memory = app.memoryLimit {
+                try check(memory >= 6 << 20 && memory <= UInt64(Int64.max), "memory \(memory)")
+            }
             if let shares = app.cpuShares { try check((2...262_144).contains(shares), "cpu shares \(shares)") }
             _ = app.configHash
         }
@@ -129,20 +141,25 @@ enum ManifestChecks {
     /// with volumes and fits the other nodes; the nodes chosen for it are other nodes, each once.
     private static func checkReplicas(_ m: Manifests, nodes: [String]) throws(FuzzFailure) {
         try check(Set(m.deployment.zones.keys).isSubset(of: nodes), "zones \(m.deployment.zones)")
-        try check(m.deployment.zones.values.allSatisfy { isName($0, extra: "_.-", maximum: 63) }, "zones \(m.deployment.zones)")
-        try check(m.desired.replicas == m.deployment.replicas && m.desired.zones == m.deployment.zones, "desired replicas")
+        try check(
+            m.deployment.zones.values.allSatisfy { isName($0, extra: "_.-", maximum: 63) },
+            "zones \(m.deployment.zones)")
+        try check(
+            m.desired.replicas == m.deployment.replicas && m.desired.zones == m.deployment.zones, "desired replicas")
         for (name, request) in m.deployment.replicas {
             try check(m.desired.applications[name] != nil, "replicas of an unknown application: \(name)")
             try check(request.count >= 0, "replica count \(request)")
             guard request.count > 0 else { continue }
             let primary = m.desired.placement[name]
             try check(primary != nil, "replicas of an application on no node: \(name)")
-            try check(!(m.desired.applications[name]?.volumes.isEmpty ?? true), "replicas of an application without volumes")
+            try check(
+                !(m.desired.applications[name]?.volumes.isEmpty ?? true), "replicas of an application without volumes")
             try check(request.count <= nodes.count - 1, "more replicas than other nodes: \(name) \(request)")
             for existing in [[], nodes, Array(nodes.reversed())] {
                 let chosen = m.desired.replicaNodes(of: name, existing: existing, load: [:])
                 try check(chosen.count == request.count, "\(name): chose \(chosen) for \(request)")
-                try check(Set(chosen).count == chosen.count && Set(chosen).isSubset(of: nodes), "\(name): chose \(chosen)")
+                try check(
+                    Set(chosen).count == chosen.count && Set(chosen).isSubset(of: nodes), "\(name): chose \(chosen)")
                 try check(!chosen.contains { $0 == primary }, "\(name): a replica on the primary's node")
             }
         }
@@ -152,7 +169,8 @@ enum ManifestChecks {
     private static func isName(_ s: String, extra: String, maximum: Int) -> Bool {
         guard !s.isEmpty, s.utf8.count <= maximum else { return false }
         return s.unicodeScalars.allSatisfy { c in
-            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || extra.unicodeScalars.contains(c)
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
+                || extra.unicodeScalars.contains(c)
         }
     }
 }

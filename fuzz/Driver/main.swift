@@ -2,15 +2,17 @@
 // (`flocker-fuzz --list` names them).
 // Built by fuzz/run.sh only (see fuzz/README.md): its Swift code is compiled with coverage instrumentation and
 // AddressSanitizer, and it links libFuzzer's runtime without libFuzzer's `main`, which is this file.
-#if canImport(Glibc)
-import Glibc
-#endif
 import FlockerFuzzChecks
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// libFuzzer's entry when the program has its own `main` (compiler-rt's FuzzerInterface.h).
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 ) -> CInt
 
@@ -23,7 +25,8 @@ if arguments.count == 2 && arguments[1] == "--list" {
     exit(0)
 }
 guard arguments.count >= 2, let chosen = FuzzTargets.checks(arguments[1]) else {
-    let usage = "usage: flocker-fuzz TARGET [libFuzzer options] [corpus folders] | --list; targets: \(FuzzTargets.names.joined(separator: ", "))\n"
+    let usage =
+        "usage: flocker-fuzz TARGET [libFuzzer options] [corpus folders] | --list; targets: \(FuzzTargets.names.joined(separator: ", "))\n"
     _ = usage.withCString { write(2, $0, strlen($0)) }
     exit(2)
 }
@@ -33,13 +36,14 @@ var argv = CommandLine.unsafeArgv
 argv[1] = argv[0]
 var argc = CommandLine.argc - 1
 var shifted = argv + 1
-exit(LLVMFuzzerRunDriver(&argc, &shifted) { data, size in
-    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
-    do {
-        try checks?(bytes)
-    } catch {
-        // A trap is what libFuzzer reports as a crash, with this message in its log.
-        fatalError("\(error)")
-    }
-    return 0
-})
+exit(
+    LLVMFuzzerRunDriver(&argc, &shifted) { data, size in
+        let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+        do {
+            try checks?(bytes)
+        } catch {
+            // A trap is what libFuzzer reports as a crash, with this message in its log.
+            fatalError("\(error)")
+        }
+        return 0
+    })
