@@ -34,10 +34,21 @@ let package = Package(
         .executableTarget(name: "flocker-deploy", dependencies: ["FlockerCLI"]),
         // Drives benchmarks from bench/ (SSH streaming, relay); not a user command.
         .executableTarget(name: "flocker-bench", dependencies: ["FlockerSSH", "FlockerCore"]),
+        // The properties the fuzz targets check (fuzz/README.md), shared by the fuzzer and the unit test that
+        // replays its regression seeds.
+        .target(name: "FlockerFuzzChecks", dependencies: ["FlockerCore", "FlockerYAML"], path: "fuzz/Checks"),
 
         .testTarget(name: "FlockerYAMLTests", dependencies: ["FlockerYAML"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FlockerSSHTests", dependencies: ["FlockerSSH"]),
-        .testTarget(name: "FlockerCoreTests", dependencies: ["FlockerCore"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "FlockerCoreTests", dependencies: ["FlockerCore", "FlockerFuzzChecks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FlockerCLITests", dependencies: ["FlockerCLI"]),
     ]
 )
+
+// The libFuzzer driver (fuzz/README.md): only declared when fuzz/run.sh builds it (FLOCKER_FUZZ=1, its own scratch
+// path, sanitizer flags), so `swift build` and `swift test` never build or link it.
+if Context.environment["FLOCKER_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(name: "flocker-fuzz", dependencies: ["FlockerFuzzChecks"], path: "fuzz/Driver"))
+}

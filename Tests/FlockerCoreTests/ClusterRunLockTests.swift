@@ -42,7 +42,8 @@ private final class LockingNodes: NodeConnector, Sendable {
                 if let from = failDiscovery[node], s.discoveries[node, default: 0] >= from {
                     return CommandResult(status: .exited(1), stderr: Array("dockerd went away".utf8))
                 }
-                return CommandResult(status: .exited(0))
+                // An answer discovery accepts: nothing found, but complete (its end marker).
+                return CommandResult(status: .exited(0), stdout: Array("\(DiscoveryScript.marker)end\n".utf8))
             case "flocker-lock":
                 let key = node + "|" + argv[4]
                 if s.locked.contains(key) { return CommandResult(status: .exited(0), stdout: Array("held 1\n".utf8)) }

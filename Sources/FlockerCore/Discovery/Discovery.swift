@@ -92,7 +92,21 @@ public struct Discovery: Sendable {
             throw RemoteError(.other, node: host.node,
                 message: "discovery failed (\(result.status)): \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        return DiscoveryScript.parse(result.stdoutText, node: host.node, address: host.address)
+        return try Self.state(from: result.stdoutText, node: host.node, address: host.address)
+    }
+
+    /// The node's state from the discovery script's output (what the planner is given), or why there is none: an
+    /// answer without the script's last marker was cut short, and a plan made from part of a node's state would act
+    /// on what is missing from it (no `zfs` section reads as no volumes, no `docker` section as no containers).
+    package static func state(from output: String, node: String, address: String) throws(RemoteError) -> NodeState {
+        var lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines.last == "" { lines.removeLast() }
+        guard !lines.contains(where: { $0 == DiscoveryScript.marker + "end" }) else {
+            return DiscoveryScript.parse(output, node: node, address: address)
+        }
+        let section = lines.last { $0.hasPrefix(DiscoveryScript.marker) }.map { " (in section \($0.dropFirst(DiscoveryScript.marker.count)))" }
+        throw RemoteError(.other, node: node,
+            message: "discovery output was cut short: it ends at line \(lines.count)\(section ?? "") without the script's end marker; nothing was planned from it")
     }
 
     /// `rediscover` as a value. Task closures take their result from here rather than from a `do/catch`

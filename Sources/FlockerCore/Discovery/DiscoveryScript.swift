@@ -215,7 +215,7 @@ public enum DiscoveryScript {
             if let recorded = p["flocker:primary-node"], recorded != "-", !recorded.isEmpty { datasets[id]?.primaryNode = recorded }
         }
         for (id, snaps) in snapshots where datasets[id] != nil {
-            datasets[id]?.snapshots = snaps.sorted { ($0.createtxg, $0.sequence ?? 0) < ($1.createtxg, $1.sequence ?? 0) }
+            datasets[id]?.snapshots = snaps.sorted { ($0.createtxg, $0.sequence ?? 0, $0.name) < ($1.createtxg, $1.sequence ?? 0, $1.name) }
         }
         for (id, snaps) in otherSnapshots where datasets[id] != nil {
             datasets[id]?.otherSnapshots = snaps.sorted { ($0.createtxg, $0.name) < ($1.createtxg, $1.name) }

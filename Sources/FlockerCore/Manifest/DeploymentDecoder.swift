@@ -200,9 +200,13 @@ enum DeploymentDecoder {
                     ? " and be at most \(ManifestRules.maximumNodeNameLength) characters long" : ""
                 // `root@node1` is how ssh is called, not a node name: the user belongs in the ssh config.
                 var hint = ""
-                if let at = node.firstIndex(of: "@"), at != node.startIndex, node.index(after: at) != node.endIndex {
-                    let user = node[..<at], host = node[node.index(after: at)...]
-                    hint = "; to log in as \(user), write \(quoted(String(host))) here and set `User \(user)` under `Host \(host)` in the ssh config (docs/ssh.md)"
+                // Only when that advice holds and prints as it is: the part after `@` is a node name, and the user
+                // plain text (the fuzzer found a tab from a host part in the message).
+                if let at = node.firstIndex(of: "@") {
+                    let user = String(node[..<at]), host = String(node[node.index(after: at)...])
+                    if !user.isEmpty && display(user) == user && ManifestRules.isNodeName(host) {
+                        hint = "; to log in as \(user), write \(quoted(host)) here and set `User \(user)` under `Host \(host)` in the ssh config (docs/ssh.md)"
+                    }
                 }
                 d.add(
                     pair.key.mark, path,

@@ -23,13 +23,13 @@ public struct AuditRecord: Sendable, Hashable, Codable {
         if [ "$(wc -l < "$f")" -gt 2000 ]; then tail -n 1000 "$f" > "$f.new" && mv "$f.new" "$f"; fi
         """, name: "flocker-audit", [file])
 
-    var line: [UInt8] {
+    package var line: [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array((try? encoder.encode(self)) ?? Data()) + [10]
     }
 
-    static func decode(_ line: Substring) -> AuditRecord? {
+    package static func decode(_ line: Substring) -> AuditRecord? {
         try? JSONDecoder().decode(AuditRecord.self, from: Data(line.utf8))
     }
 

@@ -44,7 +44,7 @@ public enum LockCommands {
         /// (or is unknown), since a process on another machine cannot be looked at from here.
         public var holderAlive: Bool?
 
-        init(app: String? = nil, idleSeconds: Int, holder: LockHolder?, localHost: String = ProcessInfo.processInfo.hostName) {
+        package init(app: String? = nil, idleSeconds: Int, holder: LockHolder?, localHost: String = ProcessInfo.processInfo.hostName) {
             self.app = app
             self.idleSeconds = idleSeconds
             self.holder = holder
@@ -53,13 +53,14 @@ public enum LockCommands {
 
         /// Whether `holder`'s process is alive, when it ran on `localHost`.
         static func alive(_ holder: LockHolder, localHost: String) -> Bool? {
-            guard holder.host == localHost, holder.pid > 0 else { return nil }
+            // The pid comes from a file on the node: one beyond pid_t is no process to look at (pid_t(_:) would trap).
+            guard holder.host == localHost, holder.pid > 0, let pid = pid_t(exactly: holder.pid) else { return nil }
             // kill(pid, 0) checks existence only; EPERM means it exists but belongs to someone else.
-            return kill(pid_t(holder.pid), 0) == 0 || errno == EPERM
+            return kill(pid, 0) == 0 || errno == EPERM
         }
 
         /// `redis locked by … , last active 3s ago` or the same with `(its process 123 on this machine is gone: …)`.
-        var text: String {
+        package var text: String {
             var line = "locked by \(holder?.description ?? "an unknown run"), last active \(idleSeconds)s ago"
             if holderAlive == false, let holder {
                 line += " (its process \(holder.pid) on this machine is gone: a run that died: the next run takes the lock over at once, or `flocker-deploy lock release` removes it)"
@@ -149,7 +150,12 @@ public enum LockCommands {
     /// The application locks held on `host` (a sync takes those).
     static func applicationLocks(_ host: any RemoteHost) async throws(RemoteError) -> [(app: String, idle: Int, holder: LockHolder?)] {
         let r = try await host.run(RunLock.applicationLocksCommand, stdin: [], timeout: .seconds(15))
-        return r.stdoutText.split(separator: "\n").compactMap { line in
+        return parseApplicationLocks(r.stdoutText)
+    }
+
+    /// Parses `RunLock.applicationLocksCommand`'s output: one `APP IDLE INFO` line per lock; other lines are skipped.
+    package static func parseApplicationLocks(_ output: String) -> [(app: String, idle: Int, holder: LockHolder?)] {
+        output.split(separator: "\n").compactMap { line in
             let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
             guard parts.count >= 2, let idle = Int(parts[1]) else { return nil }
             return (parts[0], idle, parts.count > 2 ? RunLock.decode(parts[2]) : nil)

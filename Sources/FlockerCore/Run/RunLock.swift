@@ -95,8 +95,11 @@ public enum RunLock {
     /// Whether `holder` was a process of this machine that no longer exists (a run killed here): its lock can be
     /// taken over at once rather than after the expiry.
     static func isDeadLocalHolder(_ holder: LockHolder?) -> Bool {
-        guard let holder, holder.host == ProcessInfo.processInfo.hostName, holder.pid > 0 else { return false }
-        return kill(pid_t(holder.pid), 0) != 0 && errno == ESRCH
+        // The pid comes from a file on the node: one beyond pid_t is not known to be dead (pid_t(_:) would trap).
+        guard let holder, holder.host == ProcessInfo.processInfo.hostName, holder.pid > 0,
+            let pid = pid_t(exactly: holder.pid)
+        else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
     }
 
     /// The environment variable every remote command of a run carries (its lock token): see
@@ -160,7 +163,7 @@ public enum RunLock {
         """, name: "flocker-lock-status", [directory])
 
     /// Parses the output of the acquire and read commands.
-    static func parse(_ output: String) -> (status: String, idle: Int, holder: LockHolder?, expired: LockHolder?) {
+    package static func parse(_ output: String) -> (status: String, idle: Int, holder: LockHolder?, expired: LockHolder?) {
         var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var expired: LockHolder?
         if let first = lines.first, first.hasPrefix("expired ") {
@@ -175,11 +178,11 @@ public enum RunLock {
         return (status, idle, holder, expired)
     }
 
-    static func decode(_ line: String) -> LockHolder? {
+    package static func decode(_ line: String) -> LockHolder? {
         try? JSONDecoder().decode(LockHolder.self, from: Data(line.utf8))
     }
 
-    static func encode(_ holder: LockHolder) -> [UInt8] {
+    package static func encode(_ holder: LockHolder) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array((try? encoder.encode(holder)) ?? Data()) + [10]
