@@ -7,9 +7,9 @@
 /// - only applications whose volumes have no primary on any node that answers;
 /// - only when the node their primary was last seen on is a node of the deployment file that cannot be reached
 ///   now and whose name resolved (a name that never resolved is a typo, not a dead node). Where the primary
-///   was last seen is what the newest copy recorded when it was last written from its primary
-///   (`flocker:primary-node`); a copy written by an older release records nothing, and then the deployment
-///   file's placement counts, if it names a node that does not answer;
+///   was last seen is the latest record the reachable copies hold of the primary they were last written from
+///   (`flocker:primary-node`, see `lastRecord`); copies written by an older release record nothing, and then
+///   the deployment file's placement counts, if it names a node that does not answer;
 /// - the new primary is the reachable copy with the newest snapshot, and its epoch is above every epoch of every
 ///   dataset of the volume on every node that answers (copies carry their primary's epoch when written).
 public struct Outage: Sendable, Hashable {

@@ -218,10 +218,10 @@ public enum Planner {
                     // The node the file places it on came back after a failover: its own container goes, what it
                     // holds is set aside first, and the application moves back from where it ran meanwhile onto
                     // the copy left at the common snapshot (sent only what came after).
-                    if observed.nodes[target]?.containers[volume.app] != nil && clearedTargets.insert(volume.app).inserted {
+                    let hasContainer = observed.nodes[target]?.containers[volume.app] != nil
+                    if clearedTargets.insert(volume.app).inserted && hasContainer {
                         add(.prepare, Step(node: target, .stopApp(volume.app, keep: false)))
                     }
-                    clearedTargets.insert(volume.app)
                     rejoinedTarget.insert(volume)
                     add(.prepare, Step(node: target, .rejoin(volume, common: common, keepAs: keepAs, epoch: topEpoch)))
                 } else {

@@ -84,11 +84,15 @@ public struct ClusterStatus: Sendable {
     }
 
     /// Where the newest reachable copy of `app`'s first volume says its primary was, with that copy.
+    /// The copy whose record a failover reads (`Outage.lastRecord`); without a record, the newest copy.
     func lastSeen(_ app: String) -> (copyNode: String, copy: DatasetState)? {
-        guard let spec = desired?.applications[app]?.volumes.first else { return nil }
-        let id = VolumeID(app: app, volume: spec.name)
-        return reachable.compactMap { n, s in s.datasets[id].map { (n, $0) } }.filter { $0.1.role == .copy }
-            .max { ($0.1.newestSnapshot?.createtxg ?? 0, $0.1.epoch) < ($1.1.newestSnapshot?.createtxg ?? 0, $1.1.epoch) }
+        guard let application = desired?.applications[app], !application.volumes.isEmpty else { return nil }
+        let ids = application.volumes.map { VolumeID(app: app, volume: $0.name) }
+        let seen = ObservedState(nodes: Dictionary(reachable, uniquingKeysWith: { a, _ in a }))
+        let copies = seen.datasets(of: ids[0]).filter { $0.dataset.role == .copy }
+        let node = Outage.lastRecord(ids, seen)?.node
+            ?? copies.max { ($0.dataset.newestSnapshot?.creation ?? 0) < ($1.dataset.newestSnapshot?.creation ?? 0) }?.node
+        return copies.first { $0.node == node }.map { ($0.node, $0.dataset) }
     }
 
     /// The line for an application the file places on a node that does not answer and that runs nowhere seen.
