@@ -54,7 +54,10 @@ expect_eq "fsync is on" "on" "$(sql "$N1" -c 'SHOW fsync')"
 t0=$SECONDS
 init=$("$PGBIN/pgbench" -h "$N1" -i -s "$SCALE" -q 2>&1); irc=$?
 expect_rc "pgbench -i -s $SCALE ($((SECONDS - t0)) s)" 0 "$irc" "$init"
-"$PGBIN/pgbench" -h "$N1" -C -c 4 -j 2 -T "$SECS" > "$W/bench.out" 2>&1 & bp=$!; BG+=("$bp")
+# One thread per client (-j 4), as four independent clients would be: with -C, a pgbench thread waits in
+# connect() for all of its clients, so while the move holds new connections, a client of a shared thread that is
+# half-way through a transaction (holding row locks the others wait on) cannot finish it before the stop.
+"$PGBIN/pgbench" -h "$N1" -C -c 4 -j 4 -T "$SECS" > "$W/bench.out" 2>&1 & bp=$!; BG+=("$bp")
 sleep 5
 t0=$SECONDS
 deploy a2
@@ -178,7 +181,10 @@ my shop -e "CREATE TABLE items (id int PRIMARY KEY, v text) ENGINE=InnoDB; INSER
 ( end=$((SECONDS + SECS)); n=0
   while [ $SECONDS -lt $end ]; do
     n=$((n + 1))
-    if mariadb-slap -h "$N1" -u root -pflocker --concurrency=4 --detach=1 --number-of-queries=200 \
+    # --detach=1: each of the 4 clients reconnects after every query. --no-drop: mariadb-slap's own control
+    # connection (open for the whole run, idle while the clients work) is not used again at the end, where
+    # the move would have cut it like any persistent connection.
+    if mariadb-slap -h "$N1" -u root -pflocker --concurrency=4 --detach=1 --number-of-queries=200 --no-drop \
         --auto-generate-sql --auto-generate-sql-load-type=mixed --create-schema="slap$n" > "$W/slap.$n" 2>&1
     then echo ok; else echo "error in run $n: $(grep -v '^\s*$' "$W/slap.$n" | head -n 3 | xargs)"; fi
   done > "$W/slap.out" ) & sp=$!; BG+=("$sp")
