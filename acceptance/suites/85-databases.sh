@@ -85,8 +85,11 @@ dep b "nodes:\n  node1: []\n  node2: [pg]\n  node3: []\nreplicas:\n  pg: 1\n"
 deploy b
 expect_rc "replicas: 1 (PostgreSQL on node2)" 0 "$rc" "$out"
 sql "$N3" -c 'CREATE TABLE marks (id int PRIMARY KEY, at timestamptz DEFAULT now())' >/dev/null
-# The writer commits rows 1, 2, 3 … one at a time (autocommit) and records the last one committed.
-( i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); sql "$N3" -c "INSERT INTO marks (id) VALUES ($i)" >/dev/null || break
+# The writer commits rows 1, 2, 3 … one at a time (autocommit) and records the last one committed. It stops at
+# its first failure or when told to; each psql is bounded, so that none is left waiting on the dead node to land
+# a row later, after the failover.
+( i=0; while [ $i -lt 100000 ] && [ ! -e "$W/stop-writer" ]; do i=$((i + 1))
+    PGCONNECT_TIMEOUT=3 timeout 5 psql -h "$N3" -X -qAt -v ON_ERROR_STOP=1 -c "INSERT INTO marks (id) VALUES ($i)" >/dev/null 2>&1 || break
     echo "$i" > "$W/last"; sleep 0.05; done ) & wp=$!; BG+=("$wp")
 "$PGBIN/pgbench" -h "$N3" -c 2 -T 60 -n > "$W/bench-b.out" 2>&1 & bp=$!; BG+=("$bp")
 synced=0; syncs=0
@@ -99,7 +102,7 @@ expect_eq "three syncs under writes exit 0" "3" "$syncs"
 sleep 2
 "$SANDBOX" stop node2 >/dev/null
 sleep 1
-kill "$wp" "$bp" 2>/dev/null; wait "$wp" "$bp" 2>/dev/null
+touch "$W/stop-writer"; kill "$bp" 2>/dev/null; wait "$wp" "$bp" 2>/dev/null
 lastc=$(cat "$W/last")
 if [ "$synced" -gt 0 ] && [ "$lastc" -gt "$synced" ]; then pass "rows were committed after the last sync ($synced before it, $lastc in all)"
 else fail "rows were committed after the last sync" "synced $synced, last committed $lastc"; fi
@@ -146,10 +149,13 @@ expect_rc "clone destroy ci-1" 0 "$rc" "$out"
 # The clone is gone before the rollback: on zfs-fuse, a rollback fails while a clone of the volume's snapshots is
 # mounted (its rename finds the clone busy; docs/databases.md).
 sql "$N1" -c "INSERT INTO ci VALUES ('after the snapshot'); DELETE FROM marks WHERE id <= 10" >/dev/null
+rb_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 out=$("$FLOCKER" rollback "$W/c.yml" "$APP" --app pg --to base --yes 2>&1); rc=$?
 expect_rc "rollback --to base --yes" 0 "$rc" "$out"
 expect_eq "the primary has its rows of the snapshot back" "$rows at the snapshot" \
   "$(sql "$N1" -c 'SELECT count(*) FROM marks') $(sql "$N1" -c "SELECT string_agg(note, ',') FROM ci")"
+expect_contains "… which started from a snapshot of a running database: crash recovery" "database system was interrupted" \
+  "$(node node1 docker logs --since "$rb_at" flocker--pg 2>&1)"
 ac=$(amcheck "$N1"); arc=$?
 expect_rc "pg_amcheck --all --heapallindexed is clean after the rollback" 0 "$arc" "$ac"
 
