@@ -138,6 +138,8 @@ CN=$("$SANDBOX" addr "${cnode:-node1}")
 cq() { psql -h "$CN" -p "$port" -X -qAt -v ON_ERROR_STOP=1 "$@" 2>&1; }
 if [[ $port =~ ^[0-9]+$ ]] && [ "$port" != 5432 ]; then pass "the clone has its own port ($port on $cnode)"; else fail "the clone has its own port" "port: $port"; fi
 retry 30 cq -c 'SELECT 1'
+expect_contains "the clone started from a snapshot of a running database: crash recovery" "database system was interrupted" \
+  "$(node "${cnode:-node1}" docker logs flocker-clone--ci-1 2>&1)"
 expect_eq "the clone answers with the snapshot's rows" "$rows at the snapshot" "$(cq -c 'SELECT count(*) FROM marks') $(cq -c 'SELECT note FROM ci')"
 cq -c "INSERT INTO ci VALUES ('clone only')" >/dev/null
 expect_eq "a write to the clone is there" "2" "$(cq -c 'SELECT count(*) FROM ci')"
