@@ -4,7 +4,7 @@ SWIFT ?= swift
 PREFIX ?= /usr/local
 BIN := .build/release/flocker-deploy
 
-.PHONY: all deps build release install test unit acceptance demo compose-demo services-demo bench fuzz fuzz-smoke clean sandbox-up sandbox-down
+.PHONY: all deps build release install test unit acceptance demo compose-demo services-demo postgres-demo bench fuzz fuzz-smoke clean sandbox-up sandbox-down
 
 all: build
 
@@ -48,6 +48,10 @@ compose-demo: deps release
 ## make services-demo: Compose services reaching each other by name across nodes (examples/compose-services).
 services-demo: deps release
 	examples/compose-services/run.sh
+
+## make postgres-demo: PostgreSQL moved between two nodes with its data (examples/postgres, docs/databases.md).
+postgres-demo: deps release
+	examples/postgres/run.sh
 
 bench: deps release
 	bench/run.sh

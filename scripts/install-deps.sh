@@ -9,6 +9,11 @@ packages=(
   # the sandbox's nodes (see docs/sandbox.md)
   openssh-server openssh-client zfs-fuse docker.io docker-registry busybox-static redis-server redis-tools socat
   iptables iproute2 util-linux procps psmisc kmod
+  # the sandbox's postgres:15 and mariadb:10.11 images are made of these packages' files (docs/databases.md)
+  postgresql-15 mariadb-server
+  # their clients, for the tests: psql, pgbench, pg_amcheck (in postgresql-client-15 and postgresql-15, under
+  # /usr/lib/postgresql/15/bin), mariadb, mariadb-check, mariadb-slap, mariadb-admin
+  postgresql-client-15 mariadb-client
   # tests and benchmarks
   netcat-openbsd curl jq zstd lz4 bc time python3
 )
