@@ -56,9 +56,14 @@ postgres-demo: deps release
 bench: deps release
 	bench/run.sh
 
-## make fuzz-smoke: every fuzz target for 60 s (CI runs it); a crash fails it and prints the reproducer. The driver is
-## built in .build-fuzz (fuzz/README.md). `fuzz/run.sh TARGET SECONDS` runs one target longer.
-fuzz fuzz-smoke: deps
+## make fuzz-smoke: every fuzz target for 60 s with a fixed seed (CI runs it: repeatable, so a finding shows up
+## here first); a crash fails it and prints the reproducer. make fuzz: the same with a random seed and the corpus
+## kept between runs. The driver is built in .build-fuzz (fuzz/README.md). `fuzz/run.sh TARGET SECONDS` runs one
+## target longer.
+fuzz-smoke: deps
+	FUZZ_SEED=1 fuzz/run.sh all 60
+
+fuzz: deps
 	fuzz/run.sh all 60
 
 sandbox-up: deps

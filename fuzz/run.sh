@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # fuzz/run.sh [TARGET|all [SECONDS]]: build the libFuzzer driver and fuzz TARGET for SECONDS (default 60).
+# FUZZ_SEED=N: a repeatable run (fixed random seed, fresh corpus from the seed files), as CI's smoke runs it.
 # Without a TARGET (or with `all`), fuzzes every target in turn. Exits non-zero if the fuzzer found a crash.
 #
 #   fuzz/run.sh discovery 600      # ten minutes on what nodes send back
@@ -80,11 +81,15 @@ show() {
 fuzz() {
     local target=$1 seconds=$2
     local out="fuzz/out/$target" corpus="fuzz/corpus-$target"
+    # FUZZ_SEED: a repeatable run (CI's smoke): libFuzzer's random seed fixed, and a fresh corpus grown from the
+    # seed files only, so that the same code explores the same inputs in the same order wherever it runs.
+    if [[ -n ${FUZZ_SEED:-} ]]; then corpus="$out/corpus-seeded"; rm -rf "$corpus"; fi
     seed "$target" "$out/seeds"
     mkdir -p "$corpus" "$out/artifacts"
     local log="$out/last-run.log" status=0
     local args=(-max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
         -max_len=16384 -artifact_prefix="$out/artifacts/")
+    [[ -n ${FUZZ_SEED:-} ]] && args+=(-seed="$FUZZ_SEED")
     [[ -f fuzz/$target/$target.dict ]] && args+=(-dict="fuzz/$target/$target.dict")
     echo "fuzz/run.sh: fuzzing $target for ${seconds}s (log: $log)" >&2
     # libFuzzer honours -max_total_time; the timeout is a backstop against a hung process.
