@@ -49,6 +49,11 @@ expect_contains() {
   case "$3" in *"$2"*) pass "$1" ;; *) fail "$1" "expected to contain: $2" "actual: $(printf '%s' "$3" | tail -n 15)" ;; esac
 }
 
+# expect_match NAME REGEX HAYSTACK: a line of HAYSTACK matches the extended regular expression REGEX.
+expect_match() {
+  if printf '%s\n' "$3" | grep -qE -- "$2"; then pass "$1"; else fail "$1" "expected a line matching: $2" "actual: $(printf '%s' "$3" | tail -n 15)"; fi
+}
+
 # expect_not_contains NAME NEEDLE HAYSTACK
 expect_not_contains() {
   case "$3" in *"$2"*) fail "$1" "expected not to contain: $2" "actual: $(printf '%s' "$3" | tail -n 15)" ;; *) pass "$1" ;; esac

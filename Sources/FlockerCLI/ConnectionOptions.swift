@@ -94,6 +94,9 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("While an application with volumes moves, every node holds new connections to its ports (clients retry about a second later instead of being refused) for at most this many seconds; 0: no hold.", valueName: "seconds"))
     var connectionHold: Int = 30
 
+    @Option(help: ArgumentHelp("Once a moving application's new connections are held, wait up to this many seconds for the connections it serves to end before stopping it (a transaction in flight finishes instead of being cut); 0: stop at once.", valueName: "seconds"))
+    var drain: Int = 2
+
     @Option(help: ArgumentHelp("At most this many steps at once on one node: each application's steps run as their own pipeline, overlapping with the other applications' (1: one step at a time per node).", valueName: "n"))
     var parallel: Int = 4
 
@@ -115,6 +118,7 @@ struct RunOptions: ParsableArguments {
         if commandTimeout < 1 { throw ValidationError("--command-timeout must be at least 1 second (got \(commandTimeout))") }
         if parallel < 1 { throw ValidationError("--parallel must be at least 1 (got \(parallel))") }
         if lockWait < 0 { throw ValidationError("--lock-wait cannot be negative (got \(lockWait))") }
+        if drain < 0 { throw ValidationError("--drain cannot be negative (got \(drain); 0 stops at once)") }
         if connectionHold < 0 { throw ValidationError("--connection-hold cannot be negative (got \(connectionHold); 0 turns holds off)") }
     }
 
@@ -132,6 +136,7 @@ struct RunOptions: ParsableArguments {
         options.execution.queryTimeout = .seconds(queryTimeout)
         options.execution.commandTimeout = .seconds(commandTimeout)
         options.execution.connectionHold = .seconds(connectionHold)
+        options.execution.drain = .seconds(drain)
         options.execution.parallel = parallel
         options.lockWait = .seconds(max(0, lockWait))
         options.lockExpiry = .seconds(lockExpiry)

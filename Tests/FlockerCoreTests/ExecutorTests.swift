@@ -101,7 +101,7 @@ struct ExecutorTests {
         #expect(order.allSatisfy { $0 != nil }, "\(log.all.map { "\($0.node): \($0.text)" })")
         let indices = order.compactMap { $0 }
         #expect(indices == indices.sorted(), "\(log.all.map { "\($0.node): \($0.text)" })")
-        #expect(log.on("node1").contains { $0.hasSuffix("flocker-stop flocker--redis keep") }, "stopped, and kept with restart policy no")
+        #expect(log.on("node1").contains { $0.hasSuffix("flocker-stop flocker--redis keep 2") }, "stopped after a drain of at most 2 s (the move holds new connections), and kept with restart policy no")
         #expect(report.rollbacks.isEmpty)
     }
 
@@ -473,6 +473,24 @@ struct ExecutorTests {
         try node.write("container", "h")
         #expect(try node.run(NodeCommands.stop("web", keep: true)).status == 0)
         #expect(node.calls == ["docker update --restart=no flocker--web", "docker stop flocker--web"], "\(node.calls)")
+    }
+
+    @Test func theStopSaysHowItsDrainWent() throws {
+        #expect(NodeCommands.drainNote("", limit: 2) == "", "no connection was open")
+        #expect(NodeCommands.drainNote("drain 1 0 4", limit: 2) == "waited 0.4 s for 1 open connection to end")
+        #expect(NodeCommands.drainNote("drain 3 0 12", limit: 2) == "waited 1.2 s for 3 open connections to end")
+        #expect(NodeCommands.drainNote("drain 3 2 20", limit: 2) == "2 of 3 open connections still open after 2 s: cut by the stop (--drain)")
+        #expect(NodeCommands.drainNote("something else", limit: 2) == "")
+        // Without a drain (no hold in place), the stop asks Docker nothing more than before.
+        let node = try LocalNode(fakes: ["docker": Self.fakeDocker])
+        try node.write("container", "h")
+        #expect(try node.run(NodeCommands.stop("web", keep: false, drain: 0)).status == 0)
+        #expect(node.calls == ["docker stop flocker--web", "docker rm flocker--web"], "\(node.calls)")
+        // With one, a container whose first process is not a number (the fake's answer) is stopped at once.
+        let drained = try LocalNode(fakes: ["docker": Self.fakeDocker])
+        try drained.write("container", "h")
+        let r = try drained.run(NodeCommands.stop("web", keep: false, drain: 2))
+        #expect(r.status == 0 && r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(r)")
     }
 
     /// A fake `zfs` whose `get -H -o value PROP DS` answers from the file `prop-PROP`, whose `list` finds what

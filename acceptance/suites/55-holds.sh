@@ -63,5 +63,37 @@ expect_contains "… and releases the leftover holds" "release the hold on redis
 expect_eq "no hold rule is left" "0 0 0" "$(holds node1) $(holds node2) $(holds node3)"
 expect_eq "redis runs on node1 with its data" "v77" "$(redis-cli -h "$N3" get k77)"
 
+section "connections open when a move stops redis: the stop waits for them to end (--drain), cuts them only after that"
+# redis runs on node1. A client connected before the move, idle: the stop waits --drain seconds, then cuts it.
+N1=$("$SANDBOX" addr node1)
+N2=$("$SANDBOX" addr node2)
+client() {  # client ADDRESS: one connection, a PING answered, then open and idle until killed
+  python3 -c 'import socket, sys, time
+s = socket.create_connection((sys.argv[1], 6379)); s.sendall(b"PING\r\n"); print(s.recv(64).decode().strip(), flush=True)
+time.sleep(120)' "$1" > "$W/client.out" 2>&1 &
+  conn=$!
+  retry 20 grep -q PONG "$W/client.out"
+}
+client "$N1"
+dep "" redis
+out=$("$FLOCKER" "$W/dep.yml" "$APP" --drain 1 2>&1); rc=$?
+kill "$conn" 2>/dev/null; wait "$conn" 2>/dev/null
+expect_rc "the move with an idle client exits 0" 0 "$rc" "$out"
+expect_match "the stop waited 1 s for it, then cut it, and says so" "still open after 1 s: cut by the stop \(--drain\)" "$out"
+# A client that ends its connection while the stop waits: the stop goes on as soon as it is gone.
+client "$N2"
+dep redis ""
+FLOCKER_TEST_HOLD=after:hold-connections "$FLOCKER" "$W/dep.yml" "$APP" --drain 20 > "$W/drain.out" 2>&1 & run=$!
+retry 60 grep -q 'holding after' "$W/drain.out"
+sleep 1   # every node's hold step has run
+kill -CONT "$run"
+sleep 1
+kill "$conn" 2>/dev/null; wait "$conn" 2>/dev/null
+wait "$run"; rc=$?
+out=$(cat "$W/drain.out")
+expect_rc "the move back exits 0" 0 "$rc" "$out"
+expect_match "the stop waited for the open connection to end, not the whole --drain" "waited [0-9]+\.[0-9] s for 1 open connection to end" "$out"
+expect_eq "redis runs on node1 with its data" "v77" "$(redis-cli -h "$N3" get k77)"
+
 reset_nodes "${NODES[@]}"
 finish

@@ -28,6 +28,11 @@ public struct ExecutionOptions: Sendable {
     /// rules end by themselves this long after they were set, even if flocker-deploy dies. Zero: no hold (new
     /// connections are refused while the application is down, as before holds existed).
     public var connectionHold: Duration = .seconds(30)
+    /// Once new connections are held, how long a move waits before stopping the application for the connections
+    /// it already serves to end (a transaction in flight finishes instead of being cut). Only where a hold is in
+    /// place, and only as long as an inbound connection is open: an idle pool costs the whole wait. Zero: stop at
+    /// once.
+    public var drain: Duration = .seconds(2)
     /// Test aid (environment variable FLOCKER_TEST_HOLD=after:ACTION[:APP], e.g. `after:stop`,
     /// `after:handoff:redis`): after a step of that JSON action (of that application) succeeds, print a line on
     /// stderr and pause that application's pipeline, so a fault test can kill the process at exactly that point

@@ -240,9 +240,10 @@ public struct Executor: Sendable {
     }
 
     /// Runs `command` and fails the step unless it exits 0.
+    @discardableResult
     private func check(
         _ host: any RemoteHost, _ command: RemoteCommand, stdin: [UInt8] = [], step: String, timeout: Duration? = nil
-    ) async throws(StepFailure) {
+    ) async throws(StepFailure) -> String {
         try await host.check(command, stdin: stdin, step: step, timeout: timeout ?? options.commandTimeout)
     }
 
@@ -285,9 +286,12 @@ public struct Executor: Sendable {
             if final { state.withLock { _ = $0.snapshotted.insert(v) } }
             return note
         case .stopApp(let app, let keep):
-            try await check(node, NodeCommands.stop(app, keep: keep), step: text)
+            // Where new connections are held (a move), the ones already open get a moment to end first.
+            let held = state.withLock { $0.held[app]?.contains(step.node) ?? false }
+            let drain = held ? Int(options.drain.components.seconds) : 0
+            let printed = try await check(node, NodeCommands.stop(app, keep: keep, drain: drain), step: text)
             if keep { state.withLock { $0.stoppedForMove[app] = step.node } }
-            return ""
+            return NodeCommands.drainNote(printed, limit: drain)
         case .handoff(let app, let targetName, let volumes):
             let target = try host(targetName, text)
             return try await handoff(app, volumes: volumes, source: node, target: target, step: text, state: state)

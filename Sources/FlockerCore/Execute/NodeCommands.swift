@@ -142,18 +142,52 @@ public enum NodeCommands {
 
     /// Stops a container. `keep`: set its restart policy to `no` first (so a Docker restart cannot bring it
     /// back while the application runs elsewhere) and keep it; otherwise remove it after it stopped. A container
-    /// that is not there (an interrupted run removed it after the re-run looked) is stopped already.
-    public static func stop(_ app: String, keep: Bool) -> RemoteCommand {
+    /// that is not there (an interrupted run removed it after the re-run looked) is stopped already. `drain`
+    /// (a move, with new connections held): first wait up to that many seconds while the container has an
+    /// inbound connection open, so that a transaction in flight can finish; it prints how that went.
+    public static func stop(_ app: String, keep: Bool, drain: Int = 0) -> RemoteCommand {
         .script("""
-            name=$1 keep=$2
+            name=$1 keep=$2 drain=$3 note=""
             gone() { ! docker inspect --format '{{.Id}}' "$name" >/dev/null 2>&1; }
+            # Inbound connections: established ones on a port the container listens on, read from its own
+            # network namespace (/proc/PID/net of its first process).
+            inbound() {
+              cat "/proc/$1/net/tcp" "/proc/$1/net/tcp6" 2>/dev/null | awk '
+                $4 == "0A" { split($2, a, ":"); listening[a[2]] = 1 }
+                $4 == "01" { split($2, a, ":"); open[a[2]]++ }
+                END { n = 0; for (p in open) if (p in listening) n += open[p]; print n }'
+            }
+            if [ "$drain" -gt 0 ]; then
+              pid=$(docker inspect --format '{{.State.Pid}}' "$name" 2>/dev/null) || pid=0
+              case $pid in '' | *[!0-9]*) pid=0 ;; esac
+              if [ "$pid" -gt 0 ]; then
+                first=$(inbound "$pid") left=$first i=0
+                while [ "${left:-0}" -gt 0 ] && [ $i -lt $((drain * 10)) ]; do
+                  sleep 0.1; i=$((i + 1)); left=$(inbound "$pid")
+                done
+                [ "${first:-0}" -gt 0 ] && note="drain $first ${left:-0} $i"
+              fi
+            fi
             if [ "$keep" = keep ]; then
-              docker update --restart=no "$name" >/dev/null && docker stop "$name" >/dev/null && exit 0
+              docker update --restart=no "$name" >/dev/null && docker stop "$name" >/dev/null && { echo "$note"; exit 0; }
             else
-              docker stop "$name" >/dev/null && docker rm "$name" >/dev/null && exit 0
+              docker stop "$name" >/dev/null && docker rm "$name" >/dev/null && { echo "$note"; exit 0; }
             fi
             gone || exit 1
-            """, name: "flocker-stop", [containerName(app), keep ? "keep" : "remove"])
+            """, name: "flocker-stop", [containerName(app), keep ? "keep" : "remove", String(drain)])
+    }
+
+    /// What the stop step says of its drain (`stop`'s `drain FIRST LEFT TENTHS` line): nothing when no
+    /// connection was open.
+    public static func drainNote(_ printed: String, limit: Int) -> String {
+        let words = printed.split(separator: " ")
+        guard words.count == 4, words[0] == "drain", let first = Int(words[1]), let left = Int(words[2]),
+            let tenths = Int(words[3]), first > 0
+        else { return "" }
+        let waited = "\(tenths / 10).\(tenths % 10) s"
+        let plural = first == 1 ? "connection" : "connections"
+        if left == 0 { return "waited \(waited) for \(first) open \(plural) to end" }
+        return "\(left) of \(first) open \(plural) still open after \(limit) s: cut by the stop (--drain)"
     }
 
     /// Starts an existing stopped container again with `restartPolicy`; a Compose service's address goes back on

@@ -29,12 +29,15 @@ extension RemoteHost {
     }
 
     /// Runs `command` for `step` and fails the step unless it exits 0.
-    func check(_ command: RemoteCommand, stdin: [UInt8] = [], step: String, timeout: Duration) async throws(StepFailure) {
+    /// Returns what it printed, trimmed.
+    @discardableResult
+    func check(_ command: RemoteCommand, stdin: [UInt8] = [], step: String, timeout: Duration) async throws(StepFailure) -> String {
         let result = try await run(command, stdin: stdin, step: step, timeout: timeout)
         guard result.status.isSuccess else {
             throw StepFailure(node: node, step: step, message: "\(command.what) failed (\(result.status))",
                 stderr: trim(result.stderrText))
         }
+        return trim(result.stdoutText)
     }
 }
 
