@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 status=0
-for b in ssh-stream.sh converge.sh converge-ansible.sh move-downtime.sh mass-move.sh relay.sh replicas.sh clones.sh; do
+for b in ssh-stream.sh converge.sh converge-ansible.sh move-downtime.sh mass-move.sh relay.sh replicas.sh clones.sh databases.sh; do
   echo "== bench/$b"
   ./"$b" || { echo "bench/$b failed" >&2; status=1; }
   echo

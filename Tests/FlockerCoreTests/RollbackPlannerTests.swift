@@ -66,4 +66,23 @@ struct RollbackPlannerTests {
             try RollbackPlanner.plan(desired: c.desired, observed: c.observedState, app: "redis", to: "nope", now: now)
         }
     }
+    @Test func aCloneOfTheVolumeOnItsNodeIsRefusedNamedAndOneElsewhereIsNot() throws {
+        var c = cluster(replica: ["flocker-00000001", "flocker-named-v1"])
+        let spec = CloneSpec(name: "ci-1", app: "redis", snapshot: "flocker-named-v1", ports: [], created: now, expires: nil, volumes: ["default"])
+        let dataset = "flocker/flocker-clones/ci-1.default"
+        // On node2 (the replica's node, where clones go by default): no matter.
+        let clones = ["ci-1": CloneState(spec: spec, datasets: ["default": dataset], container: "running")]
+        c.observed["node2"]?.clones = clones
+        c.observed["node2"]?.dependents = ["flocker/redis.default@flocker-named-v1": [dataset]]
+        #expect(throws: Never.self) { try RollbackPlanner.plan(desired: c.desired, observed: c.observedState, app: "redis", to: "v1", now: now) }
+        // On node1, the primary's: refused before anything is done, naming it and the way out.
+        c.observed["node1"]?.clones = clones
+        c.observed["node1"]?.dependents = ["flocker/redis.default@flocker-00000002": [dataset]]
+        do {
+            _ = try RollbackPlanner.plan(desired: c.desired, observed: c.observedState, app: "redis", to: "v1", now: now)
+            Issue.record("not refused")
+        } catch {
+            #expect(error.problems.map(\.message) == ["clone ci-1 was made on node1 from snapshots of redis's volumes: a rollback renames the datasets they depend on; destroy it first (flocker-deploy clone destroy DEPLOYMENT ci-1), then roll back"])
+        }
+    }
 }

@@ -82,9 +82,6 @@ extension NodeCommands {
                 zfs inherit readonly "$keep"; zfs set flocker:role=primary "$keep"; rename "$keep" "$ds"; zfs mount "$ds" 2>/dev/null
                 [ "$(zfs get -H -o value origin "$ds")" = "-" ] || zfs promote "$ds"
                 [ "$(zfs get -H -o value origin "$tmp")" = "-" ] || zfs destroy "$tmp"
-                # zfs-fuse cannot rename a dataset while a clone of one of its snapshots is mounted.
-                c=$(zfs get -H -o name,value -r origin flocker 2>/dev/null | awk -v d="$ds@" -v t="$tmp@" 'index($2, d) == 1 || index($2, t) == 1 { print $1 }')
-                [ -z "$c" ] || printf 'clones of its snapshots are mounted (%s): destroy them (clone destroy), then roll back again; the volume is as it was, with its snapshots\n' "$(echo $c)" >&2
                 exit 1
               fi
               zfs inherit mountpoint "$ds" || exit 1

@@ -14,6 +14,18 @@ public enum RollbackPlanner {
         let name = SnapshotNames.resolve(text)
         guard let state = observed.nodes[node] else { throw refuse("\(node) was not looked at") }
         let origins = Dictionary(state.dependents.flatMap { origin, clones in clones.map { ($0, origin) } }, uniquingKeysWith: { a, _ in a })
+        // Clones on this node made from the volumes' snapshots: a rollback renames the datasets they depend on,
+        // which zfs-fuse cannot do while a clone is in use, and must not half do (the volume left without its name).
+        let lines = Set(state.datasets.keys.filter { id in
+            volumes.contains { id.app == app && (id.volume == $0.volume || id.volume.hasPrefix("\($0.volume)-pre-rollback-")) }
+        }.map(\.dataset))
+        let blocking = state.clones.values.filter { clone in
+            clone.datasets.values.contains { origins[$0].map { lines.contains(String($0.prefix { $0 != "@" })) } ?? false }
+        }.map(\.spec.name).sorted()
+        if !blocking.isEmpty {
+            let names = blocking.joined(separator: " ")
+            throw refuse("\(blocking.count == 1 ? "clone \(names) was" : "clones \(names) were") made on \(node) from snapshots of \(app)'s volumes: a rollback renames the datasets they depend on; destroy \(blocking.count == 1 ? "it" : "them") first (flocker-deploy clone destroy DEPLOYMENT \(names)), then roll back")
+        }
         let stamp = SnapshotNames.compactUTC(now)
         let pre = SnapshotNames.preRollback(at: now)
         var handoff: [Step] = []
