@@ -68,7 +68,7 @@ node() { local n=$1; shift; ssh -F "$SSH_CONFIG" -o BatchMode=yes -o StrictHostK
 reset_nodes() {
   local n
   for n in "$@"; do
-    node "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) >/dev/null 2>&1; sleep 0.5
+    node "$n" 'docker rm -f $(docker ps -aq --filter label=flocker.app) $(docker ps -aq --filter label=flocker.clone) >/dev/null 2>&1; sleep 0.5
       for d in $(zfs list -H -o name -r flocker | grep "^flocker/" | sort -r); do zfs destroy -f -r "$d" || { sleep 1; zfs destroy -f -r "$d"; }; done
       rm -rf /var/lib/flocker-deploy/lock /var/lib/flocker-deploy/lock.* /var/lib/flocker-deploy/lock-app-* /var/lib/flocker-deploy/audit.log
       for t in nat filter; do iptables-save -t $t | grep -F flocker-deploy: | sed "s/^-A/-D/" | while read -r r; do echo "*$t"; echo "$r"; echo COMMIT; done | iptables-restore --noflush; done

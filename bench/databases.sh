@@ -10,7 +10,7 @@
 #   the longest transaction (connect included), failed = failed transactions and aborted clients.
 # Targets (issue 27): PostgreSQL downtime ≤ 1.5 s at 1 GiB, slowest transaction ≤ 1.5 s (every client served
 # at its first SYN retransmission), 0 failed. Medians of RUNS (default 3) moves of each kind.
-# Own sandbox instance (FLOCKER_SANDBOX_ID, default 3), 3G pools; PGBENCH_SCALE (default 68: 1.0 GiB).
+# Own sandbox instance (FLOCKER_SANDBOX_ID, default 3), 6G pools; PGBENCH_SCALE (default 68: 1.0 GiB).
 source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-3}
 SCALE=${PGBENCH_SCALE:-68}
@@ -19,7 +19,7 @@ need_binary "$FLOCKER"
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"; [ -n "${KEEP:-}" ] || "$SANDBOX" down >/dev/null 2>&1 || true' EXIT
 "$SANDBOX" down >/dev/null 2>&1 || true
-"$SANDBOX" up --nodes 2 --pool-size 3G >/dev/null
+"$SANDBOX" up --nodes 2 --pool-size 6G >/dev/null
 eval "$("$SANDBOX" env)"
 N1=$("$SANDBOX" addr node1)
 S="ssh -F $FLOCKER_SSH_CONFIG"
@@ -68,7 +68,9 @@ one_move() {
   if [ "$kind" = cold ]; then
     deployment from "$app" node1 ""; deployment to "$app" node2 ""
     must "$FLOCKER" "$W/from.yml" "$APPFILE" >/dev/null
-    node node2 "zfs destroy -r flocker/$app.default 2>/dev/null; true"
+    # The copy an earlier move left there goes (zfs-fuse may call it busy for a moment after its container went).
+    node node2 "ds=flocker/$app.default; i=0; while zfs list -H -o name \$ds >/dev/null 2>&1; do
+      zfs destroy -r \$ds 2>/dev/null || { i=\$((i + 1)); [ \$i -lt 20 ] || { zfs destroy -r \$ds; exit 1; }; sleep 0.5; }; done"
   else
     deployment from "$app" node1 node2; deployment to "$app" node2 node1
     must "$FLOCKER" "$W/from.yml" "$APPFILE" >/dev/null
