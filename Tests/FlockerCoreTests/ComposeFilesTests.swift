@@ -178,7 +178,7 @@ struct ComposeFilesTests {
         #expect(plain.configHash == withNone.configHash && plain.filesHash == "")
     }
 
-    @Test("Refusals: missing, outside the folder, a writable folder, too large, undeclared, links, taken targets")
+    @Test("Refusals: missing, outside the folder, a host path, too large, undeclared, links, taken targets")
     func refusals() throws {
         let p = try project()
         try Data(repeating: 0, count: FileLimits.fileBytes + 1).write(to: URL(fileURLWithPath: p.folder + "/big.bin"))
@@ -193,7 +193,7 @@ struct ComposeFilesTests {
                   - ./missing.conf:/etc/missing.conf:ro
                   - ../outside.txt:/etc/outside.txt:ro
                   - ./link.txt:/etc/link.txt:ro
-                  - ./www:/www
+                  - /srv/www:/www
                   - ./big.bin:/big.bin:ro
                   - ./httpd.conf:/etc/a.conf:ro
                   - ./httpd.conf:/etc/a.conf:ro
@@ -206,7 +206,7 @@ struct ComposeFilesTests {
             "docker-compose.yml:5:9: error: services.web.volumes[0]: \"./missing.conf\" does not exist beside the Compose file",
             "docker-compose.yml:6:9: error: services.web.volumes[1]: \"../outside.txt\" is outside the Compose file's folder",
             "docker-compose.yml:7:9: error: services.web.volumes[2]: \"./link.txt\" is outside the Compose file's folder",
-            "docker-compose.yml:8:9: error: services.web.volumes[3]: a folder beside the Compose file can only be mounted read-only",
+            "docker-compose.yml:8:9: error: services.web.volumes[3]: a host directory cannot be mounted",
             "docker-compose.yml:9:9: error: services.web.volumes[4]: \"./big.bin\" holds 1048577 bytes: a file uploaded to the nodes may hold at most 1 MiB",
             "docker-compose.yml:11:9: error: services.web.volumes[6]: \"/etc/a.conf\" is already the target of \"./httpd.conf\"",
             "docker-compose.yml:12:15: error: services.web.secrets[0]: unknown secret \"nope\"",

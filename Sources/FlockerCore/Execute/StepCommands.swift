@@ -28,13 +28,17 @@ extension RemoteHost {
         }
     }
 
-    /// Runs `command` for `step` and fails the step unless it exits 0.
-    func check(_ command: RemoteCommand, stdin: [UInt8] = [], step: String, timeout: Duration) async throws(StepFailure) {
+    /// Runs `command` for `step` and fails the step unless it exits 0; returns what it printed.
+    @discardableResult
+    func check(_ command: RemoteCommand, stdin: [UInt8] = [], step: String, timeout: Duration)
+        async throws(StepFailure) -> CommandResult
+    {
         let result = try await run(command, stdin: stdin, step: step, timeout: timeout)
         guard result.status.isSuccess else {
             throw StepFailure(node: node, step: step, message: "\(command.what) failed (\(result.status))",
                 stderr: trim(result.stderrText))
         }
+        return result
     }
 }
 
@@ -56,6 +60,7 @@ extension RemoteCommand {
         "flocker-stop-receives": "looking for receives left by an interrupted run",
         "flocker-incoming": "preparing the new copy's dataset",
         "flocker-create-volume": "creating the volume",
+        "flocker-create-seeded-volume": "creating the volume from its folder",
         "flocker-zfs-set": "setting the volume's properties",
         "flocker-remount": "mounting the volume",
         "flocker-rename": "renaming the dataset",
