@@ -178,23 +178,11 @@ struct ComposeFoldersTests {
     func archive() throws {
         let p = try project()
         let seed = try #require(try p.web(compose("./pgdata:/data")).volumes.first?.seed)
-        let tarFile = p.root.appendingPathComponent("seed.tar")
-        try Data(ConfigArchive.archive(seed: seed)).write(to: tarFile)
-        let out = p.root.appendingPathComponent("volume")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
-        tar.arguments = ["-x", "-p", "--numeric-owner", "-f", tarFile.path, "-C", out.path]
-        try tar.run()
-        tar.waitUntilExit()
-        #expect(tar.terminationStatus == 0)
+        let out = try p.extract(ConfigArchive.archive(seed: seed), into: "volume")
         #expect(try String(contentsOf: out.appendingPathComponent("marker.txt"), encoding: .utf8) == "seeded\n")
-        func mode(_ rel: String) throws -> Int {
-            ((try FileManager.default.attributesOfItem(atPath: out.appendingPathComponent(rel).path)[.posixPermissions] as? Int) ?? 0)
-        }
-        #expect(try mode("marker.txt") == 0o640)
-        #expect(try mode("conf/run.sh") == 0o750)
-        #expect(try mode("") == 0o755)
+        #expect(try p.mode(of: "marker.txt", in: out) == 0o640)
+        #expect(try p.mode(of: "conf/run.sh", in: out) == 0o750)
+        #expect(try p.mode(of: "", in: out) == 0o755)
     }
 
     /// A zfs that keeps its datasets in `$FAKE/datasets` (one name a line) and their properties in `$FAKE/props`.
