@@ -204,16 +204,18 @@ struct ComposeFoldersTests {
         """
 
     static let fakes = [
-        "zfs": fakeZFS, "tar": "cat > \"$FAKE/extracted\"", "mkdir": ":", "rmdir": ":", "sync": ":",
+        "zfs": fakeZFS, "tar": "cat > \"$FAKE/extracted\"", "sync": ":",
     ]
 
     @Test("The seeded create: made under a temporary name, extracted from stdin, renamed; a leftover redone; an existing volume not written")
     func script() throws {
         let v = VolumeID(app: "db", volume: "pgdata")
-        let command = NodeCommands.createSeededVolume(v, quota: 1024)
+        var command = NodeCommands.createSeededVolume(v, quota: 1024)
         // Every value is an argument of the constant script, never part of its text.
         #expect(!command.stages[0][2].contains("pgdata") && !command.stages[0][2].contains("db."))
         let node = try LocalNode(fakes: Self.fakes)
+        // The mountpoint (and the lock beside it) in the test's folder, not in this machine's /var/lib.
+        command.stages[0] = command.stages[0].map { $0 == NodeCommands.seedMountpoint(v) ? node.path("seed/db.pgdata") : $0 }
         try node.write("datasets", "flocker\nflocker/flocker-incoming\n\(NodeCommands.seedDataset(v))\n")
         try node.write("props", "")
         var r = try node.run(command, stdin: "TAR-STREAM")
@@ -225,7 +227,7 @@ struct ComposeFoldersTests {
         let calls = node.calls.filter { $0.hasPrefix("zfs ") && !$0.hasPrefix("zfs get") && !$0.hasPrefix("zfs list") }
         #expect(calls == [
             "zfs destroy -r \(NodeCommands.seedDataset(v))",
-            "zfs create -o mountpoint=\(NodeCommands.seedMountpoint(v)) -o flocker:app=db -o flocker:volume=pgdata -o flocker:role=primary -o flocker:epoch=1 -o readonly=off -o refquota=1024 \(NodeCommands.seedDataset(v))",
+            "zfs create -o mountpoint=\(node.path("seed/db.pgdata")) -o flocker:app=db -o flocker:volume=pgdata -o flocker:role=primary -o flocker:epoch=1 -o readonly=off -o refquota=1024 \(NodeCommands.seedDataset(v))",
             "zfs umount \(NodeCommands.seedDataset(v))",
             "zfs inherit mountpoint \(NodeCommands.seedDataset(v))",
             "zfs rename \(NodeCommands.seedDataset(v)) \(v.dataset)",
@@ -239,6 +241,7 @@ struct ComposeFoldersTests {
         #expect(!node.calls.contains { $0.hasPrefix("zfs create") || $0.hasPrefix("tar") })
         // A dataset of that name that is not this volume's primary is not taken for it, nor written.
         let foreign = try LocalNode(fakes: Self.fakes)
+        command.stages[0] = command.stages[0].map { $0 == node.path("seed/db.pgdata") ? foreign.path("seed/db.pgdata") : $0 }
         try foreign.write("datasets", v.dataset + "\n")
         r = try foreign.run(command, stdin: "TAR-STREAM")
         #expect(r.status == 1 && r.stderr.contains("is not volume pgdata of db"))

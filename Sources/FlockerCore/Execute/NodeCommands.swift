@@ -272,11 +272,16 @@ public enum NodeCommands {
     /// which mounts it where the pool says. What an interrupted run left under the temporary name is destroyed and
     /// made again; the volume's dataset existing with this volume's labels as a primary means an interrupted run
     /// got as far as the rename: that is success, and nothing is written (a seeded volume is never overwritten).
-    /// Any other dataset under that name fails the step.
+    /// Any other dataset under that name fails the step. The script holds a lock (`flock` on `MOUNTPOINT.lock`)
+    /// throughout, so the script of a killed run, still finishing on the node, is waited for, not raced.
     public static func createSeededVolume(_ v: VolumeID, quota: UInt64?) -> RemoteCommand {
         .script("""
             ds=$1 app=$2 vol=$3 tmp=$4 mnt=$5; shift 5
             p() { zfs get -H -o value "$1" "$2" 2>/dev/null; }
+            mkdir -p "${mnt%/*}" && exec 9>>"$mnt.lock" || exit 1
+            if command -v flock >/dev/null 2>&1; then
+              flock -w 600 9 || { echo "another run is still seeding $ds" >&2; exit 1; }
+            fi
             if zfs list -H -o name "$ds" >/dev/null 2>&1; then
               cat >/dev/null
               [ "$(p flocker:app "$ds")" = "$app" ] && [ "$(p flocker:volume "$ds")" = "$vol" ] && [ "$(p flocker:role "$ds")" = primary ] && { echo "flocker-seed: the volume was there"; exit 0; }
