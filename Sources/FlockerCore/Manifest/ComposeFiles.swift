@@ -7,8 +7,9 @@ import Foundation
 /// machine running flocker-deploy, and becomes an `AppFile` that the node running the service is sent.
 ///
 /// Only files beside the Compose file (in its folder or below, symbolic links resolved) are read; a missing file,
-/// a path outside that folder, a file over `FileLimits.fileBytes`, and a writable folder mount are positioned
-/// errors. The content never appears in a message.
+/// a path outside that folder and a file over `FileLimits.fileBytes` are positioned errors. A writable folder is
+/// not uploaded: it becomes a managed volume seeded from its contents (`seedVolume`). The content never appears
+/// in a message.
 enum ComposeFiles {
     /// A top-level `configs:` or `secrets:` entry as declared.
     struct Declared {
