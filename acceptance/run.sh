@@ -17,7 +17,7 @@ shopt -s nullglob
 # a suite not listed counts as 200.
 declare -A weight=([45-kill-points]=470 [40-faults]=420 [60-replicas]=200 [30-volumes]=175 [10-sandbox]=170
                    [20-deploy]=145 [70-clones]=175 [65-evacuate]=105 [50-hostile]=85 [75-compose]=130 [70-new-user]=45
-                   [55-holds]=30 [58-pipelines]=60 [77-services]=110 [80-failover]=140 [85-databases]=215)
+                   [55-holds]=30 [58-pipelines]=60 [77-services]=110 [80-failover]=140 [85-databases]=215 [76-compose-folders]=90)
 suites=()
 for suite in "$here"/suites/*.sh; do suites+=("$suite"); done
 mapfile -t ordered < <(for s in "${suites[@]}"; do n=$(basename "$s" .sh); echo "${weight[$n]:-200} $s"; done | sort -rn | cut -d' ' -f2-)

@@ -46,6 +46,26 @@ final class ComposeProject {
         }
     }
 
+    /// Extracts `archive` with this machine's tar (modes and numeric owners kept) into the folder `name` of the
+    /// temporary folder, and returns that folder; `mode(of:)` reads a path's permission bits there.
+    func extract(_ archive: [UInt8], into name: String) throws -> URL {
+        let tarFile = root.appendingPathComponent(name + ".tar")
+        try Data(archive).write(to: tarFile)
+        let out = root.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-x", "-p", "--numeric-owner", "-f", tarFile.path, "-C", out.path]
+        try tar.run()
+        tar.waitUntilExit()
+        #expect(tar.terminationStatus == 0)
+        return out
+    }
+
+    func mode(of relative: String, in folder: URL) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(relative).path)[.posixPermissions] as? Int) ?? 0
+    }
+
     func errors(_ compose: String, sourceLocation: SourceLocation = #_sourceLocation) -> [String] {
         switch load(compose) {
         case .success:
@@ -178,7 +198,7 @@ struct ComposeFilesTests {
         #expect(plain.configHash == withNone.configHash && plain.filesHash == "")
     }
 
-    @Test("Refusals: missing, outside the folder, a writable folder, too large, undeclared, links, taken targets")
+    @Test("Refusals: missing, outside the folder, a host path, too large, undeclared, links, taken targets")
     func refusals() throws {
         let p = try project()
         try Data(repeating: 0, count: FileLimits.fileBytes + 1).write(to: URL(fileURLWithPath: p.folder + "/big.bin"))
@@ -193,7 +213,7 @@ struct ComposeFilesTests {
                   - ./missing.conf:/etc/missing.conf:ro
                   - ../outside.txt:/etc/outside.txt:ro
                   - ./link.txt:/etc/link.txt:ro
-                  - ./www:/www
+                  - /srv/www:/www
                   - ./big.bin:/big.bin:ro
                   - ./httpd.conf:/etc/a.conf:ro
                   - ./httpd.conf:/etc/a.conf:ro
@@ -206,7 +226,7 @@ struct ComposeFilesTests {
             "docker-compose.yml:5:9: error: services.web.volumes[0]: \"./missing.conf\" does not exist beside the Compose file",
             "docker-compose.yml:6:9: error: services.web.volumes[1]: \"../outside.txt\" is outside the Compose file's folder",
             "docker-compose.yml:7:9: error: services.web.volumes[2]: \"./link.txt\" is outside the Compose file's folder",
-            "docker-compose.yml:8:9: error: services.web.volumes[3]: a folder beside the Compose file can only be mounted read-only",
+            "docker-compose.yml:8:9: error: services.web.volumes[3]: a host directory cannot be mounted",
             "docker-compose.yml:9:9: error: services.web.volumes[4]: \"./big.bin\" holds 1048577 bytes: a file uploaded to the nodes may hold at most 1 MiB",
             "docker-compose.yml:11:9: error: services.web.volumes[6]: \"/etc/a.conf\" is already the target of \"./httpd.conf\"",
             "docker-compose.yml:12:15: error: services.web.secrets[0]: unknown secret \"nope\"",
@@ -248,22 +268,10 @@ struct ComposeFilesTests {
     func archiveExtractsWithTar() throws {
         let p = try project()
         let web = try p.web(site)
-        let archive = ConfigArchive.archive(web.files)
-        let tarFile = p.root.appendingPathComponent("files.tar")
-        try Data(archive).write(to: tarFile)
-        let out = p.root.appendingPathComponent("out")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let tar = Process()
-        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
-        tar.arguments = ["-x", "-p", "-f", tarFile.path, "-C", out.path]
-        try tar.run()
-        tar.waitUntilExit()
-        #expect(tar.terminationStatus == 0)
+        let out = try p.extract(ConfigArchive.archive(web.files), into: "out")
         #expect(try String(contentsOf: out.appendingPathComponent("4"), encoding: .utf8) == "TOP-SECRET-VALUE")
         #expect(try String(contentsOf: out.appendingPathComponent("1/docs/run.sh"), encoding: .utf8) == "#!/bin/sh\n")
-        func mode(_ rel: String) throws -> Int {
-            ((try FileManager.default.attributesOfItem(atPath: out.appendingPathComponent(rel).path)[.posixPermissions] as? Int) ?? 0)
-        }
+        func mode(_ rel: String) throws -> Int { try p.mode(of: rel, in: out) }
         #expect(try mode("4") == 0o400)
         #expect(try mode("3") == 0o440)
         #expect(try mode("1") == 0o555)

@@ -666,7 +666,7 @@ struct ExecutorTests {
 /// Runs a node command with this machine's /bin/sh, with fake programs first on the PATH: the idempotency rules
 /// live in the commands' scripts, so they are tested by running them. Each fake appends "PROGRAM ARGS…" to the
 /// file `calls` and then runs its body, which keeps its state in files of the folder `$FAKE`.
-private struct LocalNode {
+struct LocalNode {
     let dir: String
 
     init(fakes: [String: String]) throws {

@@ -10,11 +10,22 @@ enum ConfigArchive {
 
     /// The archive of `files`.
     static func archive(_ files: [AppFile], mtime: Int = 1_700_000_000) -> [UInt8] {
+        archive(files.enumerated().map { (String($0), $1.entries) }, mtime: mtime)
+    }
+
+    /// The archive of a volume's seed, extracted into the volume's root (`NodeCommands.createSeededVolume`): the
+    /// folder itself as `./` (its mode and owner become the root's), what is below it as `./PATH`.
+    static func archive(seed: VolumeSeed, mtime: Int = 1_700_000_000) -> [UInt8] {
+        archive([(".", seed.entries)], mtime: mtime)
+    }
+
+    /// Each root's entries under the root's name, then the end of the archive.
+    private static func archive(_ roots: [(name: String, entries: [FileEntry])], mtime: Int) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(files.reduce(0) { $0 + $1.size + 512 * ($1.entries.count + 1) } + 1024)
-        for (i, file) in files.enumerated() {
-            for entry in file.entries {
-                var name = String(i)
+        out.reserveCapacity(roots.reduce(0) { $0 + $1.entries.reduce(512) { $0 + $1.content.count + 1024 } } + 1024)
+        for root in roots {
+            for entry in root.entries {
+                var name = root.name
                 if !entry.path.isEmpty { name += "/" + entry.path }
                 if entry.isDirectory { name += "/" }
                 out += header(name: name, entry: entry, mtime: mtime)
@@ -134,6 +145,20 @@ extension Executor {
                              timeout: options.commandTimeout)
         let bytes = app.files.reduce(0) { $0 + $1.size }
         return "sent \(FileSummary.count(app.files)), \(Bytes.human(UInt64(bytes)))"
+    }
+}
+
+extension Executor {
+    /// Creates volume `v` holding `seed` (`NodeCommands.createSeededVolume`): says how much it wrote, or that the
+    /// volume was there already (an interrupted run made it) and nothing was written.
+    func createSeededVolume(
+        _ v: VolumeID, quota: UInt64?, seed: VolumeSeed, on node: any RemoteHost, step: String
+    ) async throws(StepFailure) -> String {
+        let archive = ConfigArchive.archive(seed: seed, mtime: Int(Date().timeIntervalSince1970))
+        let printed = try await node.check(NodeCommands.createSeededVolume(v, quota: quota), stdin: archive, step: step,
+                                           timeout: options.commandTimeout)
+        if printed == NodeCommands.seedVolumeExisted { return "already there: not seeded again" }
+        return "seeded from \(seed.source): \(seed.files) file\(seed.files == 1 ? "" : "s"), \(Bytes.human(UInt64(seed.size)))"
     }
 }
 

@@ -254,9 +254,12 @@ public struct Executor: Sendable {
         case .pullImage(let image, _):
             try await check(node, NodeCommands.pull(image), step: text)
             return ""
-        case .createVolume(let v, let quota):
-            try await check(node, NodeCommands.createVolume(v, quota: quota), step: text)
-            return ""
+        case .createVolume(let v, let quota, let seed):
+            guard let seed, !seed.entries.isEmpty else {
+                try await check(node, NodeCommands.createVolume(v, quota: quota), step: text)
+                return ""
+            }
+            return try await createSeededVolume(v, quota: quota, seed: seed, on: node, step: text)
         case .setQuota(let v, let quota):
             try await check(node, NodeCommands.setProperties(v.dataset, [NodeCommands.quotaValue(quota)]), step: text)
             return ""

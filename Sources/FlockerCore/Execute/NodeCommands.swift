@@ -271,16 +271,76 @@ public enum NodeCommands {
     /// asks for it only when no node has a dataset of the volume, so one that is there with this volume's labels
     /// as a primary was made by the same step of an interrupted run (after the re-run looked): that is success.
     public static func createVolume(_ v: VolumeID, quota: UInt64?) -> RemoteCommand {
-        var args = ["-o", "flocker:app=\(v.app)", "-o", "flocker:volume=\(v.volume)",
-                    "-o", "flocker:role=primary", "-o", "flocker:epoch=1", "-o", "readonly=off"]
-        if let quota { args += ["-o", "refquota=\(quota)"] }
-        return .script("""
+        .script("""
             ds=$1 app=$2 vol=$3; shift 3
             err=$(zfs create "$@" "$ds" 2>&1) && exit 0
             p() { zfs get -H -o value "$1" "$ds" 2>/dev/null; }
             [ "$(p flocker:app)" = "$app" ] && [ "$(p flocker:volume)" = "$vol" ] && [ "$(p flocker:role)" = primary ] && exit 0
             printf '%s\\n' "$err" >&2; exit 1
-            """, name: "flocker-create-volume", [v.dataset, v.app, v.volume] + args)
+            """, name: "flocker-create-volume", [v.dataset, v.app, v.volume] + newVolumeOptions(v, quota: quota))
+    }
+
+    /// The `zfs create` options of a new volume: its labels (a writable primary, epoch 1) and its quota.
+    private static func newVolumeOptions(_ v: VolumeID, quota: UInt64?) -> [String] {
+        var args = ["-o", "flocker:app=\(v.app)", "-o", "flocker:volume=\(v.volume)",
+                    "-o", "flocker:role=primary", "-o", "flocker:epoch=1", "-o", "readonly=off"]
+        if let quota { args += ["-o", "refquota=\(quota)"] }
+        return args
+    }
+
+    /// Where a seeded volume is made (see `createSeededVolume`): under `flocker/flocker-incoming`, out of
+    /// discovery's sight, with a `:` (which no application or volume name holds) so that no received copy
+    /// (`incomingDataset`) is ever called so.
+    public static func seedDataset(_ v: VolumeID) -> String { "\(incomingDataset(v)):seed" }
+
+    /// Where the dataset of `seedDataset` is mounted while the seed is extracted into it.
+    public static func seedMountpoint(_ v: VolumeID) -> String { "\(stateDirectory)/seed/\(v.app).\(v.volume)" }
+
+    /// What `createSeededVolume` prints when it made the volume, and when the volume was there already.
+    public static let seededVolume = "flocker-seed: seeded"
+    public static let seedVolumeExisted = "flocker-seed: the volume was there"
+
+    /// Creates a new volume holding the tar stream on stdin (`ConfigArchive.archive(seed:)`), atomically: the
+    /// dataset is made under a temporary name (`seedDataset`, labelled already, mounted at `seedMountpoint`), the
+    /// stream extracted into it (modes and numeric owners kept), and only then renamed to the volume's dataset,
+    /// which mounts it where the pool says. What an interrupted run left under the temporary name is destroyed and
+    /// made again; the volume's dataset existing with this volume's labels as a primary means an interrupted run
+    /// got as far as the rename: that is success, and nothing is written (a seeded volume is never overwritten).
+    /// Any other dataset under that name fails the step. The script holds a lock (`flock` on `MOUNTPOINT.lock`)
+    /// throughout, so the script of a killed run, still finishing on the node, is waited for, not raced.
+    public static func createSeededVolume(_ v: VolumeID, quota: UInt64?) -> RemoteCommand {
+        .script("""
+            ds=$1 app=$2 vol=$3 tmp=$4 mnt=$5; shift 5
+            p() { zfs get -H -o value "$1" "$2" 2>/dev/null; }
+            mkdir -p "${mnt%/*}" && exec 9>>"$mnt.lock" || exit 1
+            if command -v flock >/dev/null 2>&1; then
+              flock -w 600 9 || { echo "another run is still seeding $ds" >&2; exit 1; }
+            fi
+            if zfs list -H -o name "$ds" >/dev/null 2>&1; then
+              cat >/dev/null
+              [ "$(p flocker:app "$ds")" = "$app" ] && [ "$(p flocker:volume "$ds")" = "$vol" ] && [ "$(p flocker:role "$ds")" = primary ] && { echo "flocker-seed: the volume was there"; exit 0; }
+              echo "$ds exists and is not volume $vol of $app" >&2; exit 1
+            fi
+            parent=${tmp%/*}
+            if ! zfs list -H -o name "$parent" >/dev/null 2>&1; then
+              zfs create -o mountpoint=none "$parent" || zfs list -H -o name "$parent" >/dev/null || exit 1
+            fi
+            if zfs list -H -o name "$tmp" >/dev/null 2>&1; then
+              zfs destroy -r "$tmp" || { sleep 1; zfs destroy -r "$tmp"; } || exit 1
+            fi
+            mkdir -p "$mnt" || exit 1
+            zfs create -o mountpoint="$mnt" "$@" "$tmp" || exit 1
+            [ "$(p mounted "$tmp")" = yes ] || zfs mount "$tmp" || exit 1
+            tar -x -p --numeric-owner -f - -C "$mnt" || exit 1
+            sync
+            zfs umount "$tmp" || { sleep 1; zfs umount "$tmp"; } || exit 1
+            zfs inherit mountpoint "$tmp" || exit 1
+            zfs rename "$tmp" "$ds" || exit 1
+            rmdir "$mnt" 2>/dev/null
+            [ "$(p mounted "$ds")" = yes ] || zfs mount "$ds" || exit 1
+            echo "flocker-seed: seeded"
+            """, name: "flocker-create-seeded-volume",
+            [v.dataset, v.app, v.volume, seedDataset(v), seedMountpoint(v)] + newVolumeOptions(v, quota: quota))
     }
 
     /// Sets properties one by one (zfs-fuse's `zfs set` takes one property per call), in the order given.

@@ -59,6 +59,7 @@ extension RemoteCommand {
         "flocker-stop-receives": "looking for receives left by an interrupted run",
         "flocker-incoming": "preparing the new copy's dataset",
         "flocker-create-volume": "creating the volume",
+        "flocker-create-seeded-volume": "creating the volume from its folder",
         "flocker-zfs-set": "setting the volume's properties",
         "flocker-remount": "mounting the volume",
         "flocker-rename": "renaming the dataset",

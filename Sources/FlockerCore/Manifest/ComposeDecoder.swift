@@ -40,6 +40,15 @@ enum ComposeDecoder {
     static let hostBindReason =
         "a host directory cannot be mounted: data must live in a managed volume, a ZFS dataset that flocker-deploy moves with the application to another node"
 
+    static let dockerSocketReason =
+        "the Docker socket cannot be mounted: a container holding it controls Docker on whichever node it runs, beside flocker-deploy, and what it starts there does not move with it"
+
+    /// Why the host path `source` cannot be mounted.
+    static func hostPathReason(_ source: String) -> String {
+        let socket = ["/var/run/docker.sock", "/run/docker.sock"].contains(source.hasSuffix("/") ? String(source.dropLast()) : source)
+        return socket ? dockerSocketReason : hostBindReason
+    }
+
     /// A `links` entry waiting for every service to be known.
     struct PendingLink {
         var target: String
@@ -112,6 +121,7 @@ enum ComposeDecoder {
         var dependencies: [[PendingDependency]] = []
         var names: [String] = []
         var volumeUsers: [String: (service: String, mark: Mark)] = [:]
+        var folderUsers: [String: (service: String, mark: Mark)] = [:]
         for pair in services {
             let path = servicesPath.key(pair.key.scalar ?? "")
             guard let name = d.applicationName(pair.key, path, noun: "service") else { continue }
@@ -134,6 +144,17 @@ enum ComposeDecoder {
                     )
                 } else if volumeUsers[origin.volume.name] == nil {
                     volumeUsers[origin.volume.name] = (name, origin.nameMark)
+                }
+            }
+            for origin in draft.volumes {
+                guard let seed = origin.volume.seed else { continue }
+                let folder = seed.source.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+                if let first = folderUsers[folder] {
+                    d.add(
+                        origin.nameMark, origin.namePath,
+                        "the folder \(quoted(seed.source)) is already mounted writable by service \(quoted(first.service)) (line \(first.mark.line)), whose managed volume it becomes: a managed volume belongs to one application, so that it can move with it; mount it :ro here, or give each service a folder of its own")
+                } else {
+                    folderUsers[folder] = (name, origin.nameMark)
                 }
             }
             drafts.append(draft)
@@ -600,7 +621,7 @@ enum ComposeDecoder {
         if let source, isHostPath(source) {
             d.add(
                 mark, path,
-                "\(hostBindReason); write \(quoted(target)) (a volume named after the path) or \(quoted("NAME:" + target)) with NAME under the top-level `volumes:`"
+                "\(hostPathReason(source)); write \(quoted(target)) (a volume named after the path) or \(quoted("NAME:" + target)) with NAME under the top-level `volumes:`"
             )
             return nil
         }
@@ -659,7 +680,7 @@ enum ComposeDecoder {
                 ComposeFiles.bind(source: source, target: target, readOnly: readOnly, sourceNode.mark, path.key("source"), &s, &d)
                 return nil
             }
-            d.add(typeNode.mark, typePath, "\(hostBindReason); use type: volume")
+            d.add(typeNode.mark, typePath, "\(hostPathReason(f["source"]?.scalar ?? "")); use type: volume")
             return nil
         case "tmpfs":
             d.add(

@@ -7,8 +7,9 @@ import Foundation
 /// machine running flocker-deploy, and becomes an `AppFile` that the node running the service is sent.
 ///
 /// Only files beside the Compose file (in its folder or below, symbolic links resolved) are read; a missing file,
-/// a path outside that folder, a file over `FileLimits.fileBytes`, and a writable folder mount are positioned
-/// errors. The content never appears in a message.
+/// a path outside that folder and a file over `FileLimits.fileBytes` are positioned errors. A writable folder is
+/// not uploaded: it becomes a managed volume seeded from its contents (`seedVolume`). The content never appears
+/// in a message.
 enum ComposeFiles {
     /// A top-level `configs:` or `secrets:` entry as declared.
     struct Declared {
@@ -173,7 +174,8 @@ enum ComposeFiles {
     }
 
     /// A bind mount of a relative path beside the Compose file: a file (mounted read-only, with a warning when
-    /// `:ro` is not written) or a folder mounted read-only.
+    /// `:ro` is not written), a folder mounted read-only (uploaded), or a writable folder, which becomes a managed
+    /// volume seeded from its contents (see `seedVolume`).
     static func bind(
         source: String, target: String, readOnly: Bool, _ mark: Mark, _ path: ManifestPath, _ s: inout ComposeService,
         _ d: inout Diagnostics
@@ -182,14 +184,16 @@ enum ComposeFiles {
             d.add(mark, path, "mountpoint \(quoted(target)) \(problem)")
             return
         }
-        // A writable folder is refused before what is in it is read (and perhaps refused too).
+        // A writable folder, or a path that does not exist yet (Docker Compose would create a folder there),
+        // becomes a volume; a file is uploaded.
         var info = stat()
-        let isDirectory = s.context.path(source).map { stat($0, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR } ?? false
+        let full = s.context.path(source)
+        let exists = full.map { stat($0, &info) == 0 } ?? false
+        let missing = full != nil && !exists && errno == ENOENT
+        let isDirectory = exists && info.st_mode & S_IFMT == S_IFDIR
         let target = ManifestRules.normalisedMountpoint(target)
-        if isDirectory && !readOnly {
-            d.add(
-                mark, path,
-                "a folder beside the Compose file can only be mounted read-only: it is uploaded to the node that runs the service, and what the container wrote there would not move with it; write \(quoted("\(source):\(target):ro")), or keep data in a managed volume")
+        if !readOnly && (isDirectory || missing) {
+            seedVolume(source: source, target: target, exists: exists, mark, path, &s, &d)
             return
         }
         guard let entries = read(source, context: s.context, allowDirectory: true, mark, path, &d) else { return }
@@ -199,6 +203,73 @@ enum ComposeFiles {
                 "\(quoted(source)) is uploaded to the node and mounted read-only: what the container writes to it is not kept (write \(quoted("\(source):\(target):ro")) to say so)")
         }
         append(AppFile(kind: .bind, source: source, target: target, entries: entries), to: &s, mark, path, &d)
+    }
+
+    /// A writable folder beside the Compose file: a managed volume named after the folder's path (`./data/db` →
+    /// `data-db`), created with the folder's contents (read now, within `FileLimits.seedBytes`), or empty when
+    /// the folder does not exist yet. The folder is read again on each run, but only a volume being created is
+    /// written: later edits are not sent.
+    private static func seedVolume(
+        source: String, target: String, exists: Bool, _ mark: Mark, _ path: ManifestPath, _ s: inout ComposeService,
+        _ d: inout Diagnostics
+    ) {
+        let writeReadOnly = quoted("\(source):\(target):ro")
+        guard let name = seedVolumeName(source) else {
+            d.add(
+                mark, path,
+                "\(quoted(source)) cannot be mounted writable: a writable folder beside the Compose file becomes a managed volume named after its path, and this path names no folder below the Compose file's; write \(writeReadOnly) to upload it read-only")
+            return
+        }
+        let becomes = "the folder \(quoted(source)) would become managed volume \(quoted(name))"
+        if s.declaredVolumes.contains(name) {
+            d.add(mark, path, "\(becomes), which is also the name of a volume under the top-level `volumes:`: rename the folder or that volume")
+            return
+        }
+        if let other = s.draft.volumes.first(where: { $0.volume.name == name }) {
+            let what = other.volume.seed.map { "the folder \(quoted($0.source))" } ?? "the volume at \(quoted(other.volume.mountpoint))"
+            d.add(mark, path, "\(becomes), which is already the name of \(what) (line \(other.nameMark.line)): rename the folder")
+            return
+        }
+        if let file = s.draft.files.first(where: { $0.target == target }) {
+            d.add(mark, path, "\(quoted(target)) is already the target of \(describe(file)): each path in the container takes one file")
+            return
+        }
+        var entries: [FileEntry] = []
+        if exists {
+            guard let read = read(source, context: s.context, allowDirectory: true, reading: .seed, mark, path, &d) else { return }
+            entries = read
+        } else {
+            guard let (base, full) = locate(source, context: s.context, mark, path, &d) else { return }
+            guard !ManifestRules.lexicallyEscapes(source) else {
+                d.add(mark, path, "\(quoted(source)) is outside the Compose file's folder (\(quoted(base))): a writable folder becomes a managed volume only from beside the Compose file, or below it (looked for \(quoted(full)))")
+                return
+            }
+        }
+        let seed = VolumeSeed(source: source, entries: entries)
+        let kept = "later edits of the folder are not uploaded, and what the container writes stays in the volume, which moves with the service (write \(writeReadOnly) to upload the folder read-only on every deploy instead)"
+        if exists {
+            d.warn(mark, path, "\(quoted(source)) becomes managed volume \(quoted(name)), seeded from the folder's contents (\(seed.files) file\(seed.files == 1 ? "" : "s"), \(seed.size) bytes) on the first deploy: \(kept)")
+        } else {
+            d.warn(mark, path, "\(quoted(source)) does not exist: it becomes managed volume \(quoted(name)), empty on the first deploy; \(kept)")
+        }
+        s.draft.volumes.append(
+            VolumeOrigin(
+                volume: VolumeSpec(name: name, mountpoint: target, seed: seed), nameMark: mark, namePath: path,
+                mountpointMark: mark, mountpointPath: path))
+    }
+
+    /// The volume name of a folder's path: its components below the Compose file's folder joined by `-`
+    /// (`./data/db` → `data-db`), other characters than letters, digits, `_` and `-` made `-`, at most 63
+    /// characters; nil for the Compose file's folder itself, or a path that leaves it.
+    static func seedVolumeName(_ source: String) -> String? {
+        guard !ManifestRules.lexicallyEscapes(source) else { return nil }
+        let parts = source.split(separator: "/").filter { $0 != "." }
+        guard !parts.isEmpty, !parts.contains("..") else { return nil }
+        let joined = parts.joined(separator: "-").utf8.map { b -> Character in
+            ManifestRules.isAlphanumeric(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") ? Character(UnicodeScalar(b)) : "-"
+        }
+        let name = String(String(joined).drop(while: { !($0.isASCII && ($0.isLetter || $0.isNumber)) }).prefix(63))
+        return ManifestRules.isVolumeName(name) ? name : nil
     }
 
     /// Adds a file to the service, checking its target against the others and the application's limits.
@@ -254,20 +325,35 @@ enum ComposeFiles {
 
     // MARK: reading
 
+    /// How files are read: for an upload (read-only on the node, small) or for a volume's seed (as they are).
+    struct Reading: Sendable {
+        /// The most one file, and all of them together, may hold.
+        var fileBytes: Int
+        var totalBytes: Int
+        var entries: Int
+        /// Keep each entry's permission bits and numeric owner; otherwise files are read-only on the node.
+        var keepModes: Bool
+
+        static let upload = Reading(
+            fileBytes: FileLimits.fileBytes, totalBytes: .max, entries: FileLimits.applicationEntries, keepModes: false)
+        static let seed = Reading(
+            fileBytes: FileLimits.seedBytes, totalBytes: FileLimits.seedBytes, entries: FileLimits.seedEntries,
+            keepModes: true)
+
+        /// Why `what` (a file, or the folder) is too large.
+        func tooLarge(_ what: String, _ bytes: Int) -> String {
+            guard keepModes else { return ComposeFiles.tooLarge(what, bytes) }
+            return "\(what) holds \(bytes) bytes: a folder that seeds a volume may hold at most \(FileLimits.seedBytes >> 20) MiB; copy the data into the volume after the first deploy instead (or mount the folder :ro, up to \(FileLimits.applicationBytes >> 20) MiB)"
+        }
+    }
+
     /// Reads `written` (relative to the Compose file's folder) into entries: one for a file, the folder and
     /// everything below it for a folder (when allowed). Errors are reported at `mark`.
     static func read(
-        _ written: String, context: ComposeContext, allowDirectory: Bool, _ mark: Mark, _ path: ManifestPath,
-        _ d: inout Diagnostics
+        _ written: String, context: ComposeContext, allowDirectory: Bool, reading: Reading = .upload, _ mark: Mark,
+        _ path: ManifestPath, _ d: inout Diagnostics
     ) -> [FileEntry]? {
-        guard let directory = context.directory, let full = context.path(written) else {
-            d.add(mark, path, "cannot read \(quoted(written)) here: files are read beside the Compose file, which was not read from disk")
-            return nil
-        }
-        guard let base = realPath(directory) else {
-            d.add(mark, path, "cannot read the Compose file's folder \(quoted(directory))")
-            return nil
-        }
+        guard let (base, full) = locate(written, context: context, mark, path, &d) else { return nil }
         guard let resolved = realPath(full) else {
             d.add(mark, path, "\(quoted(written)) does not exist beside the Compose file (looked for \(quoted(full)))")
             return nil
@@ -283,17 +369,18 @@ enum ComposeFiles {
             d.add(mark, path, "cannot read \(quoted(written)): \(String(cString: strerror(errno)))")
             return nil
         }
+        var total = 0
         switch info.st_mode & S_IFMT {
         case S_IFREG:
-            guard let content = readFile(resolved, written, size: Int(info.st_size), mark, path, &d) else { return nil }
-            return [FileEntry(path: "", mode: fileMode(info), content: content)]
+            guard let content = readFile(resolved, written, size: Int(info.st_size), reading, &total, mark, path, &d) else { return nil }
+            return [entry("", info, reading, content: content)]
         case S_IFDIR:
             guard allowDirectory else {
                 d.add(mark, path, "\(quoted(written)) is a folder: give the path of a file")
                 return nil
             }
-            var entries = [FileEntry(path: "", isDirectory: true, mode: 0o555)]
-            guard walk(resolved, relative: "", written: written, into: &entries, mark, path, &d) else { return nil }
+            var entries = [entry("", info, reading)]
+            guard walk(resolved, relative: "", written: written, into: &entries, reading, &total, mark, path, &d) else { return nil }
             return entries
         default:
             d.add(mark, path, "\(quoted(written)) is neither a file nor a folder")
@@ -301,9 +388,25 @@ enum ComposeFiles {
         }
     }
 
+    /// The Compose file's folder (symbolic links resolved) and the full path of `written`; nil (reported) when
+    /// the Compose file was not read from disk.
+    static func locate(
+        _ written: String, context: ComposeContext, _ mark: Mark, _ path: ManifestPath, _ d: inout Diagnostics
+    ) -> (base: String, full: String)? {
+        guard let directory = context.directory, let full = context.path(written) else {
+            d.add(mark, path, "cannot read \(quoted(written)) here: files are read beside the Compose file, which was not read from disk")
+            return nil
+        }
+        guard let base = realPath(directory) else {
+            d.add(mark, path, "cannot read the Compose file's folder \(quoted(directory))")
+            return nil
+        }
+        return (base, full)
+    }
+
     private static func walk(
-        _ folder: String, relative: String, written: String, into entries: inout [FileEntry], _ mark: Mark,
-        _ path: ManifestPath, _ d: inout Diagnostics
+        _ folder: String, relative: String, written: String, into entries: inout [FileEntry], _ reading: Reading,
+        _ total: inout Int, _ mark: Mark, _ path: ManifestPath, _ d: inout Diagnostics
     ) -> Bool {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
             d.add(mark, path, "cannot list the folder \(quoted(written + (relative.isEmpty ? "" : "/" + relative)))")
@@ -323,11 +426,11 @@ enum ComposeFiles {
             }
             switch info.st_mode & S_IFMT {
             case S_IFREG:
-                guard let content = readFile(folder + "/" + name, shown, size: Int(info.st_size), mark, path, &d) else { return false }
-                entries.append(FileEntry(path: rel, mode: fileMode(info), content: content))
+                guard let content = readFile(folder + "/" + name, shown, size: Int(info.st_size), reading, &total, mark, path, &d) else { return false }
+                entries.append(entry(rel, info, reading, content: content))
             case S_IFDIR:
-                entries.append(FileEntry(path: rel, isDirectory: true, mode: 0o555))
-                guard walk(folder + "/" + name, relative: rel, written: written, into: &entries, mark, path, &d) else { return false }
+                entries.append(entry(rel, info, reading))
+                guard walk(folder + "/" + name, relative: rel, written: written, into: &entries, reading, &total, mark, path, &d) else { return false }
             case S_IFLNK:
                 d.add(mark, path, "\(quoted(shown)) is a symbolic link: a folder uploaded to the nodes may hold only files and folders (copy what it points to into the folder)")
                 return false
@@ -335,32 +438,50 @@ enum ComposeFiles {
                 d.add(mark, path, "\(quoted(shown)) is neither a file nor a folder")
                 return false
             }
-            if entries.count > FileLimits.applicationEntries {
-                d.add(mark, path, "\(quoted(written)) holds more than \(FileLimits.applicationEntries) files and folders: that is more than is uploaded per application")
+            if entries.count > reading.entries {
+                let what = reading.keepModes ? "a folder that seeds a volume may hold" : "is uploaded per application"
+                d.add(mark, path, "\(quoted(written)) holds more than \(reading.entries) files and folders: that is more than \(what)")
                 return false
             }
         }
         return true
     }
 
-    private static func readFile(_ full: String, _ shown: String, size: Int, _ mark: Mark, _ path: ManifestPath, _ d: inout Diagnostics) -> FileContent? {
-        guard size <= FileLimits.fileBytes else {
-            d.add(mark, path, tooLarge(quoted(shown), size))
+    private static func readFile(
+        _ full: String, _ shown: String, size: Int, _ reading: Reading, _ total: inout Int, _ mark: Mark,
+        _ path: ManifestPath, _ d: inout Diagnostics
+    ) -> FileContent? {
+        guard size <= reading.fileBytes else {
+            d.add(mark, path, reading.tooLarge(quoted(shown), size))
             return nil
         }
         guard let data = FileManager.default.contents(atPath: full) else {
             d.add(mark, path, "cannot read \(quoted(shown))")
             return nil
         }
-        guard data.count <= FileLimits.fileBytes else {
-            d.add(mark, path, tooLarge(quoted(shown), data.count))
+        guard data.count <= reading.fileBytes else {
+            d.add(mark, path, reading.tooLarge(quoted(shown), data.count))
+            return nil
+        }
+        total += data.count
+        guard total <= reading.totalBytes else {
+            d.add(mark, path, reading.tooLarge("the folder", total))
             return nil
         }
         return FileContent(Array(data))
     }
 
-    /// Read-only on the node: executable where the local file is executable by its owner.
-    private static func fileMode(_ info: stat) -> Int { info.st_mode & S_IXUSR != 0 ? 0o555 : 0o444 }
+    /// An entry for what `info` describes. Uploaded: read-only on the node (a folder 0555, a file 0444, or 0555
+    /// where the local file is executable by its owner), owned by root. A seed: its own mode and numeric owner.
+    private static func entry(_ path: String, _ info: stat, _ reading: Reading, content: FileContent = FileContent([])) -> FileEntry {
+        let isDirectory = info.st_mode & S_IFMT == S_IFDIR
+        guard reading.keepModes else {
+            return FileEntry(path: path, isDirectory: isDirectory, mode: isDirectory || info.st_mode & S_IXUSR != 0 ? 0o555 : 0o444, content: content)
+        }
+        return FileEntry(
+            path: path, isDirectory: isDirectory, mode: Int(info.st_mode & 0o7777), uid: Int(info.st_uid), gid: Int(info.st_gid),
+            content: content)
+    }
 
     private static func realPath(_ path: String) -> String? {
         guard let p = realpath(path, nil) else { return nil }

@@ -112,7 +112,7 @@ enum ComposeKeys {
                 n, p, s, d in
                 s.dependencies = ComposeDecoder.decodeDependsOn(n, p, &d)
             },
-            .supported("volumes", "managed volumes (ZFS datasets that move with the service); a relative path beside the Compose file (a file, or a folder with `:ro`) is uploaded to the node and mounted read-only") { n, p, s, d in
+            .supported("volumes", "managed volumes (ZFS datasets that move with the service); a writable folder beside the Compose file becomes a managed volume seeded from its contents; a file, or a folder with `:ro`, beside it is uploaded to the node and mounted read-only") { n, p, s, d in
                 let errorsBefore = d.count
                 ComposeDecoder.decodeVolumes(n, p, &s, &d)
                 s.draft.volumesIncomplete = d.count > errorsBefore

@@ -212,6 +212,16 @@ enum ManifestRules {
 
     /// The volume name Compose-style short syntax implies for an anonymous volume at `path`: `/var/lib/mysql` →
     /// `var-lib-mysql`.
+    /// Whether the relative path `path` leaves its folder (`..`, `a/../..`), read as written.
+    static func lexicallyEscapes(_ path: String) -> Bool {
+        var depth = 0
+        for part in path.split(separator: "/") where part != "." {
+            depth += part == ".." ? -1 : 1
+            if depth < 0 { return true }
+        }
+        return false
+    }
+
     static func volumeName(forMountpoint path: String) -> String {
         String(path.drop(while: { $0 == "/" })).replacingAll("/", with: "-")
     }

@@ -48,7 +48,8 @@ public struct ManifestSummary: Sendable {
             for (i, volume) in app.volumes.enumerated() {
                 let quota = volume.maximumSize.map { "quota \(ManifestRules.humanBytes($0))" } ?? "no quota"
                 fields.append(
-                    (i == 0 ? "volumes" : "", "\(volume.name) at \(displayWord(volume.mountpoint)), \(quota)"))
+                    (i == 0 ? "volumes" : "", "\(volume.name) at \(displayWord(volume.mountpoint)), \(quota)"
+                        + (volume.seed.map { ", \(seedText($0)) when created" } ?? "")))
             }
             for (i, link) in app.links.enumerated() {
                 fields.append(
@@ -112,7 +113,7 @@ public struct ManifestSummary: Sendable {
     /// `{"schema": 1, "ok": true, "format", "deployment_file", "application_file", "hash", "applications": [...],
     /// "nodes": [...]}`; each application has `name`, `image`, `node` (null when not placed), `replicas`
     /// (`{"count": N}`, `{"nodes": [...]}`, or null when `replicas:` does not name it), `ports` (`external`,
-    /// `internal`), `volumes` (`name`, `mountpoint`, `maximum_size` or null), `files` (`kind`, `source`, `target`, `size`,
+    /// `internal`), `volumes` (`name`, `mountpoint`, `maximum_size` or null, `seed`: `{source, files, size}` or null), `files` (`kind`, `source`, `target`, `size`,
     /// `mode`; never the content), `links` (`alias`, `local_port`,
     /// `remote_port`), `environment` (a list of `{"name"}`, with `"value"` too under `--show-values`),
     /// `memory_limit`, `cpu_shares`, `restart` (Docker's `--restart` value), `command` (a list or null) and
@@ -144,6 +145,12 @@ public struct ManifestSummary: Sendable {
                             .object([
                                 ("name", .string(v.name)), ("mountpoint", .string(v.mountpoint)),
                                 ("maximum_size", v.maximumSize.map { .int(Int($0)) } ?? .null),
+                                (
+                                    "seed",
+                                    v.seed.map {
+                                        .object([("source", .string($0.source)), ("files", .int($0.files)), ("size", .int($0.size))])
+                                    } ?? .null
+                                ),
                             ])
                         })
                 ),
@@ -290,6 +297,13 @@ enum JSON {
 }
 
 extension ManifestSummary {
+    /// `seeded from ./pgdata (3 files, 12.0 KiB)`, the folder's path shown as a word of the summary.
+    func seedText(_ seed: VolumeSeed) -> String {
+        var shown = seed
+        shown.source = displayWord(seed.source)
+        return shown.summary
+    }
+
     /// `secret api_key → /run/secrets/api_key (12 bytes, mode 0400)`: what is uploaded where, never its content.
     func describe(_ file: AppFile) -> String {
         let what: String

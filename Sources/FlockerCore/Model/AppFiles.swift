@@ -92,7 +92,8 @@ public struct FileContent: Sendable, Hashable, Codable, CustomStringConvertible,
     }
 }
 
-/// Limits on what is uploaded (documented in docs/configuration.md, "Config files and secrets").
+/// Limits on what is uploaded (documented in docs/configuration.md, "Config files and secrets" and "Folders
+/// that hold data").
 public enum FileLimits {
     /// The most one file may hold.
     public static let fileBytes = 1 << 20
@@ -100,6 +101,38 @@ public enum FileLimits {
     public static let applicationBytes = 16 << 20
     /// The most files and folders one application may upload.
     public static let applicationEntries = 1000
+    /// The most the files of one folder that seeds a volume may hold together (one of them too).
+    public static let seedBytes = 256 << 20
+    /// The most files and folders one folder that seeds a volume may hold.
+    public static let seedEntries = 100_000
+}
+
+/// What a managed volume starts with: a writable folder beside the Compose file (`./pgdata:/var/lib/postgresql/data`)
+/// becomes a managed volume, and its contents as they are when the volume is created (files, folders, modes,
+/// numeric owners) are written into it once, on the node that creates it. Later edits of the folder are not sent:
+/// the seed is not part of the configuration hash.
+public struct VolumeSeed: Sendable, Hashable, Codable {
+    /// The folder as the Compose file writes it (`./pgdata`).
+    public var source: String
+    /// The folder itself (empty `path`) and everything below it, in sorted order; none when the folder does not
+    /// exist yet (the volume starts empty, as Docker Compose would create the folder).
+    public var entries: [FileEntry]
+
+    public init(source: String, entries: [FileEntry]) {
+        self.source = source
+        self.entries = entries
+    }
+
+    /// The number of files (not folders).
+    public var files: Int { entries.filter { !$0.isDirectory }.count }
+    /// The bytes of all its files.
+    public var size: Int { entries.reduce(0) { $0 + $1.content.count } }
+
+    /// `seeded from ./pgdata (3 files, 12.0 KiB)`, or `empty: ./pgdata does not exist yet`.
+    public var summary: String {
+        guard !entries.isEmpty else { return "empty: \(source) does not exist yet" }
+        return "seeded from \(source) (\(files) file\(files == 1 ? "" : "s"), \(Bytes.human(UInt64(size))))"
+    }
 }
 
 extension Application {

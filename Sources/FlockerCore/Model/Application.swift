@@ -100,11 +100,15 @@ public struct VolumeSpec: Sendable, Hashable, Codable {
     public var maximumSize: UInt64?
     /// Mounted read-only into the container (Compose `NAME:/path:ro`, `read_only: true`).
     public var readOnly: Bool = false
-    public init(name: String, mountpoint: String, maximumSize: UInt64? = nil, readOnly: Bool = false) {
+    /// What the volume is created with (a writable folder beside the Compose file); nil: empty. Not part of
+    /// `configHash`: it is written only when the volume is created, so a later edit of the folder changes nothing.
+    public var seed: VolumeSeed?
+    public init(name: String, mountpoint: String, maximumSize: UInt64? = nil, readOnly: Bool = false, seed: VolumeSeed? = nil) {
         self.name = name
         self.mountpoint = mountpoint
         self.maximumSize = maximumSize
         self.readOnly = readOnly
+        self.seed = seed
     }
 }
 

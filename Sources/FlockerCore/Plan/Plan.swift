@@ -103,7 +103,7 @@ public struct Step: Sendable, Hashable, Codable {
     public var app: String {
         switch action {
         case .pullImage(_, let app): return app
-        case .createVolume(let v, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v), .promote(let v, _),
+        case .createVolume(let v, _, _), .setQuota(let v, _), .makeWritable(let v), .demoteStale(let v), .promote(let v, _),
             .rejoin(let v, _, _, _),
             .copyVolume(let v, _, _), .pruneSnapshots(let v, _), .replicate(let v, _), .removeReplica(let v, _),
             .pruneWithRetention(let v, _, _),
@@ -136,8 +136,9 @@ public struct Step: Sendable, Hashable, Codable {
 public enum Action: Sendable, Hashable, Codable {
     /// `docker pull IMAGE` (the image is missing on the node).
     case pullImage(image: String, app: String)
-    /// Create a new, empty volume as the writable primary (epoch 1).
-    case createVolume(VolumeID, quota: UInt64?)
+    /// Create a new volume as the writable primary (epoch 1): empty, or holding `seed` (a folder beside the
+    /// Compose file; see `NodeCommands.createSeededVolume`).
+    case createVolume(VolumeID, quota: UInt64?, seed: VolumeSeed? = nil)
     /// Change a volume's quota (`refquota`); nil removes it.
     case setQuota(VolumeID, quota: UInt64?)
     /// Make the primary writable again (left read-only by an interrupted handoff).

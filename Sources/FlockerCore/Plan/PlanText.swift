@@ -4,7 +4,8 @@ public enum StepText {
     public static func describe(_ step: Step) -> String {
         switch step.action {
         case .pullImage(let image, let app): return "pull \(image) (for \(app))"
-        case .createVolume(let v, let quota): return "create volume \(v)" + (quota.map { " (max \(Bytes.human($0)))" } ?? "")
+        case .createVolume(let v, let quota, let seed):
+            return "create volume \(v)" + (quota.map { " (max \(Bytes.human($0)))" } ?? "") + (seed.map { ", \($0.summary)" } ?? "")
         case .setQuota(let v, let quota): return "set volume \(v)'s maximum size to " + (quota.map(Bytes.human) ?? "none")
         case .makeWritable(let v): return "make volume \(v) writable again"
         case .demoteStale(let v): return "make the outdated primary of volume \(v) a read-only copy"

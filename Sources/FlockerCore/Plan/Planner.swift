@@ -181,7 +181,7 @@ public enum Planner {
         mutating func planVolume(_ volume: VolumeID, spec: VolumeSpec, target: String) {
             let all = observed.datasets(of: volume)
             if all.isEmpty {
-                add(.prepare, Step(node: target, .createVolume(volume, quota: spec.maximumSize)))
+                add(.prepare, Step(node: target, .createVolume(volume, quota: spec.maximumSize, seed: spec.seed)))
                 return
             }
             let primaries = all.filter { $0.dataset.role == .primary }
@@ -353,7 +353,7 @@ public enum Planner {
                     else {
                         // A volume this plan creates: its replicas are sent all of it once the application runs.
                         let created = (steps[.prepare] ?? []).contains {
-                            if case .createVolume(let c, _) = $0.action { return c == v } else { return false }
+                            if case .createVolume(let c, _, _) = $0.action { return c == v } else { return false }
                         }
                         if created && !wanted.isEmpty {
                             for r in wanted { add(.replicate, Step(node: primaryNode, .replicate(v, to: r))) }

@@ -47,6 +47,14 @@ enum JSONRecords {
         var preRollback: String?
         /// `snapshots:` retention of a prune (`hourly 24, daily 7`).
         var retention: String?
+        /// What a volume is created with: a folder beside the Compose file (never its contents).
+        var seed: Seed?
+
+        struct Seed: Encodable, Sendable {
+            var source: String
+            var files: Int
+            var size: Int
+        }
 
         struct Handoff: Encodable, Sendable {
             var volume: String
@@ -86,7 +94,9 @@ enum JSONRecords {
             self.phase = phase?.rawValue
             switch step.action {
             case .pullImage(let image, _): action = "pull-image"; self.image = image
-            case .createVolume(let v, let q): action = "create-volume"; volume = v.volume; maximumSize = q.map { .value($0) }
+            case .createVolume(let v, let q, let s):
+                action = "create-volume"; volume = v.volume; maximumSize = q.map { .value($0) }
+                seed = s.map { Seed(source: $0.source, files: $0.files, size: $0.size) }
             case .setQuota(let v, let q): action = "set-quota"; volume = v.volume; maximumSize = Nullable(q)
             case .makeWritable(let v): action = "make-writable"; volume = v.volume
             case .demoteStale(let v): action = "demote-stale"; volume = v.volume
