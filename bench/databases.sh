@@ -81,7 +81,8 @@ one_move() {
   "$FLOCKER" "$W/to.yml" "$APPFILE" > "$W/move.out" 2>&1 || { cat "$W/move.out" >&2; exit 1; }
   local e=$EPOCHREALTIME
   grep -o '(waited [^)]*to end\|still open after[^)]*' "$W/move.out" >> "$W/drains" || true
-  read -r down slow failed < <(probe_stop "$app")
+  probe_stop "$app" > "$W/p"   # not in a subshell: it waits for the probe, a child of this shell
+  read -r down slow failed < "$W/p"
   deployment back "$app" node1 ""
   must "$FLOCKER" "$W/back.yml" "$APPFILE" >/dev/null
   printf '%s %s %s %s\n' "$down" "$(echo "$e - $s" | bc -l)" "$slow" "$failed"
