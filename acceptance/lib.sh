@@ -87,6 +87,21 @@ sandbox_up() {
   for n in "$@"; do "$SANDBOX" start "$n" >/dev/null; "$SANDBOX" heal "$n" >/dev/null; done
 }
 
+# fault_cleanup: for suites that stop nodes and run clients in the background: makes the work folder $W and the
+# list BG (pids of background jobs); at exit, the jobs are resumed (a FLOCKER_TEST_HOLD pause) and killed, every
+# node of NODES is started again, and $W is removed.
+fault_cleanup() {
+  W=$(mktemp -d)
+  BG=()
+  trap _fault_cleanup_exit EXIT
+}
+_fault_cleanup_exit() {
+  local p n
+  for p in "${BG[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+  for n in "${NODES[@]}"; do "$SANDBOX" start "$n" >/dev/null 2>&1; done
+  rm -rf "$W"
+}
+
 # retry SECONDS CMD...: re-run CMD until it succeeds or SECONDS pass (for services that take a moment).
 retry() {
   local secs=$1; shift

@@ -53,8 +53,13 @@ probe_stop() {
     wait "$probe" || true
     # Log lines: client transaction latency_us script epoch_s epoch_us (completion time).
     local gaps failed
-    gaps=$(cat "$W"/pglog.* | awk '{ printf "%d.%06d %d\n", $5, $6, $3 }' | sort -n |
-      awk 'NR > 1 && $1 - last > gap { gap = $1 - last } { last = $1; if ($2 > slow) slow = $2 } END { printf "%.3f %.3f", gap, slow / 1e6 }')
+    # Downtime: the longest stretch in which no client completed a transaction. Slowest: the longest a client
+    # waited for its next transaction to complete (its connect, held or not, included: pgbench's own latency
+    # leaves the connect out under -C).
+    gaps=$(cat "$W"/pglog.* | awk '{ printf "%d.%06d %d\n", $5, $6, $1 }' | sort -n |
+      awk 'NR > 1 && $1 - last > gap { gap = $1 - last }
+           ($2 in seen) && $1 - seen[$2] > slow { slow = $1 - seen[$2] }
+           { last = $1; seen[$2] = $1 } END { printf "%.3f %.3f", gap, slow }')
     failed=$(( $(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$W/pgbench.out" | head -n 1) + $(grep -c 'aborted' "$W/pgbench.out" || true) ))
     grep -q '^number of transactions actually processed' "$W/pgbench.out" || { cat "$W/pgbench.out" >&2; exit 1; }
     printf '%s %s\n' "$gaps" "$failed" ;;
@@ -80,7 +85,8 @@ one_move() {
   local s=$EPOCHREALTIME
   "$FLOCKER" "$W/to.yml" "$APPFILE" > "$W/move.out" 2>&1 || { cat "$W/move.out" >&2; exit 1; }
   local e=$EPOCHREALTIME
-  grep -o '(waited [^)]*to end\|still open after[^)]*' "$W/move.out" >> "$W/drains" || true
+  grep -oE 'waited [0-9.]+ s for [0-9]+ open connections? to end|[0-9]+ of [0-9]+ open connections? still open after [0-9]+ s' "$W/move.out" >> "$W/drains" || true
+  cp "$W/move.out" "$W/last-$app-$kind.out"
   probe_stop "$app" > "$W/p"   # not in a subshell: it waits for the probe, a child of this shell
   read -r down slow failed < "$W/p"
   deployment back "$app" node1 ""
@@ -120,3 +126,8 @@ for app in redis pg; do
 done
 echo "medians of $RUNS runs; failed = sum over the runs (PostgreSQL: failed transactions + aborted clients; redis's probe gives up a request after 0.5 s, so its held requests count as downtime)"
 echo "the stop's drains: $(sort "$W/drains" | uniq -c | sort -rn | head -n 5 | awk '{$1 = $1 "×"; print}' | paste -sd ';')"
+# Where a move's downtime goes: the steps from the hold to the release in the last move of each kind.
+for f in "$W"/last-*.out; do
+  echo "${f##*/last-}:" | sed 's/\.out:$/:/'
+  sed -n '/hold new connections/,/release the hold/p' "$f" | grep -E '^ +ok ' | grep -vE 'hold new connections to .* on node[0-9]+ \(|routes' | sed 's/^ *ok */  /' | head -n 12
+done

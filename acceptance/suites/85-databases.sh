@@ -15,15 +15,7 @@ source "$(dirname "$0")/../lib.sh"
 
 NODES=(node1 node2 node3)
 sandbox_up "${NODES[@]}"
-W=$(mktemp -d)
-BG=()
-cleanup() {
-  local p n
-  for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-  for n in "${NODES[@]}"; do "$SANDBOX" start "$n" >/dev/null 2>&1; done
-  rm -rf "$W"
-}
-trap cleanup EXIT
+fault_cleanup
 reset_nodes "${NODES[@]}"
 N1=$("$SANDBOX" addr node1); N2=$("$SANDBOX" addr node2); N3=$("$SANDBOX" addr node3)
 PGBIN=/usr/lib/postgresql/15/bin
