@@ -674,8 +674,7 @@ struct LocalNode {
         try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
         for (name, body) in fakes {
             let path = dir + "/bin/" + name
-            try ("#!/bin/sh\necho \"\(name) $*\" >> \"$FAKE/calls\"\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+            try writeFakeExecutable(path, "#!/bin/sh\necho \"\(name) $*\" >> \"$FAKE/calls\"\n" + body + "\n")
         }
     }
 

@@ -403,7 +403,7 @@ struct ManifestComposeKeysTests {
             defer { try? FileManager.default.removeItem(at: dir) }
             let docker = dir.appendingPathComponent("docker")
             // Its health check (`inspect` of Healthcheck.Test) is `check`, one word a line; `exec` runs it.
-            try """
+            try writeFakeExecutable(docker.path, """
                 #!/bin/sh
                 case "$1 $3" in
                   *Healthcheck*) printf '\(check)' ;;
@@ -412,8 +412,7 @@ struct ManifestComposeKeysTests {
                 esac
                 exit 0
 
-                """.write(to: docker, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: docker.path)
+                """)
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/bin/bash")
             p.arguments = ["-c", NodeCommands.readyScript, "flocker-ready", "flocker--web", "1", "1"]
