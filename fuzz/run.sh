@@ -63,19 +63,23 @@ seed() {
     done
 }
 
-# Prints what a CI log needs to reproduce a finding: the crash report, and the input itself.
+# Prints what a CI log needs to reproduce a finding: the input (hex, then base64), then the fuzzer's report, and
+# last what kind of finding it is (a CI log may keep only its end).
 show() {
     local target=$1 log=$2 file
+    for file in "${@:3}"; do
+        echo "fuzz/run.sh: reproducer $file ($(wc -c <"$file") bytes); as hex (first 1 KiB):" >&2
+        od -A d -t x1z -v "$file" | head -n 64 >&2
+        echo "fuzz/run.sh: as base64:" >&2
+        base64 -w 100 "$file" >&2
+    done
     echo "fuzz/run.sh: the fuzzer's report (end of $log):" >&2
     grep -v "^#[0-9]" "$log" | tail -n 60 >&2
-    for file in "${@:3}"; do
-        echo "fuzz/run.sh: reproducer $file ($(wc -c <"$file") bytes); as base64:" >&2
-        base64 -w 100 "$file" >&2
-        echo "fuzz/run.sh: as hex (first 1 KiB):" >&2
-        od -A d -t x1z -v "$file" | head -n 64 >&2
+    echo "fuzz/run.sh: what it found: $(grep -m 3 -E "ERROR|SUMMARY|Fatal error|deadly signal|ALARM|FuzzFailure|check failed" "$log" | tr '\n' ' ' | cut -c 1-400)" >&2
+    if (($# > 2)); then
         echo "fuzz/run.sh: to reproduce: base64 -d > input <<<'...'; $DRIVER $target input" >&2
         echo "fuzz/run.sh: keep it as a regression: cp it to fuzz/$target/regressions/ (FuzzRegressionTests replays it)" >&2
-    done
+    fi
 }
 
 fuzz() {
