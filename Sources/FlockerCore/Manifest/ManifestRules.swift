@@ -210,8 +210,6 @@ enum ManifestRules {
         return "/" + components.filter { !$0.isEmpty && $0 != "." }.joined(separator: "/")
     }
 
-    /// The volume name Compose-style short syntax implies for an anonymous volume at `path`: `/var/lib/mysql` →
-    /// `var-lib-mysql`.
     /// Whether the relative path `path` leaves its folder (`..`, `a/../..`), read as written.
     static func lexicallyEscapes(_ path: String) -> Bool {
         var depth = 0
@@ -222,6 +220,8 @@ enum ManifestRules {
         return false
     }
 
+    /// The volume name Compose-style short syntax implies for an anonymous volume at `path`: `/var/lib/mysql` →
+    /// `var-lib-mysql`.
     static func volumeName(forMountpoint path: String) -> String {
         String(path.drop(while: { $0 == "/" })).replacingAll("/", with: "-")
     }
