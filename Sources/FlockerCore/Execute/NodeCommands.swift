@@ -239,7 +239,7 @@ public enum NodeCommands {
 
     static let readyScript = """
         name=$1; timeout=$2; shift 2; ports="$*"
-        end=$((SECONDS + timeout)); since=""; test_read=""; check=()
+        end=$((SECONDS + timeout)); since=""
         fail() { echo "$name: $1" >&2; echo "--- last log lines:" >&2; docker logs --tail 20 "$name" 2>&1 | sed 's/^/    /' >&2; exit 1; }
         while [ $SECONDS -lt $end ]; do
           read -r running status health ip <<< "$(docker inspect --format '{{.State.Running}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.NetworkSettings.IPAddress}}' "$name" 2>/dev/null)"
@@ -250,17 +250,7 @@ public enum NodeCommands {
             elif [ "$health" = unhealthy ]; then
               fail "its health check reports it unhealthy"
             elif [ "$health" = starting ]; then
-              # Docker runs its first check one interval after the start: meanwhile the same check is run here.
-              if [ -z "$test_read" ]; then
-                test_read=1
-                mapfile -t check < <(docker inspect --format '{{range .Config.Healthcheck.Test}}{{println .}}{{end}}' "$name" 2>/dev/null)
-                case "${check[0]}" in
-                  CMD-SHELL) check=(/bin/sh -c "$(printf '%s\n' "${check[@]:1}")") ;;
-                  CMD) check=("${check[@]:1}") ;;
-                  *) check=() ;;
-                esac
-              fi
-              [ ${#check[@]} -gt 0 ] && timeout 10 docker exec "$name" "${check[@]}" >/dev/null 2>&1 && exit 0
+              :
             elif [ -z "$ports" ]; then
               [ -z "$since" ] && since=$SECONDS
               [ $((SECONDS - since)) -ge 1 ] && exit 0
